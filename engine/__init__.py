@@ -1,0 +1,37 @@
+"""SD4Match engine: Stable Diffusion features, prompts and localisation for semantic correspondence.
+
+PyTorch and numpy only (never Qt). The public API speaks original-image pixels, (x, y), with
+(0, 0) the centre of the top-left pixel:
+
+>>> from engine import Matcher, ModelSources, FeatureSettings, PromptSpec, load_image
+>>> matcher = Matcher(ModelSources())
+>>> pair = matcher.prepare(load_image("a.jpg"), load_image("b.jpg"), PromptSpec(), FeatureSettings())
+>>> pair.match([[120.0, 88.0]]).match_xy
+"""
+
+__version__ = "0.1.0"
+
+from .errors import EngineError
+from .images import LoadedImage, image_from_array, load_image
+from .matcher import Matcher
+from .prepared_pair import MatchResult, PreparedPair
+from .prompts.spec import PromptSpec
+from .runtime import Runtime, resolve_runtime
+from .settings import FeatureSettings, LocalisationSettings, ModelSources
+
+__all__ = [
+    "EngineError",
+    "FeatureSettings",
+    "LoadedImage",
+    "LocalisationSettings",
+    "MatchResult",
+    "Matcher",
+    "ModelSources",
+    "PreparedPair",
+    "PromptSpec",
+    "Runtime",
+    "__version__",
+    "image_from_array",
+    "load_image",
+    "resolve_runtime",
+]

@@ -1,0 +1,166 @@
+"""Options shared by the subcommands, and turning them into engine objects."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import PointError
+from ..matcher import Matcher
+from ..progress import Progress
+from ..prompts.spec import DEFAULT_TEMPLATE, VARIANTS, PromptSpec
+from ..runtime import DEVICES, DTYPES, resolve_runtime
+from ..settings import (
+    BACKENDS,
+    DEFAULT_DINOV2_MODEL,
+    DEFAULT_SD_MODEL,
+    LOCALISATIONS,
+    FeatureSettings,
+    LocalisationSettings,
+    ModelSources,
+)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("models")
+    group.add_argument(
+        "--model",
+        default=DEFAULT_SD_MODEL,
+        help="SD2-1 hub id (read from the local cache) or diffusers folder (default: %(default)s)",
+    )
+    group.add_argument(
+        "--prompts",
+        default=None,
+        help="learned prompts: folder, pretrained_prompts.zip, or one caption.pt/ckpt.pt "
+        "(default: the library filled by `sd4match prompts import`)",
+    )
+    group.add_argument(
+        "--dinov2",
+        default=DEFAULT_DINOV2_MODEL,
+        help="DINOv2 hub id or folder, for --variant cpm (default: %(default)s)",
+    )
+    group.add_argument("--device", default="auto", choices=DEVICES, help="default: cuda, then mps, then cpu")
+    group.add_argument(
+        "--dtype",
+        default="auto",
+        choices=DTYPES,
+        help="default: float16 on CUDA, bfloat16 autocast on CPUs with native bf16, else float32",
+    )
+
+
+def add_variant_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("features and prompt")
+    group.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKENDS,
+        help="sd, sift (no weights needed), or auto: sd if its weights are found (default)",
+    )
+    group.add_argument("--variant", default="empty", choices=VARIANTS, help="prompt variant (default: %(default)s)")
+    group.add_argument(
+        "--prompt-set",
+        default="spair",
+        help="learned prompt set: spair, pfpascal or a tuned set's name (default: %(default)s)",
+    )
+    group.add_argument("--category", default=None, help="object category, for --variant class and {category} in --text")
+    group.add_argument(
+        "--text", default=DEFAULT_TEMPLATE, help="text prompt or template for --variant text (default: %(default)r)"
+    )
+    group.add_argument("--timestep", type=int, default=50, help="diffusion timestep (default: %(default)s)")
+    group.add_argument("--layer", type=int, default=1, help="UNet up block (default: %(default)s)")
+    group.add_argument("--ensemble", type=int, default=8, help="noise draws averaged (default: %(default)s)")
+    group.add_argument("--size", type=int, default=768, help="square input size S (default: %(default)s)")
+    group.add_argument("--seed", type=int, default=0, help="seed of the randomness contract (default: %(default)s)")
+
+
+def add_localisation_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("localisation")
+    group.add_argument(
+        "--localisation",
+        default="kernel",
+        choices=LOCALISATIONS,
+        help="kernel soft-argmax (default), argmax or soft-argmax",
+    )
+    group.add_argument("--sigma", type=float, default=7.0, help="kernel width in feature cells (default: %(default)s)")
+    group.add_argument("--temperature", type=float, default=0.04, help="softmax temperature (default: %(default)s)")
+
+
+def matcher_from_args(args: argparse.Namespace) -> Matcher:
+    prompts = args.prompts if args.prompts is None or not _is_prompt_file(args.prompts) else None
+    sources = ModelSources(sd=args.model, dinov2=args.dinov2, prompts=prompts)
+    return Matcher(sources, runtime=resolve_runtime(args.device, args.dtype))
+
+
+def prompt_from_args(args: argparse.Namespace) -> PromptSpec:
+    prompt_file = args.prompts if args.prompts is not None and _is_prompt_file(args.prompts) else None
+    return PromptSpec(
+        variant=args.variant,
+        text=args.text,
+        category=args.category,
+        prompt_set=args.prompt_set,
+        prompt_file=prompt_file,
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> FeatureSettings:
+    return FeatureSettings(
+        backend=args.backend,
+        timestep=args.timestep,
+        layer=args.layer,
+        ensemble=args.ensemble,
+        size=args.size,
+        seed=args.seed,
+    )
+
+
+def localisation_from_args(args: argparse.Namespace) -> LocalisationSettings:
+    return LocalisationSettings(method=args.localisation, sigma=args.sigma, temperature=args.temperature)
+
+
+def announce_backend(matcher: Matcher, settings: FeatureSettings) -> str:
+    """Resolve "auto" and say plainly on stderr when the weights-free backend stands in for SD."""
+    backend = matcher.resolve_backend(settings.backend)
+    if settings.backend == "auto" and backend == "sift":
+        print(
+            f"note: {matcher.sd_unavailable_reason()}\nnote: using the weights-free dense SIFT backend instead "
+            f"(classical baseline, far less accurate than SD4Match).",
+            file=sys.stderr,
+        )
+    return backend
+
+
+def parse_points(text: str) -> np.ndarray:
+    """``"x,y;x,y"`` -> ``N x 2`` float64 (original source pixels)."""
+    points = []
+    for index, chunk in enumerate(part for part in text.replace("\n", ";").split(";") if part.strip()):
+        values = chunk.replace(" ", "").split(",")
+        try:
+            if len(values) != 2:
+                raise ValueError
+            points.append((float(values[0]), float(values[1])))
+        except ValueError:
+            raise PointError(
+                f"point {index} '{chunk.strip()}' is not 'x,y' (expected e.g. --points \"120,88;300,95\")"
+            ) from None
+    if not points:
+        raise PointError('no points given (expected e.g. --points "120,88;300,95")')
+    return np.array(points, dtype=np.float64)
+
+
+def _is_prompt_file(path: str) -> bool:
+    return Path(path).suffix.lower() == ".pt"
+
+
+def stage_printer() -> Progress:
+    """Progress that prints each new stage name once to stderr (a fraction update prints nothing)."""
+    last: list[str] = [""]
+
+    def show(stage: str, _fraction: float) -> None:
+        if stage != last[0]:
+            print(f"  {stage}", file=sys.stderr)
+            last[0] = stage
+
+    return Progress(show)

@@ -1,0 +1,37 @@
+"""Errors the engine raises on purpose: each carries a one-line message written for the user.
+
+Anything else escaping the engine is a bug; the command line prints these without a traceback
+and the app shows them in a message bar.
+"""
+
+
+class EngineError(Exception):
+    """Base class: the message names the file or value at fault and, where possible, the fix."""
+
+
+class ImageError(EngineError):
+    """An image could not be read or is not usable (corrupt, empty, too large, odd format)."""
+
+
+class PointError(EngineError):
+    """A query point is not finite or lies outside its image."""
+
+
+class WeightsNotFoundError(EngineError):
+    """Model weights are missing or incomplete; the message says what was tried and how to get them."""
+
+
+class PromptError(EngineError):
+    """A prompt cannot be built: unknown category, missing or mismatched prompt file, missing model."""
+
+
+class SettingsError(EngineError):
+    """A setting is out of range or incompatible with the loaded model."""
+
+
+class Cancelled(EngineError):
+    """The caller asked to stop; raised between stages, never in the middle of a forward pass."""
+
+
+class DocumentError(EngineError):
+    """A correspondence file (export, session, dataset annotation) is malformed or of an unknown version."""

@@ -1,0 +1,302 @@
+"""The ``sd-correspondence`` JSON format (schema 1.x): runs, pairs, keypoints, predictions.
+
+Coordinates are original-image pixels, (0, 0) the centre of the top-left pixel, EXIF orientation
+applied: the frame of SPair-71k and PF-Pascal keypoints. Image paths are stored relative to the
+JSON file (as labelme does) and resolved against it when loading. ``trg_xy`` is the point the
+user approved (for a fresh prediction, the prediction itself with status "predicted");
+``predictions`` keeps every run's guess so that variants can be scored later. Readers accept any
+1.x file and reject other major versions. The JSON Schema is ``sd-correspondence.schema.json``
+beside this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__, atomic
+from ..errors import DocumentError
+
+SCHEMA = "sd-correspondence"
+SCHEMA_VERSION = "1.0.0"
+STATUSES = ("predicted", "accepted", "corrected", "rejected")
+VISIBILITIES = (0, 1, 2)  # COCO: 0 not labelled, 1 labelled but occluded, 2 visible
+COORDINATES = {"space": "original_pixels", "origin": "center_of_top_left_pixel", "exif_orientation_applied": True}
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Prediction:
+    """One run's guess for a keypoint: target pixels, confidence in [0, 1], optional heatmap file."""
+
+    run_id: str
+    xy: tuple[float, float]
+    confidence: float | None = None
+    heatmap: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "xy": list(self.xy), "confidence": self.confidence, "heatmap": self.heatmap}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> Prediction:
+        return cls(
+            run_id=_text(data, "run_id", where),
+            xy=_point(data.get("xy"), f"{where}.xy"),
+            confidence=_optional_number(data.get("confidence"), f"{where}.confidence"),
+            heatmap=data.get("heatmap"),
+        )
+
+
+@dataclass
+class Keypoint:
+    """A source point and its target: ``trg_xy`` None means not placed (yet)."""
+
+    id: int
+    src_xy: tuple[float, float]
+    trg_xy: tuple[float, float] | None = None
+    label: str = ""
+    visibility: int = 2
+    status: str = "predicted"
+    predictions: list[Prediction] = field(default_factory=list)
+    updated_at: str = field(default_factory=now_utc)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "visibility": self.visibility,
+            "src_xy": list(self.src_xy),
+            "trg_xy": list(self.trg_xy) if self.trg_xy is not None else None,
+            "status": self.status,
+            "predictions": [p.to_dict() for p in self.predictions],
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> Keypoint:
+        status = data.get("status", "predicted")
+        if status not in STATUSES:
+            raise DocumentError(f"{where}.status is '{status}'; expected one of {', '.join(STATUSES)}")
+        visibility = data.get("visibility", 2)
+        if visibility not in VISIBILITIES:
+            raise DocumentError(f"{where}.visibility is {visibility!r}; expected 0, 1 or 2")
+        trg = data.get("trg_xy")
+        return cls(
+            id=_integer(data, "id", where),
+            label=str(data.get("label") or ""),
+            visibility=int(visibility),
+            src_xy=_point(data.get("src_xy"), f"{where}.src_xy"),
+            trg_xy=_point(trg, f"{where}.trg_xy") if trg is not None else None,
+            status=status,
+            predictions=[
+                Prediction.from_dict(p, f"{where}.predictions[{i}]")
+                for i, p in enumerate(_list(data, "predictions", where))
+            ],
+            updated_at=str(data.get("updated_at") or now_utc()),
+        )
+
+
+@dataclass
+class ImageRef:
+    """An image of a pair. ``path`` is absolute in memory, relative to the JSON file on disk."""
+
+    path: Path
+    width: int
+    height: int
+    sha256: str | None = None
+    bbox_xyxy: tuple[float, float, float, float] | None = None
+
+    def to_dict(self, base: Path) -> dict[str, Any]:
+        return {
+            "path": _relative(self.path, base),
+            "sha256": self.sha256,
+            "width": self.width,
+            "height": self.height,
+            "bbox_xyxy": list(self.bbox_xyxy) if self.bbox_xyxy is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], base: Path, where: str) -> ImageRef:
+        bbox = data.get("bbox_xyxy")
+        if bbox is not None and (not isinstance(bbox, list) or len(bbox) != 4):
+            raise DocumentError(f"{where}.bbox_xyxy must be [x1, y1, x2, y2] or null")
+        path = Path(_text(data, "path", where))
+        return cls(
+            path=path if path.is_absolute() else (base / path),
+            width=_integer(data, "width", where),
+            height=_integer(data, "height", where),
+            sha256=data.get("sha256"),
+            bbox_xyxy=tuple(float(v) for v in bbox) if bbox is not None else None,  # type: ignore[arg-type]
+        )
+
+
+@dataclass
+class PairRecord:
+    """One image pair with its keypoints."""
+
+    pair_id: str
+    source: ImageRef
+    target: ImageRef
+    category: str | None = None
+    keypoints: list[Keypoint] = field(default_factory=list)
+
+    def to_dict(self, base: Path) -> dict[str, Any]:
+        return {
+            "pair_id": self.pair_id,
+            "category": self.category,
+            "source": self.source.to_dict(base),
+            "target": self.target.to_dict(base),
+            "keypoints": [k.to_dict() for k in self.keypoints],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], base: Path, where: str) -> PairRecord:
+        keypoints = [
+            Keypoint.from_dict(k, f"{where}.keypoints[{i}]") for i, k in enumerate(_list(data, "keypoints", where))
+        ]
+        ids = [k.id for k in keypoints]
+        if len(set(ids)) != len(ids):
+            raise DocumentError(f"{where}.keypoints has repeated ids")
+        return cls(
+            pair_id=_text(data, "pair_id", where),
+            category=data.get("category"),
+            source=ImageRef.from_dict(_object(data, "source", where), base, f"{where}.source"),
+            target=ImageRef.from_dict(_object(data, "target", where), base, f"{where}.target"),
+            keypoints=keypoints,
+        )
+
+
+@dataclass
+class Run:
+    """What produced predictions: backend, model, features, prompt and matching settings."""
+
+    run_id: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, **self.details}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> Run:
+        return cls(run_id=_text(data, "run_id", where), details={k: v for k, v in data.items() if k != "run_id"})
+
+
+@dataclass
+class CorrespondenceDocument:
+    """A whole ``sd-correspondence`` file."""
+
+    runs: list[Run] = field(default_factory=list)
+    pairs: list[PairRecord] = field(default_factory=list)
+    created_at: str = field(default_factory=now_utc)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, base: Path) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "created_at": self.created_at,
+            "app": {"name": "sd4match", "version": __version__},
+            "coordinates": COORDINATES,
+            "runs": [r.to_dict() for r in self.runs],
+            "pairs": [p.to_dict(base) for p in self.pairs],
+            **self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, base: Path) -> CorrespondenceDocument:
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise DocumentError(f'not an {SCHEMA} file (missing "schema": "{SCHEMA}")')
+        version = str(data.get("schema_version", ""))
+        if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+            raise DocumentError(
+                f"schema version {version or '?'} is not supported "
+                f"(this reader handles {SCHEMA_VERSION.split('.')[0]}.x)"
+            )
+        runs = [Run.from_dict(r, f"runs[{i}]") for i, r in enumerate(_list(data, "runs", "document"))]
+        pairs = [PairRecord.from_dict(p, base, f"pairs[{i}]") for i, p in enumerate(_list(data, "pairs", "document"))]
+        known = {"schema", "schema_version", "created_at", "app", "coordinates", "runs", "pairs"}
+        extra = {k: v for k, v in data.items() if k not in known}
+        return cls(runs=runs, pairs=pairs, created_at=str(data.get("created_at") or now_utc()), extra=extra)
+
+    def save(self, path: str | Path) -> None:
+        """Write atomically; image paths become relative to ``path``'s folder."""
+        path = Path(path)
+        atomic.write_json(path, self.to_dict(path.parent.resolve()))
+
+    @classmethod
+    def load(cls, path: str | Path) -> CorrespondenceDocument:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DocumentError(f"cannot read '{path}': {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise DocumentError(f"'{path}' is not valid JSON: {exc}") from exc
+        try:
+            return cls.from_dict(data, path.parent.resolve())
+        except DocumentError as exc:
+            raise DocumentError(f"'{path}': {exc}") from exc
+
+
+# ---- field readers with messages that point at the offending field ----
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), base)).as_posix()
+    except ValueError:  # another drive on Windows
+        return Path(path).resolve().as_posix()
+
+
+def _object(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise DocumentError(f"{where}.{key} must be an object")
+    return value
+
+
+def _list(data: dict[str, Any], key: str, where: str) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise DocumentError(f"{where}.{key} must be a list")
+    return value
+
+
+def _text(data: dict[str, Any], key: str, where: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise DocumentError(f"{where}.{key} must be a non-empty string")
+    return value
+
+
+def _integer(data: dict[str, Any], key: str, where: str) -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DocumentError(f"{where}.{key} must be an integer")
+    return value
+
+
+def _point(value: Any, where: str) -> tuple[float, float]:
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    ):
+        raise DocumentError(f"{where} must be [x, y] with finite numbers, got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+def _optional_number(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise DocumentError(f"{where} must be a finite number or null")
+    return float(value)

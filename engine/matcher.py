@@ -1,0 +1,169 @@
+"""The engine's front door: models, caches, and preparing image pairs for matching.
+
+>>> matcher = Matcher(ModelSources(sd="path/or/hub-id"))
+>>> pair = matcher.prepare(load_image("a.jpg"), load_image("b.jpg"), PromptSpec("text", category="cat"),
+...                        FeatureSettings())            # expensive: seconds, cached
+>>> pair.match(np.array([[120.0, 88.0]])).match_xy       # cheap: milliseconds per click
+
+Models load lazily on first use. Feature maps are cached by (backend and weights, image digest,
+prompt identity, settings); VAE posteriors by image; prompt conditioning by prompt. All torch
+work must run on one thread at a time (the app's single engine worker does this).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .cache import LRUCache
+from .errors import WeightsNotFoundError
+from .features import FeatureMap
+from .features.dense_sift import DenseSiftFeatures
+from .features.stable_diffusion import StableDiffusionFeatures
+from .images import LoadedImage
+from .models.dinov2 import DinoV2, load_dinov2
+from .models.stable_diffusion import StableDiffusionParts, load_stable_diffusion
+from .models.weights import locate_weights
+from .prepared_pair import PreparedPair
+from .progress import SILENT, Progress
+from .prompts.builder import Conditioning, PromptBuilder
+from .prompts.library import PromptLibrary
+from .prompts.spec import PromptSpec
+from .prompts.text_encoder import TextConditioner
+from .runtime import Runtime, resolve_runtime
+from .settings import FeatureSettings, ModelSources
+
+DEFAULT_FEATURE_CACHE_BYTES = 1 << 30
+
+
+class Matcher:
+    """Turns image pairs into :class:`PreparedPair` objects for any backend, prompt and settings.
+
+    Args:
+        sources: where the SD, DINOv2 and learned-prompt files are.
+        runtime: device and precision (default: ``resolve_runtime("auto", "auto")``).
+        feature_cache_bytes: budget of the feature-map LRU (SD2-1 layer 1 at 768: 11.8 MB a map).
+        max_batch: most ensemble members per UNet call (default 8 on CUDA, 2 elsewhere).
+    """
+
+    def __init__(
+        self,
+        sources: ModelSources | None = None,
+        runtime: Runtime | None = None,
+        feature_cache_bytes: int = DEFAULT_FEATURE_CACHE_BYTES,
+        max_batch: int | None = None,
+    ) -> None:
+        self.sources = sources or ModelSources()
+        self.runtime = runtime or resolve_runtime()
+        self.max_batch = max_batch
+        self.features: LRUCache[FeatureMap] = LRUCache(feature_cache_bytes, lambda fm: fm.nbytes)
+        self.sift = DenseSiftFeatures()
+        self._sd: StableDiffusionFeatures | None = None
+        self._prompts: PromptBuilder | None = None
+        self._dinov2: DinoV2 | None = None
+
+    # ---- public API ----
+
+    def sd_unavailable_reason(self) -> str | None:
+        """None if the SD weights are on disk, else the message saying what is missing (no loading)."""
+        if self._sd is not None:
+            return None
+        try:
+            locate_weights(self.sources.sd, "sd")
+        except WeightsNotFoundError as exc:
+            return str(exc)
+        return None
+
+    def resolve_backend(self, backend: str) -> str:
+        """ "auto" -> "sd" when the weights are found, else "sift"; other values unchanged."""
+        if backend != "auto":
+            return backend
+        return "sd" if self.sd_unavailable_reason() is None else "sift"
+
+    def stable_diffusion(self, progress: Progress = SILENT) -> StableDiffusionFeatures:
+        """The SD backend, loading the model on first call."""
+        if self._sd is None:
+            progress("loading Stable Diffusion", 0.0)
+            parts = load_stable_diffusion(self.sources.sd, self.runtime)
+            self._sd = StableDiffusionFeatures(parts, max_batch=self.max_batch)
+            conditioner = TextConditioner(parts.tokenizer, parts.text_encoder, self.runtime.autocast)
+            self._prompts = PromptBuilder(conditioner, PromptLibrary(self.sources.prompts), self.dinov2)
+        return self._sd
+
+    @property
+    def sd_parts(self) -> StableDiffusionParts:
+        return self.stable_diffusion().parts
+
+    @property
+    def prompts(self) -> PromptBuilder:
+        self.stable_diffusion()
+        assert self._prompts is not None
+        return self._prompts
+
+    def dinov2(self) -> DinoV2:
+        """DINOv2, loading it on first call (only CPM prompts need it)."""
+        if self._dinov2 is None:
+            self._dinov2 = load_dinov2(self.sources.dinov2, self.runtime)
+        return self._dinov2
+
+    def prepare(
+        self,
+        source: LoadedImage,
+        target: LoadedImage,
+        prompt: PromptSpec,
+        settings: FeatureSettings,
+        progress: Progress = SILENT,
+    ) -> PreparedPair:
+        """Feature maps of both images (from cache when possible), ready for :meth:`PreparedPair.match`."""
+        settings = dataclasses.replace(settings, backend=self.resolve_backend(settings.backend))
+        if settings.backend == "sift":
+            maps = [self._sift_map(image, settings) for image in (source, target)]
+            return PreparedPair(source, target, maps[0], maps[1], self._sift_record(settings))
+        backend = self.stable_diffusion(progress)
+        progress("prompt", 0.0)
+        conditioning = self.prompts.conditioning(prompt, source, target)
+        maps = []
+        for role, image in (("source", source), ("target", target)):
+            key = (backend.identity, image.digest, conditioning.identity, _settings_key(settings))
+
+            def extract(image: LoadedImage = image, role: str = role) -> FeatureMap:
+                features = backend.extract(image, conditioning.states, settings, progress.prefixed(f"{role}: "))
+                return FeatureMap.build(features, image.width, image.height, settings.size)
+
+            maps.append(self.features.get_or_create(key, extract))
+        return PreparedPair(source, target, maps[0], maps[1], self._sd_record(prompt, settings, conditioning))
+
+    # ---- internals ----
+
+    def _sift_map(self, image: LoadedImage, settings: FeatureSettings) -> FeatureMap:
+        key = (self.sift.identity, image.digest, settings.size)
+        return self.features.get_or_create(
+            key,
+            lambda: FeatureMap.build(self.sift.extract(image, settings), image.width, image.height, settings.size),
+        )
+
+    def _sd_record(self, prompt: PromptSpec, settings: FeatureSettings, conditioning: Conditioning) -> dict[str, Any]:
+        parts = self.sd_parts
+        return {
+            "backend": "sd",
+            "model": {
+                "id": parts.weights.source,
+                "revision": parts.weights.revision,
+                "dtype": str(self.runtime.compute_dtype).removeprefix("torch."),
+                "device": self.runtime.device.type,
+            },
+            "features": settings.to_dict(),
+            "prompt": prompt.to_dict() | conditioning.record,
+        }
+
+    def _sift_record(self, settings: FeatureSettings) -> dict[str, Any]:
+        return {
+            "backend": "sift",
+            "model": {"id": self.sift.identity, "revision": None, "dtype": "float32", "device": "cpu"},
+            "features": {"backend": "sift", "size": settings.size},
+            "prompt": None,
+        }
+
+
+def _settings_key(settings: FeatureSettings) -> tuple[Any, ...]:
+    return (settings.timesteps, settings.layer, settings.ensemble, settings.size, settings.seed, settings.dual_layer)
