@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..export.from_matches import RunResult, matches_document
+from ..frames import validate_points
 from ..images import load_image
 from ..render import Panel, render_panels, save_png
 from .options import (
@@ -44,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     points = parse_points(args.points)
     source, target = load_image(args.source), load_image(args.target)
+    validate_points(points, source.width, source.height, f"the source image '{source.name}'")
     prompt, settings, localisation = prompt_from_args(args), settings_from_args(args), localisation_from_args(args)
     matcher = matcher_from_args(args)
     announce_backend(matcher, settings)

@@ -67,7 +67,7 @@ def token_embeddings(prompt: PromptFile, key: str, length: int, width: int) -> t
     """One ``1 x L x D`` token-level prompt from a caption file, with a clear error on mismatch."""
     if key not in prompt.tensors:
         known = ", ".join(sorted(prompt.tensors))
-        what = "a Single prompt" if key == SINGLE_KEY else f"a Class prompt for category '{key}'"
+        what = "Single prompt" if key == SINGLE_KEY else f"Class prompt for category '{key}'"
         raise PromptError(f"prompt file '{prompt.location}' has no {what}; its keys are: {known}")
     tensor = prompt.tensors[key]
     if tensor.ndim == 2:
