@@ -1,9 +1,11 @@
 """Device and precision: where the models run and in which float type.
 
 ``auto`` picks CUDA, then Apple MPS, then the CPU. Precision ``auto`` is float16 weights on CUDA,
-bfloat16 autocast on CPUs with native bf16 matmul (AVX512-BF16 / AMX; features stay within
-cosine 0.9998 of fp32, see docs/benchmarks.md), else float32. Features always leave the
-extractor as float32 so that matching is done at full precision.
+bfloat16 on CPUs with native bf16 matmul (AVX512-BF16 / AMX; features stay within cosine 0.9998
+of fp32, see docs/benchmarks.md), else float32. On the CPU, reduced precision means bf16 weights
+*and* ``torch.autocast``: the weights take half the memory and are not re-cast on every forward,
+while autocast keeps normalisation layers in float32. Features always leave the extractor as
+float32 so that matching is done at full precision.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class Runtime:
         device: where weights and activations live.
         weights_dtype: dtype the weights are stored in.
         autocast_dtype: if set, forward passes run under ``torch.autocast`` with this dtype
-            (used on the CPU, where bf16 weights would also put norms in bf16).
+            (used on the CPU, so that normalisation layers still run in float32).
     """
 
     device: torch.device
@@ -77,7 +79,7 @@ def resolve_runtime(device: str = "auto", dtype: str = "auto") -> Runtime:
         dtype = {"cuda": "float16", "mps": "float32"}.get(kind, "bfloat16" if cpu_has_native_bf16() else "float32")
     chosen = getattr(torch, dtype)
     if kind == "cpu" and chosen != torch.float32:
-        return Runtime(torch.device("cpu"), torch.float32, autocast_dtype=chosen)
+        return Runtime(torch.device("cpu"), chosen, autocast_dtype=chosen)
     return Runtime(torch.device(kind), chosen)
 
 

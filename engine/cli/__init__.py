@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import EngineError
-from . import download, match, prompts
+from . import bench, download, eval, match, prompts
 
-COMMANDS = (match, download, prompts)
+COMMANDS = (match, download, prompts, eval, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

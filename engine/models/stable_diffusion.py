@@ -78,12 +78,20 @@ def load_stable_diffusion(source: str, runtime: Runtime) -> StableDiffusionParts
     scheduler = _load_scheduler(folder)
     _check_architecture(unet, text_encoder, folder)
 
+    place_for_inference(unet, vae, text_encoder, runtime)
+    return StableDiffusionParts(unet, vae, text_encoder, tokenizer, scheduler, located, runtime)
+
+
+def place_for_inference(unet: Any, vae: Any, text_encoder: Any, runtime: Runtime) -> None:
+    """Drop the VAE decoder, freeze, and move the modules to the runtime's device and dtype."""
     # Features never decode a latent; freeing the decoder saves ~200 MB (fp32).
     vae.decoder = None
     vae.post_quant_conv = None
     for module in (unet, vae, text_encoder):
-        module.to(runtime.device).eval().requires_grad_(False)
-    return StableDiffusionParts(unet, vae, text_encoder, tokenizer, scheduler, located, runtime)
+        module.to(runtime.device, runtime.weights_dtype).eval().requires_grad_(False)
+    if runtime.device.type == "cpu":
+        # oneDNN's convolutions at 768 px run 15-30 % faster in channels-last; the UNet gains nothing.
+        vae.to(memory_format=torch.channels_last)
 
 
 def _load(cls: Any, folder: Path, subfolder: str, **kwargs: Any) -> Any:

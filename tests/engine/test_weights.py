@@ -92,7 +92,7 @@ def test_runtime_resolution():
     cpu32 = resolve_runtime("cpu", "float32")
     assert cpu32 == Runtime(torch.device("cpu"), torch.float32)
     cpu_bf16 = resolve_runtime("cpu", "bfloat16")
-    assert cpu_bf16.weights_dtype == torch.float32 and cpu_bf16.autocast_dtype == torch.bfloat16
+    assert cpu_bf16.weights_dtype == torch.bfloat16 and cpu_bf16.autocast_dtype == torch.bfloat16
     assert cpu_bf16.label == "cpu bfloat16-autocast"
     with pytest.raises(SettingsError, match="unknown device"):
         resolve_runtime("tpu", "auto")
