@@ -25,6 +25,7 @@ PALETTE = (
 PANEL_HEIGHT = 480
 TITLE_HEIGHT = 26
 GAP = 8
+BACKGROUND = (24, 24, 24)
 
 
 def point_colour(index: int) -> tuple[int, int, int]:
@@ -45,16 +46,8 @@ class Panel:
 def render_panels(panels: list[Panel], lines_from_first: bool = True) -> Image.Image:
     """Panels left to right; lines join point i of the first panel to point i of each other one."""
     scaled = [_draw_panel(panel) for panel in panels]
-    width = sum(image.width for image, _ in scaled) + GAP * (len(scaled) - 1)
-    canvas = Image.new("RGB", (width, PANEL_HEIGHT + TITLE_HEIGHT), (24, 24, 24))
+    canvas, offsets = _row(scaled, [panel.title for panel in panels])
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default()
-    offsets, x = [], 0
-    for (image, _), panel in zip(scaled, panels, strict=True):
-        canvas.paste(image, (x, TITLE_HEIGHT))
-        draw.text((x + 4, 6), panel.title, fill=(235, 235, 235), font=font)
-        offsets.append(x)
-        x += image.width + GAP
     if lines_from_first and len(panels) > 1:
         first_points = scaled[0][1]
         for (_, points), offset in zip(scaled[1:], offsets[1:], strict=True):
@@ -67,10 +60,41 @@ def render_panels(panels: list[Panel], lines_from_first: bool = True) -> Image.I
     return canvas
 
 
+def render_grid(panels: list[Panel], columns: int) -> Image.Image:
+    """Panels in rows of ``columns``, left to right then top to bottom; points are numbered, no lines."""
+    rows = [panels[start : start + columns] for start in range(0, len(panels), columns)]
+    images = [_row([_draw_panel(panel) for panel in row], [panel.title for panel in row])[0] for row in rows]
+    canvas = Image.new(
+        "RGB",
+        (max(image.width for image in images), sum(i.height for i in images) + GAP * (len(images) - 1)),
+        BACKGROUND,
+    )
+    y = 0
+    for image in images:
+        canvas.paste(image, (0, y))
+        y += image.height + GAP
+    return canvas
+
+
 def save_png(image: Image.Image, path: str | Path) -> None:
     """Write a PNG atomically."""
     with atomic.atomic_writer(path, "wb") as handle:
         image.save(handle, format="PNG")
+
+
+def _row(scaled: list[tuple[Image.Image, np.ndarray]], titles: list[str]) -> tuple[Image.Image, list[int]]:
+    """Scaled panels side by side under their titles; returns the canvas and each panel's x offset."""
+    width = sum(image.width for image, _ in scaled) + GAP * (len(scaled) - 1)
+    canvas = Image.new("RGB", (width, PANEL_HEIGHT + TITLE_HEIGHT), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=15)
+    offsets, x = [], 0
+    for (image, _), title in zip(scaled, titles, strict=True):
+        canvas.paste(image, (x, TITLE_HEIGHT))
+        draw.text((x + 4, 6), title, fill=(235, 235, 235), font=font)
+        offsets.append(x)
+        x += image.width + GAP
+    return canvas, offsets
 
 
 def _draw_panel(panel: Panel) -> tuple[Image.Image, np.ndarray]:
@@ -84,7 +108,7 @@ def _draw_panel(panel: Panel) -> tuple[Image.Image, np.ndarray]:
     # Pixel centres: original (x, y) sits at ((x + 0.5) * scale - 0.5) in the scaled image.
     points = (np.asarray(panel.points, dtype=np.float64).reshape(-1, 2) + 0.5) * scale - 0.5
     draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
+    font = ImageFont.load_default(size=15)
     for index, (x, y) in enumerate(points):
         colour = point_colour(index)
         draw.ellipse([x - 5, y - 5, x + 5, y + 5], outline=(0, 0, 0), fill=colour, width=1)

@@ -1,0 +1,106 @@
+"""``sd4match compare``: the same source points under several variants, as a figure and JSON."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from ..comparison import prediction_spread
+from ..errors import PointError
+from ..export.from_matches import RunResult, matches_document
+from ..frames import validate_points
+from ..images import load_image
+from ..render import Panel, render_grid, save_png
+from ..variants import EXPLORATORY_NOTE, parse_variants
+from .options import (
+    add_localisation_options,
+    add_model_options,
+    add_variant_options,
+    localisation_from_args,
+    matcher_from_args,
+    parse_points,
+    prompt_from_args,
+    settings_from_args,
+    stage_printer,
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="compare prompt/feature variants on the same points",
+        description=(
+            "Match the same source points under several variants and render one target panel per variant "
+            "(with the heatmap of one point) beside the source. Variants: comma-separated items "
+            "kind[:argument][@option=value...]; kinds empty, text[:free text], single[:set], class[:category], "
+            "cpm[:set], sift; options t=, layer=, ensemble=, seed=, size=, ts=50+200 (multi-timestep), "
+            "dual or dual=LAYER:T (dual-layer; the report uses @t=261 for untrained prompts). "
+            'Example: "single,class:cat,cpm,text,text@t=261@dual".'
+        ),
+    )
+    parser.add_argument("source", type=Path, help="source image")
+    parser.add_argument("target", type=Path, help="target image")
+    parser.add_argument("--points", required=True, help='source points in original pixels, "x,y;x,y"')
+    parser.add_argument("--variants", required=True, help='e.g. "single,class:cat,cpm,text"')
+    parser.add_argument("--out", type=Path, required=True, help="output figure (PNG)")
+    parser.add_argument(
+        "--json", type=Path, default=None, help="also write every variant's predictions (sd-correspondence)"
+    )
+    parser.add_argument("--heatmap-point", type=int, default=1, help="which point's heatmap the panels show (1-based)")
+    parser.add_argument(
+        "--columns", type=int, default=4, help="panels per row, the source included (default: %(default)s)"
+    )
+    add_variant_options(parser)
+    add_localisation_options(parser)
+    add_model_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    points = parse_points(args.points)
+    if not 1 <= args.heatmap_point <= len(points):
+        raise PointError(f"--heatmap-point {args.heatmap_point} is not one of the {len(points)} points")
+    source, target = load_image(args.source), load_image(args.target)
+    validate_points(points, source.width, source.height, f"the source image '{source.name}'")
+    variants = parse_variants(args.variants, prompt_from_args(args), settings_from_args(args))
+    localisation = localisation_from_args(args)
+    matcher = matcher_from_args(args)
+
+    runs, panels = [], [Panel(f"source: {source.name}", source.rgb, points)]
+    heat_point = points[args.heatmap_point - 1 : args.heatmap_point]
+    for variant in variants:
+        backend = matcher.resolve_backend(variant.settings.backend)
+        pair = matcher.prepare(
+            source, target, variant.prompt, variant.settings, stage_printer().prefixed(f"{variant.name}: ")
+        )
+        result = pair.match(points, localisation)
+        runs.append(RunResult(variant.name, pair, localisation, result))
+        title = f"{variant.name} [{backend}]" + (" (exploratory)" if variant.exploratory else "")
+        panels.append(Panel(title, target.rgb, result.match_xy, pair.score_maps(heat_point)[0], pair.target.frame))
+
+    save_png(render_grid(panels, max(1, args.columns)), args.out)
+    if args.json is not None:
+        matches_document(runs, category=args.category).save(args.json)
+    _print_table(runs, target.width, target.height)
+    if any(variant.exploratory for variant in variants):
+        print(f"note: dual-layer and multi-timestep variants are {EXPLORATORY_NOTE}")
+    print(f"wrote {args.out}" + (f" and {args.json}" if args.json else ""))
+    return 0
+
+
+def _print_table(runs: list[RunResult], width: int, height: int) -> None:
+    predictions = np.stack([run.result.match_xy for run in runs])
+    spread, fraction = prediction_spread(predictions, width, height)
+    print("point  " + "  ".join(f"{run.run_id[:24]:>24}" for run in runs) + "   spread (px, fraction)")
+    for index in range(predictions.shape[1]):
+        cells = [
+            f"({x:7.1f},{y:7.1f}) {conf:4.2f}"
+            for (x, y), conf in ((run.result.match_xy[index], run.result.confidence[index]) for run in runs)
+        ]
+        print(
+            f"{index + 1:>5}  "
+            + "  ".join(f"{cell:>24}" for cell in cells)
+            + f"   {spread[index]:7.1f} {fraction[index]:.3f}"
+        )
