@@ -70,9 +70,10 @@ class PairSample:
 
     def load_images(self) -> tuple[LoadedImage, LoadedImage]:
         """Decode both images (EXIF orientation applied), mirrored when ``flip`` is set."""
-        return self._load(self.source_path), self._load(self.target_path)
+        return self.load_image(self.source_path), self.load_image(self.target_path)
 
-    def _load(self, path: Path) -> LoadedImage:
+    def load_image(self, path: Path) -> LoadedImage:
+        """Decode one of the pair's images as the pair shows it (mirrored when ``flip`` is set)."""
         image = load_image(path)
         if not self.flip:
             return image
