@@ -1,0 +1,223 @@
+"""Converters from an ``sd-correspondence`` document to other tools' formats.
+
+All three formats index pixels like the document: (0, 0) is the centre of the top-left pixel, so
+no offset is applied, only rounding where a format wants integers. Only usable keypoints are
+written: a target exists, the status is not "rejected" and the visibility is not 0.
+
+* **SPair-71k-style JSON** (one file per pair, the ``PairAnnotation`` layout): integer keypoints,
+  ``kps_ids`` from numeric labels (SPair keypoint ids) or else the keypoint ids, image sizes as
+  ``[W, H, 3]``, boxes ``[x1, y1, x2, y2]`` (the whole image when the document has none), and the
+  dataset's difficulty flags set to 0 (unknown).
+* **PF-Pascal CSV**: ``source_image, target_image, class, XA, YA, XB, YB`` with ``;``-separated
+  coordinates (two decimals) and ``class`` the 1-based PF-Pascal class id (0 when unknown); image
+  paths relative to the CSV file.
+* **COCO keypoints**: one annotation per image of a pair, with the same keypoint order in both, so
+  index ``j`` of the source annotation corresponds to index ``j`` of the target one; ``v`` is the
+  visibility flag (0 where the target is missing); coordinates keep two decimals. Each annotation
+  also carries ``pair_id``, ``role`` and ``keypoint_ids`` (extra keys COCO readers ignore).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from .. import atomic
+from ..prompts.categories import PFPASCAL_CATEGORIES, canonical_category
+from .document import COORDINATES, CorrespondenceDocument, ImageRef, Keypoint, PairRecord
+
+PFPASCAL_COLUMNS = ("source_image", "target_image", "class", "XA", "YA", "XB", "YB")
+SPAIR_FLAGS = ("mirror", "viewpoint_variation", "scale_variation", "truncation", "occlusion")
+
+
+def usable_keypoints(pair: PairRecord) -> list[Keypoint]:
+    """Keypoints with a target, not rejected, not flagged "not labelled", by id."""
+    return sorted(
+        (k for k in pair.keypoints if k.trg_xy is not None and k.status != "rejected" and k.visibility > 0),
+        key=lambda k: k.id,
+    )
+
+
+# ---- SPair-71k ----
+
+
+def spair_annotation(pair: PairRecord) -> dict[str, Any]:
+    """One pair as an SPair-71k ``PairAnnotation`` JSON object."""
+    keypoints = usable_keypoints(pair)
+    return {
+        "pair_id": pair.pair_id,
+        "filename": f"{pair.pair_id}.json",
+        "src_imname": pair.source.path.name,
+        "trg_imname": pair.target.path.name,
+        "src_imsize": [pair.source.width, pair.source.height, 3],
+        "trg_imsize": [pair.target.width, pair.target.height, 3],
+        "src_bndbox": _spair_box(pair.source),
+        "trg_bndbox": _spair_box(pair.target),
+        "src_pose": 0,
+        "trg_pose": 0,
+        "src_kps": [[_round(k.src_xy[0]), _round(k.src_xy[1])] for k in keypoints],
+        "trg_kps": [[_round(k.trg_xy[0]), _round(k.trg_xy[1])] for k in keypoints],  # type: ignore[index]
+        "kps_ids": [int(k.label) if k.label.isdigit() else k.id for k in keypoints],
+        "category": pair.category or "",
+        **dict.fromkeys(SPAIR_FLAGS, 0),
+    }
+
+
+def write_spair(document: CorrespondenceDocument, folder: str | Path) -> list[Path]:
+    """Write ``{pair_id}.json`` per pair into ``folder`` (created); returns the files."""
+    folder = Path(folder)
+    written = []
+    for pair in document.pairs:
+        path = folder / f"{pair.pair_id.replace('/', '_').replace(os.sep, '_')}.json"
+        atomic.write_json(path, spair_annotation(pair))
+        written.append(path)
+    return written
+
+
+# ---- PF-Pascal ----
+
+
+def pfpascal_csv(document: CorrespondenceDocument, base: Path) -> str:
+    """The CSV text; image paths are written relative to ``base``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(PFPASCAL_COLUMNS)
+    for pair in document.pairs:
+        keypoints = usable_keypoints(pair)
+        writer.writerow(
+            [
+                _relative(pair.source.path, base),
+                _relative(pair.target.path, base),
+                _pfpascal_class(pair.category),
+                ";".join(f"{k.src_xy[0]:.2f}" for k in keypoints),
+                ";".join(f"{k.src_xy[1]:.2f}" for k in keypoints),
+                ";".join(f"{k.trg_xy[0]:.2f}" for k in keypoints),  # type: ignore[index]
+                ";".join(f"{k.trg_xy[1]:.2f}" for k in keypoints),  # type: ignore[index]
+            ]
+        )
+    return buffer.getvalue()
+
+
+def write_pfpascal_csv(document: CorrespondenceDocument, path: str | Path) -> Path:
+    path = Path(path)
+    atomic.write_text(path, pfpascal_csv(document, path.resolve().parent))
+    return path
+
+
+# ---- COCO ----
+
+
+def coco_keypoints(document: CorrespondenceDocument, base: Path) -> dict[str, Any]:
+    """A COCO keypoints dataset: two annotations per pair sharing keypoint order."""
+    images: dict[Path, dict[str, Any]] = {}
+    categories: dict[str, dict[str, Any]] = {}
+    annotations: list[dict[str, Any]] = []
+    for pair in document.pairs:
+        keypoints = [k for k in sorted(pair.keypoints, key=lambda k: k.id) if k.status != "rejected"]
+        category = categories.setdefault(
+            pair.category or "object",
+            {"id": len(categories) + 1, "name": pair.category or "object", "supercategory": "object", "skeleton": []},
+        )
+        names = category.setdefault("keypoints", [])
+        names.extend(f"kp{i + 1}" for i in range(len(names), len(keypoints)))
+        for role, ref in (("source", pair.source), ("target", pair.target)):
+            image = images.setdefault(
+                ref.path,
+                {
+                    "id": len(images) + 1,
+                    "file_name": _relative(ref.path, base),
+                    "width": ref.width,
+                    "height": ref.height,
+                },
+            )
+            annotations.append(
+                _coco_annotation(len(annotations) + 1, image["id"], category["id"], pair, role, ref, keypoints)
+            )
+    return {
+        "info": {"description": "sd-correspondence export", "coordinates": COORDINATES},
+        "images": list(images.values()),
+        "annotations": annotations,
+        "categories": list(categories.values()),
+    }
+
+
+def write_coco(document: CorrespondenceDocument, path: str | Path) -> Path:
+    path = Path(path)
+    atomic.write_json(path, coco_keypoints(document, path.resolve().parent))
+    return path
+
+
+def _coco_annotation(
+    annotation_id: int,
+    image_id: int,
+    category_id: int,
+    pair: PairRecord,
+    role: str,
+    ref: ImageRef,
+    keypoints: list[Keypoint],
+) -> dict[str, Any]:
+    flat: list[float] = []
+    placed = []
+    for keypoint in keypoints:
+        xy = keypoint.src_xy if role == "source" else keypoint.trg_xy
+        if xy is None or keypoint.visibility == 0:
+            flat += [0, 0, 0]
+        else:
+            flat += [round(xy[0], 2), round(xy[1], 2), keypoint.visibility]
+            placed.append(xy)
+    box = _coco_box(ref, placed)
+    return {
+        "id": annotation_id,
+        "image_id": image_id,
+        "category_id": category_id,
+        "keypoints": flat,
+        "num_keypoints": len(placed),
+        "bbox": box,
+        "area": round(box[2] * box[3], 2),
+        "iscrowd": 0,
+        "pair_id": pair.pair_id,
+        "role": role,
+        "keypoint_ids": [k.id for k in keypoints],
+    }
+
+
+def _coco_box(ref: ImageRef, points: list[tuple[float, float]]) -> list[float]:
+    """``[x, y, w, h]``: the document's box, else the keypoints' extent, else the whole image."""
+    if ref.bbox_xyxy is not None:
+        x1, y1, x2, y2 = ref.bbox_xyxy
+    elif points:
+        x1, y1 = min(p[0] for p in points), min(p[1] for p in points)
+        x2, y2 = max(p[0] for p in points), max(p[1] for p in points)
+    else:
+        x1, y1, x2, y2 = 0.0, 0.0, float(ref.width - 1), float(ref.height - 1)
+    return [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)]
+
+
+# ---- helpers ----
+
+
+def _spair_box(ref: ImageRef) -> list[int]:
+    if ref.bbox_xyxy is None:
+        return [0, 0, ref.width - 1, ref.height - 1]
+    return [_round(v) for v in ref.bbox_xyxy]
+
+
+def _pfpascal_class(category: str | None) -> int:
+    name = canonical_category(category) if category else None
+    return PFPASCAL_CATEGORIES.index(name) + 1 if name in PFPASCAL_CATEGORIES else 0
+
+
+def _round(value: float) -> int:
+    """Round half up (Python's round() rounds half to even, which would bias .5 coordinates)."""
+    return math.floor(value + 0.5)
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), base)).as_posix()
+    except ValueError:  # another drive on Windows
+        return Path(path).resolve().as_posix()

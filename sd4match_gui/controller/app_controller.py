@@ -1,0 +1,276 @@
+"""The app's mediator: owns the session, wires window signals to the controllers, and after every
+change redraws, asks the engine for fresh predictions and autosaves.
+
+Flow of a click: ``PairCanvas.clicked`` -> :class:`AnnotationController` edits the session ->
+:meth:`AppController.after_change` -> :class:`Presenter` draws the new marker at once,
+:class:`ComputationController` submits a request, :class:`FileController` autosaves -> the worker
+answers -> the computation controller stores the prediction -> ``updated`` -> redraw.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Slot
+
+from engine import LoadedImage
+from engine.errors import EngineError
+
+from ..main_window import MainWindow
+from ..model.datasets import complete_pair, ground_truth_points
+from ..model.session import Session
+from ..preferences import AppPreferences, PreferenceStore
+from ..views.pair_canvas import SOURCE
+from ..worker.engine_client import EngineClient
+from ..worker.messages import WeightsStatus
+from .annotation import AnnotationController
+from .computation import ComputationController
+from .files import FileController
+from .pair_images import PairImages, image_ref
+from .presenter import Presenter
+from .settings_actions import SettingsActions
+
+DEMO_FOLDER = Path(__file__).resolve().parents[2] / "resources" / "demo"
+DEMO_PAIR = (DEMO_FOLDER / "astronaut.jpg", DEMO_FOLDER / "grace_hopper.jpg")
+ZOOM_HALF_SIZE = 48.0  # pixels shown around the current point by "zoom both"
+MESSAGE_MS = 6000
+
+
+class AppController(QObject):
+    """Everything behind one main window.
+
+    Args:
+        window: the views.
+        client: the engine thread.
+        store: where preferences live.
+    """
+
+    def __init__(self, window: MainWindow, client: EngineClient, store: PreferenceStore) -> None:
+        super().__init__()
+        self.window = window
+        self.client = client
+        self.store = store
+        self.preferences: AppPreferences = store.load()
+        self.session = Session(self.preferences.settings)
+        self.images = PairImages()
+        self.current_images: tuple[LoadedImage, LoadedImage] | None = None
+        self._shown_pair: str | None = None
+        self._banner_action: Callable[[], object] | None = None
+        self._shut_down = False
+        self.computation = ComputationController(
+            client, lambda: self.session, lambda: self.current_images, lambda: self.preferences.engine_config()
+        )
+        self.presenter = Presenter(window, self.computation)
+        self.annotation = AnnotationController(lambda: self.session, self.after_change, self.notify)
+        self.files = FileController(
+            window,
+            lambda: self.session,
+            self.replace_session,
+            self.notify,
+            self.report_error,
+            lambda: self.preferences.autosave,
+        )
+        self.files.last_folder = self.preferences.last_folder
+        self.settings = SettingsActions(self)
+        self._wire()
+        store.restore_window(window)
+        window.before_close = self.shutdown
+        self.settings.show_settings()
+        client.check_weights(self.preferences.engine_config())
+
+    # ---- public API ----
+
+    def open_demo(self) -> None:
+        self.files.open_images(*DEMO_PAIR)
+
+    def replace_session(self, session: Session) -> None:
+        """Install a session (new, opened or imported) and show its open pair."""
+        self.session = session
+        self._shown_pair = None
+        self.computation.heatmaps.clear()
+        self.settings.show_settings()
+        self.after_change()
+
+    def after_change(self) -> None:
+        """Redraw, ask the engine, autosave: called after every action that changes the session."""
+        self._show_pair_if_changed()
+        self.presenter.render(self.session)
+        self.computation.request()
+        self.files.autosave()
+        self._update_undo_texts()
+
+    def notify(self, text: str) -> None:
+        self.window.statusBar().showMessage(text, MESSAGE_MS)
+
+    def report_error(self, text: str) -> None:
+        """Show an error without blocking (a banner above the images)."""
+        self._banner_action = None
+        self.window.message_banner.show_message(text, "error")
+
+    def offer(self, text: str, button: str, action: Callable[[], object]) -> None:
+        """A non-blocking question: ``text`` with a ``button`` that runs ``action``."""
+        self._banner_action = action
+        self.window.message_banner.show_message(text, "info", button)
+
+    def offer_recovery(self) -> None:
+        """If an earlier untitled session left a recovery file, offer to reopen it."""
+        path = self.files.recovery_candidate()
+        if path is not None:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+            self.offer(f"Unsaved work from {when} was kept.", "Reopen", lambda: self.files.reopen_recovery(path))
+
+    def go_to_pair(self, step: int) -> None:
+        if self.session.go_to(self.session.current_index + step):
+            self.after_change()
+        elif self.session.pairs:
+            self.notify("No more pairs in this direction.")
+
+    def shutdown(self) -> bool:
+        """Save everything and stop the engine thread; returns True (closing may proceed)."""
+        if self._shut_down:
+            return True
+        self._shut_down = True
+        self.preferences = self.preferences.replace(settings=self.session.settings, last_folder=self.files.last_folder)
+        self.store.save(self.preferences)
+        self.store.save_window(self.window)
+        self.files.close()
+        self.client.shutdown()
+        return True
+
+    # ---- pairs ----
+
+    def _show_pair_if_changed(self) -> None:
+        pair = self.session.pair
+        if pair is None or pair.pair_id == self._shown_pair:
+            return
+        self._shown_pair = pair.pair_id
+        try:
+            pair = complete_pair(pair)
+            self.session.pairs[self.session.current_index] = pair
+            images = (self.images.load(pair.source), self.images.load(pair.target))
+        except EngineError as exc:
+            self.current_images = None
+            self.report_error(str(exc))
+            return
+        self.current_images = images
+        for image in images:
+            self.session.images[image.path.resolve()] = image_ref(image)
+        if pair.ground_truth and not self.session.points():
+            self.session.set_points(pair.pair_id, ground_truth_points(pair))
+        self.lay_out_targets(force=True)
+        position = f"{self.session.current_index + 1}/{len(self.session.pairs)}"
+        self.window.setWindowTitle(f"SD4Match — {pair.title}  ({position})")
+
+    def lay_out_targets(self, force: bool = False) -> None:
+        """One target panel per active variant; (re)load images into panels that are new."""
+        canvas = self.window.canvas
+        changed = canvas.set_target_count(len(self.session.settings.active_variants()))
+        if self.current_images is None or not (changed or force):
+            return
+        if force:
+            canvas.source.set_image(self.current_images[0].rgb)
+        for panel in canvas.targets:
+            panel.set_image(self.current_images[1].rgb)
+
+    # ---- wiring ----
+
+    def _wire(self) -> None:
+        window, canvas, actions = self.window, self.window.canvas, self.window.actions
+        canvas.clicked.connect(self.annotation.click)
+        canvas.marker_clicked.connect(lambda _panel, key: self.annotation.select(key))
+        canvas.marker_dropped.connect(self.annotation.drop)
+        canvas.cursor_moved.connect(self._show_cursor)
+        canvas.cursor_left.connect(lambda: window.cursor_label.setText(""))
+        window.points_table.point_selected.connect(self.annotation.select)
+        window.points_table.label_edited.connect(self.annotation.set_label)
+        window.compare_panel.point_selected.connect(self.annotation.select)
+        window.progress.cancel_clicked.connect(self.computation.cancel)
+        window.weights_banner.action_clicked.connect(self.settings.open_settings_dialog)
+        window.message_banner.action_clicked.connect(self._run_banner_action)
+        self.computation.updated.connect(self._on_results)
+        self.computation.progress.connect(self._on_progress)
+        self.computation.busy.connect(lambda busy: busy or window.progress.hide())
+        self.computation.error.connect(self.report_error)
+        self.client.worker.weights.connect(self._on_weights)
+        connections = {
+            "open_images": self.files.ask_open_images,
+            "open_folder": self.files.ask_open_folder,
+            "open_pair_list": self.files.ask_open_pair_list,
+            "open_spair": self.files.ask_open_spair,
+            "open_demo": self.open_demo,
+            "open_session": self.files.ask_open_session,
+            "save_session": lambda: self.files.save_session(),
+            "save_session_as": self.files.ask_save_session_as,
+            "export": self.files.ask_export,
+            "import": self.files.ask_import,
+            "quit": window.close,
+            "undo": self.annotation.undo,
+            "redo": self.annotation.redo,
+            "delete": self.annotation.delete_selected,
+            "accept": lambda: self.annotation.set_status("accepted"),
+            "reject": lambda: self.annotation.set_status("rejected"),
+            "next_point": lambda: self.annotation.step_selection(1),
+            "previous_point": lambda: self.annotation.step_selection(-1),
+            "fit": canvas.fit_all,
+            "zoom_current": self.zoom_to_current,
+            "next_pair": lambda: self.go_to_pair(1),
+            "previous_pair": lambda: self.go_to_pair(-1),
+            "cancel": self.computation.cancel,
+        }
+        for visibility in (0, 1, 2):
+            connections[f"visibility_{visibility}"] = lambda *_, v=visibility: self.annotation.set_visibility(v)
+        for name, (dx, dy) in {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}.items():
+            connections[f"nudge_{name}"] = lambda *_, dx=dx, dy=dy: self._nudge(dx, dy)
+        for name, slot in connections.items():
+            actions[name].triggered.connect(slot)
+        self.settings.wire()
+
+    def zoom_to_current(self) -> None:
+        """OpenSfM's "zoom all views on the current point": source and targets centre on it."""
+        point = self.session.selected_point
+        if point is None:
+            self.notify("Select a point to zoom to.")
+            return
+        canvas = self.window.canvas
+        canvas.source.zoom_to(point.src_xy, ZOOM_HALF_SIZE)
+        for panel in canvas.targets:
+            panel.zoom_to(point.trg_xy or point.src_xy, ZOOM_HALF_SIZE)
+
+    def _nudge(self, dx: float, dy: float) -> None:
+        if self.current_images is not None:
+            target = self.current_images[1]
+            self.annotation.nudge(dx, dy, (target.width, target.height))
+
+    def _update_undo_texts(self) -> None:
+        history, actions = self.session.history, self.window.actions
+        for name, text in (("undo", history.undo_text), ("redo", history.redo_text)):
+            actions[name].setEnabled(text is not None)
+            actions[name].setText(f"{name.capitalize()} {text}" if text else name.capitalize())
+
+    # ---- slots ----
+
+    @Slot()
+    def _on_results(self) -> None:
+        self.presenter.render(self.session)
+        self.files.autosave_later()
+
+    @Slot(object)
+    def _on_progress(self, report) -> None:
+        self.window.progress.show_stage(f"{report.variant}: {report.stage}", report.fraction)
+        self.presenter.show_variant_states(self.session)
+
+    @Slot(object)
+    def _on_weights(self, status: WeightsStatus) -> None:
+        self.settings.on_weights(status)
+
+    def _run_banner_action(self) -> None:
+        action, self._banner_action = self._banner_action, None
+        self.window.message_banner.hide()
+        if action is not None:
+            action()
+
+    def _show_cursor(self, panel: int, x: float, y: float) -> None:
+        side = "source" if panel == SOURCE else "target"
+        self.window.cursor_label.setText(f"{side}  x {x:.1f}  y {y:.1f} px")

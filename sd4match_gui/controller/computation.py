@@ -1,0 +1,204 @@
+"""From session state to engine requests, and from engine answers back to the session.
+
+Every state change calls :meth:`ComputationController.request`, which snapshots the open pair's
+points and the active variants into a :class:`ComputeRequest` with a fresh id. Answers are applied
+only if they answer the newest request: anything older is stale (the points or settings it was
+computed for have changed since) and is dropped, so a stale result is never shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+from engine import LoadedImage
+from engine.frames import GridFrame
+
+from ..model.correspondence import PredictionRecord
+from ..model.session import Session
+from ..worker.engine_client import EngineClient
+from ..worker.messages import ComputeRequest, EngineConfig, Failure, ProgressReport, VariantResult
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """The score map of one point under one variant (``h x w`` cosine scores on ``frame``'s grid)."""
+
+    pair_id: str
+    point_id: int
+    scores: np.ndarray
+    frame: GridFrame
+
+
+@dataclass(frozen=True)
+class VariantState:
+    """What a variant's view should say: working (with a stage), done, or failed."""
+
+    text: str
+    fraction: float = 0.0
+    failed: bool = False
+
+
+class ComputationController(QObject):
+    """Submits requests and applies their answers.
+
+    Signals:
+        updated(): predictions, heatmaps or variant states changed (redraw).
+        progress(ProgressReport): a stage of the newest request (status bar).
+        busy(bool): the newest request started / finished.
+        error(str): a variant of the newest request failed (shown to the user).
+
+    Attributes:
+        variant_runs: variant name -> run id of its latest applied predictions.
+        backends: variant name -> the backend that actually ran ("auto" resolves to "sd" or "sift").
+        heatmaps: variant name -> heatmap of the selected point.
+        states: variant name -> what its view says.
+        applied: number of answers applied (stale ones excluded), for tests and the benchmark.
+        dropped: number of stale answers dropped.
+        finished_id: id of the last request the worker finished (or abandoned).
+    """
+
+    updated = Signal()
+    progress = Signal(object)
+    busy = Signal(bool)
+    error = Signal(str)
+
+    def __init__(
+        self,
+        client: EngineClient,
+        session: Callable[[], Session],
+        images: Callable[[], tuple[LoadedImage, LoadedImage] | None],
+        config: Callable[[], EngineConfig],
+    ) -> None:
+        super().__init__()
+        self._client = client
+        self._session = session
+        self._images = images
+        self._config = config
+        self.variant_runs: dict[str, str] = {}
+        self.backends: dict[str, str] = {}
+        self.heatmaps: dict[str, Heatmap] = {}
+        self.states: dict[str, VariantState] = {}
+        self.applied = 0
+        self.dropped = 0
+        self.finished_id = 0
+        self._point_ids: list[int] = []
+        self._heatmap_point: int | None = None
+        self._primary = ""
+        self._pair_id = ""
+        worker = client.worker
+        worker.result.connect(self._on_result)
+        worker.failed.connect(self._on_failure)
+        worker.progress.connect(self._on_progress)
+        worker.started.connect(self._on_started)
+        worker.finished.connect(self._on_finished)
+
+    def request(self) -> int | None:
+        """Ask for predictions of every point of the open pair; returns the request id."""
+        session, images = self._session(), self._images()
+        if session.pair is None or images is None:
+            return None
+        variants = session.settings.active_variants()
+        points = session.points()
+        self._point_ids = [p.id for p in points]
+        self._heatmap_point = session.selected if session.selected in self._point_ids else None
+        self._primary = variants[0].name
+        self._pair_id = session.pair.pair_id
+        request = ComputeRequest(
+            request_id=self._client.next_id(),
+            source=images[0],
+            target=images[1],
+            variants=tuple(variants),
+            localisation=session.settings.localisation,
+            points_xy=np.array([p.src_xy for p in points], dtype=np.float64).reshape(-1, 2),
+            heatmap_row=None if self._heatmap_point is None else self._point_ids.index(self._heatmap_point),
+            engine=self._config(),
+        )
+        for variant in variants:
+            if variant.name not in self.states or self.states[variant.name].failed:
+                self.states[variant.name] = VariantState("waiting")
+        self._client.submit(request)
+        return request.request_id
+
+    @property
+    def idle(self) -> bool:
+        """True once the newest request has been answered (or cancelled)."""
+        return self.finished_id >= self._client.latest_id
+
+    def cancel(self) -> None:
+        self._client.cancel()
+        self.finished_id = self._client.latest_id
+        for name, state in self.states.items():
+            if state.text != "done":
+                self.states[name] = VariantState("cancelled", failed=True)
+        self.busy.emit(False)
+        self.updated.emit()
+
+    def heatmap_for(self, variant: str, pair_id: str, point_id: int | None) -> Heatmap | None:
+        heatmap = self.heatmaps.get(variant)
+        if heatmap is None or (heatmap.pair_id, heatmap.point_id) != (pair_id, point_id):
+            return None
+        return heatmap
+
+    # ---- worker answers ----
+
+    def _current(self, request_id: int) -> bool:
+        if request_id == self._client.latest_id:
+            return True
+        self.dropped += 1
+        return False
+
+    @Slot(object)
+    def _on_result(self, result: VariantResult) -> None:
+        if not self._current(result.request_id):
+            return
+        session = self._session()
+        run_id = session.runs.register(result.run)
+        self.variant_runs[result.variant] = run_id
+        self.backends[result.variant] = str(result.run.get("backend"))
+        primary = result.variant == self._primary
+        matches = result.matches
+        for row, point_id in enumerate(self._point_ids):
+            point = session.point(point_id, self._pair_id)
+            if point is not None:
+                xy = (float(matches.match_xy[row, 0]), float(matches.match_xy[row, 1]))
+                record = PredictionRecord(run_id, xy, float(matches.confidence[row]))
+                session.replace_point(self._pair_id, point_id, point.with_prediction(record, primary))
+        if result.heatmap is not None and self._heatmap_point is not None:
+            self.heatmaps[result.variant] = Heatmap(self._pair_id, self._heatmap_point, result.heatmap, result.frame)
+        self.states[result.variant] = VariantState("done", 1.0)
+        self.applied += 1
+        self.updated.emit()
+
+    @Slot(object)
+    def _on_failure(self, failure: Failure) -> None:
+        if not self._current(failure.request_id):
+            return
+        names = [failure.variant] if failure.variant else [n for n, s in self.states.items() if s.text != "done"]
+        for name in names:
+            self.states[name] = VariantState("cancelled" if failure.cancelled else "failed", failed=True)
+        if not failure.cancelled:
+            prefix = f"{failure.variant}: " if failure.variant and failure.variant != self._primary else ""
+            self.error.emit(prefix + failure.message)
+        self.updated.emit()
+
+    @Slot(object)
+    def _on_progress(self, report: ProgressReport) -> None:
+        if report.request_id != self._client.latest_id:
+            return
+        self.states[report.variant] = VariantState(report.stage, report.fraction)
+        self.progress.emit(report)
+
+    @Slot(int)
+    def _on_started(self, request_id: int) -> None:
+        if request_id == self._client.latest_id:
+            self.busy.emit(True)
+
+    @Slot(int)
+    def _on_finished(self, request_id: int) -> None:
+        self.finished_id = max(self.finished_id, request_id)
+        if request_id == self._client.latest_id:
+            self.busy.emit(False)

@@ -1,0 +1,282 @@
+"""Opening pairs and sessions, saving, exporting, importing, and autosave.
+
+Methods taking a path do the work (tests call them); ``ask_*`` methods first show a file dialog.
+Errors become a message for the user, never an exception out of a slot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
+
+from engine.errors import EngineError
+from engine.export import converters
+
+from ..model import datasets
+from ..model.autosave import AutosaveWriter, latest_recovery, new_recovery_path
+from ..model.pairs import PairEntry
+from ..model.session import Session
+from ..model.session_file import import_document, load_session, session_document, to_document
+
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
+SESSION_FILTER = "SD4Match session (*.json)"
+EXPORT_FORMATS = {  # dialog filter -> format name
+    "sd-correspondence JSON (*.json)": "json",
+    "SPair-71k-style JSON, one file per pair (*.json)": "spair",
+    "PF-Pascal CSV (*.csv)": "pfpascal",
+    "COCO keypoints JSON (*.json)": "coco",
+}
+RESULTS_AUTOSAVE_DELAY_MS = 1000  # predictions are recomputable, so they are saved lazily
+
+
+class FileController:
+    """File operations of one window.
+
+    Args:
+        parent: the window (dialog parent).
+        session: returns the current session.
+        replace_session: installs a new session (and redraws).
+        notify, report_error: show a message / an error to the user.
+    """
+
+    def __init__(
+        self,
+        parent: QWidget,
+        session: Callable[[], Session],
+        replace_session: Callable[[Session], None],
+        notify: Callable[[str], None],
+        report_error: Callable[[str], None],
+        autosave_enabled: Callable[[], bool],
+    ) -> None:
+        self._parent = parent
+        self._session = session
+        self._replace_session = replace_session
+        self._notify = notify
+        self._report_error = report_error
+        self._autosave_enabled = autosave_enabled
+        self.writer = AutosaveWriter()
+        self.recovery_path = new_recovery_path()
+        self.last_folder = ""
+        self._results_timer = QTimer()
+        self._results_timer.setSingleShot(True)
+        self._results_timer.timeout.connect(self.autosave)
+
+    # ---- opening ----
+
+    def open_pairs(self, pairs: list[PairEntry]) -> None:
+        """Start a new untitled session on ``pairs`` with the current settings."""
+        session = Session(self._session().settings)
+        session.set_pairs(pairs)
+        self._start_untitled(session)
+
+    def open_images(self, source: Path, target: Path) -> None:
+        self.open_pairs(datasets.pairs_from_images(source, target))
+
+    def open_path(self, path: Path, split: str = "test") -> bool:
+        """Open whatever ``path`` is: a session/export JSON, a pair list, an SPair-71k folder or a folder."""
+        try:
+            if path.is_dir():
+                if datasets.is_spair_folder(path):
+                    self.open_pairs(datasets.pairs_from_spair(path, split))
+                else:
+                    self.open_pairs(datasets.pairs_from_folder(path))
+            elif path.suffix.lower() == ".json":
+                self.open_session(path)
+            else:
+                self.open_pairs(datasets.pairs_from_list(path))
+        except (EngineError, OSError) as exc:
+            self._report_error(str(exc))
+            return False
+        return True
+
+    def open_session(self, path: Path) -> bool:
+        try:
+            session = load_session(path)
+        except (EngineError, OSError) as exc:
+            self._report_error(str(exc))
+            return False
+        self._leave_current()
+        self._replace_session(session)
+        self._notify(f"Opened {path.name}: {len(session.pairs)} pair(s).")
+        return True
+
+    def reopen_recovery(self, path: Path) -> bool:
+        """Continue an untitled session a crash (or a quit) left behind; it keeps autosaving there."""
+        try:
+            session = load_session(path)
+        except (EngineError, OSError) as exc:
+            self._report_error(str(exc))
+            return False
+        self._leave_current()
+        session.path = None
+        self.recovery_path = path
+        self._replace_session(session)
+        self._notify(f"Reopened the unsaved session from {path.name}.")
+        return True
+
+    # ---- saving ----
+
+    def save_session(self, path: Path | None = None) -> bool:
+        """Save to ``path`` (or the session's own file); the session then autosaves there."""
+        session = self._session()
+        if path is None and session.path is None:
+            return self.ask_save_session_as()
+        path = (path or session.path).resolve()
+        session.path = path
+        self.writer.submit(path, self._document_dict(session, path))
+        if not self.writer.flush():
+            self._report_error(f"saving '{path}' timed out")
+            return False
+        if self.writer.last_error:
+            self._report_error(self.writer.last_error)
+            return False
+        self._delete_recovery()
+        self._notify(f"Saved {path.name}; every action is now saved to it automatically.")
+        return True
+
+    def autosave(self) -> None:
+        """Write the session now (off the GUI thread): to its file, or to the recovery file."""
+        self._results_timer.stop()
+        session = self._session()
+        if not session.pairs:
+            return
+        path = session.path if session.path is not None and self._autosave_enabled() else self.recovery_path
+        self.writer.submit(path, self._document_dict(session, path))
+
+    def autosave_later(self) -> None:
+        """Coalesce saves after engine results (each click's answers would otherwise save twice)."""
+        if not self._results_timer.isActive():
+            self._results_timer.start(RESULTS_AUTOSAVE_DELAY_MS)
+
+    def close(self) -> None:
+        if self._results_timer.isActive():
+            self.autosave()
+        self.writer.close()
+
+    def recovery_candidate(self) -> Path | None:
+        candidate = latest_recovery()
+        return candidate if candidate != self.recovery_path else None
+
+    # ---- export and import ----
+
+    def export(self, path: Path, fmt: str = "json") -> list[Path]:
+        """Write the annotated pairs as ``fmt`` ("json", "spair", "pfpascal" or "coco"); returns the files."""
+        document = to_document(self._session())
+        if not document.pairs:
+            self._report_error("Nothing to export yet: add points to a pair first.")
+            return []
+        try:
+            if fmt == "json":
+                document.save(path)
+                written = [path]
+            elif fmt == "spair":
+                written = converters.write_spair(document, path.with_suffix(""))
+            elif fmt == "pfpascal":
+                written = [converters.write_pfpascal_csv(document, path)]
+            else:
+                written = [converters.write_coco(document, path)]
+        except (EngineError, OSError) as exc:
+            self._report_error(f"export failed: {exc}")
+            return []
+        self._notify(f"Exported {len(document.pairs)} pair(s) to {written[0] if len(written) == 1 else path}.")
+        return written
+
+    def import_json(self, path: Path) -> bool:
+        try:
+            count = import_document(self._session(), path)
+        except (EngineError, OSError) as exc:
+            self._report_error(str(exc))
+            return False
+        self._replace_session(self._session())
+        self._notify(f"Imported {count} pair(s) from {path.name} (undo history cleared).")
+        return True
+
+    # ---- dialogs ----
+
+    def ask_open_images(self) -> None:
+        source, _ = QFileDialog.getOpenFileName(self._parent, "Source image", self.last_folder, IMAGE_FILTER)
+        if not source:
+            return
+        target, _ = QFileDialog.getOpenFileName(self._parent, "Target image", str(Path(source).parent), IMAGE_FILTER)
+        if target:
+            self.last_folder = str(Path(source).parent)
+            with self._errors_reported():
+                self.open_images(Path(source), Path(target))
+
+    def ask_open_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self._parent, "Folder of images", self.last_folder)
+        if folder:
+            self.last_folder = folder
+            self.open_path(Path(folder))
+
+    def ask_open_pair_list(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self._parent, "Pair list", self.last_folder, "Pair lists (*.txt *.csv)")
+        if path:
+            self.open_path(Path(path))
+
+    def ask_open_spair(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self._parent, "SPair-71k folder", self.last_folder)
+        if not folder:
+            return
+        splits = datasets.spair_splits(Path(folder))
+        if not splits:
+            self._report_error(f"'{folder}' is not an SPair-71k folder (no PairAnnotation/<split>/)")
+            return
+        split, ok = QInputDialog.getItem(self._parent, "SPair-71k", "Split", splits, 0, False)
+        if ok:
+            self.open_path(Path(folder), split)
+
+    def ask_open_session(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self._parent, "Open session", self.last_folder, SESSION_FILTER)
+        if path:
+            self.open_session(Path(path))
+
+    def ask_save_session_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self._parent, "Save session", self.last_folder, SESSION_FILTER)
+        return bool(path) and self.save_session(Path(path))
+
+    def ask_export(self) -> None:
+        path, chosen = QFileDialog.getSaveFileName(self._parent, "Export", self.last_folder, ";;".join(EXPORT_FORMATS))
+        if path:
+            self.export(Path(path), EXPORT_FORMATS.get(chosen, "json"))
+
+    def ask_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self._parent, "Import", self.last_folder, "JSON (*.json)")
+        if path:
+            self.import_json(Path(path))
+
+    # ---- internals ----
+
+    def _start_untitled(self, session: Session) -> None:
+        self._leave_current()
+        self.recovery_path = new_recovery_path()
+        self._replace_session(session)
+
+    def _leave_current(self) -> None:
+        """Before switching sessions: an untitled session's recovery file is its only copy, so it
+        stays (the next start offers it) unless the session holds no points."""
+        current = self._session()
+        if current.path is None and not current.annotated_pair_ids():
+            self._delete_recovery()
+        else:
+            self.writer.flush()
+
+    def _delete_recovery(self) -> None:
+        self.writer.flush()
+        with contextlib.suppress(OSError):
+            self.recovery_path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _document_dict(session: Session, path: Path) -> dict:
+        return session_document(session, path).to_dict(path.resolve().parent)
+
+    @contextlib.contextmanager
+    def _errors_reported(self):
+        try:
+            yield
+        except (EngineError, OSError) as exc:
+            self._report_error(str(exc))

@@ -1,0 +1,179 @@
+"""Settings edits: engine controls, display options, comparison variants, preferences, help.
+
+A changed engine setting simply triggers a new request: the engine's caches decide what must be
+recomputed (a new timestep costs UNet passes, a new localisation nothing but the cheap match),
+and existing points are predicted again under the new setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QMessageBox
+
+from engine import FeatureSettings, LocalisationSettings, PromptSpec
+from engine.errors import EngineError
+
+from .. import __version__
+from ..views.cheat_sheet import CheatSheet
+from ..views.settings_dialog import SettingsDialog
+from ..views.variants_dialog import VariantsDialog
+from ..views.widgets import signals_blocked
+from ..worker.messages import WeightsStatus
+
+if TYPE_CHECKING:
+    from .app_controller import AppController
+
+ABOUT = (
+    "<b>SD4Match</b> {version}<br>Semantic correspondence with Stable Diffusion features "
+    "(Li et al., CVPR 2024).<br>Demo photos: public domain (NASA; US Navy), see resources/demo/ATTRIBUTION.md."
+)
+WEIGHTS_MISSING = (
+    "<b>Stable Diffusion weights not found — running on the weights-free dense SIFT backend</b> (a classical "
+    "baseline, far less accurate). Fetch the weights once with <code>sd4match download</code> (about 5.2 GB), "
+    "or point Settings at a local folder.<br><small>{reason}</small>"
+)
+
+
+class SettingsActions:
+    """Handlers for the settings widgets of one window."""
+
+    def __init__(self, app: AppController) -> None:
+        self._app = app
+        self.cheat_sheet: CheatSheet | None = None
+
+    def wire(self) -> None:
+        window = self._app.window
+        actions = window.actions
+        window.engine_panel.changed.connect(self.set_engine)
+        window.engine_panel.device_changed.connect(self.set_device)
+        window.colormap.currentTextChanged.connect(lambda name: self.set_display(colormap=name))
+        window.opacity.valueChanged.connect(lambda value: self.set_display(opacity=value / 100))
+        actions["toggle_heatmap"].toggled.connect(lambda on: self.set_display(heatmap_visible=on))
+        actions["toggle_lines"].toggled.connect(lambda on: self.set_display(lines_visible=on))
+        actions["toggle_compare"].toggled.connect(self.set_compare_mode)
+        actions["edit_variants"].triggered.connect(self.open_variants_dialog)
+        actions["settings"].triggered.connect(self.open_settings_dialog)
+        actions["cheat_sheet"].triggered.connect(self.show_cheat_sheet)
+        actions["about"].triggered.connect(self.show_about)
+        window.compare_panel.mode_toggled.connect(self.set_compare_mode)
+        window.compare_panel.edit_clicked.connect(self.open_variants_dialog)
+        window.compare_panel.variant_toggled.connect(self.toggle_variant)
+
+    def show_settings(self) -> None:
+        """Make every settings widget show the session's settings (without feedback)."""
+        window, settings = self._app.window, self._app.session.settings
+        window.engine_panel.set_values(settings.prompt, settings.features, settings.localisation)
+        window.engine_panel.set_device(self._app.preferences.device)
+        display = settings.display
+        with signals_blocked(window.colormap), signals_blocked(window.opacity):
+            window.colormap.setCurrentText(display.colormap)
+            window.opacity.setValue(round(display.opacity * 100))
+        for name, on in (
+            ("toggle_heatmap", display.heatmap_visible),
+            ("toggle_lines", display.lines_visible),
+            ("toggle_compare", settings.compare.active),
+        ):
+            with signals_blocked(window.actions[name]):
+                window.actions[name].setChecked(on)
+
+    # ---- engine ----
+
+    def set_engine(
+        self, prompt: PromptSpec, features: FeatureSettings, localisation: LocalisationSettings | None = None
+    ) -> None:
+        settings = self._app.session.settings
+        changed = dataclasses.replace(
+            settings, prompt=prompt, features=features, localisation=localisation or settings.localisation
+        )
+        if changed != settings:
+            self._app.session.settings = changed
+            self.show_settings()
+            if features.backend != settings.features.backend:
+                self._app.client.check_weights(self._app.preferences.engine_config())
+            self._app.lay_out_targets()
+            self._app.after_change()
+
+    def set_device(self, device: str) -> None:
+        self._set_preferences(self._app.preferences.replace(device=device))
+
+    def set_display(self, **changes: object) -> None:
+        session = self._app.session
+        session.settings = dataclasses.replace(
+            session.settings, display=dataclasses.replace(session.settings.display, **changes)
+        )
+        self._app.presenter.render(session)
+        self._app.files.autosave_later()
+
+    # ---- comparison ----
+
+    def set_compare_mode(self, active: bool) -> None:
+        self._set_compare(active=active)
+        with signals_blocked(self._app.window.actions["toggle_compare"]):
+            self._app.window.actions["toggle_compare"].setChecked(active)
+
+    def set_variants(self, text: str) -> None:
+        """Replace the variant list (mini-language); raises EngineError if it does not parse."""
+        settings = self._app.session.settings
+        compare = dataclasses.replace(settings.compare, variants=text)
+        names = {v.name for v in dataclasses.replace(settings, compare=compare).compare_variants()}
+        self._set_compare(variants=text, disabled=tuple(n for n in compare.disabled if n in names))
+
+    def toggle_variant(self, name: str, on: bool) -> None:
+        disabled = set(self._app.session.settings.compare.disabled)
+        disabled = disabled - {name} if on else disabled | {name}
+        self._set_compare(disabled=tuple(sorted(disabled)))
+
+    def open_variants_dialog(self) -> None:
+        settings = self._app.session.settings
+        dialog = VariantsDialog(settings.compare.variants, settings.prompt, settings.features, self._app.window)
+        if dialog.exec():
+            try:
+                self.set_variants(dialog.text())
+            except EngineError as exc:
+                self._app.report_error(str(exc))
+
+    def _set_compare(self, **changes: object) -> None:
+        session = self._app.session
+        session.settings = dataclasses.replace(
+            session.settings, compare=dataclasses.replace(session.settings.compare, **changes)
+        )
+        self._app.lay_out_targets()
+        self._app.after_change()
+
+    # ---- preferences and weights ----
+
+    def open_settings_dialog(self) -> None:
+        dialog = SettingsDialog(self._app.preferences, self._app.window)
+        if dialog.exec():
+            self._set_preferences(dialog.values())
+
+    def on_weights(self, status: WeightsStatus) -> None:
+        banner = self._app.window.weights_banner
+        backend = self._app.session.settings.features.backend
+        if status.sd_missing and backend != "sift":
+            banner.show_message(WEIGHTS_MISSING.format(reason=status.sd_missing), "warning", "Settings…")
+        else:
+            banner.hide()
+        resolved = "sift" if backend == "sift" or status.sd_missing else "sd"
+        self._app.window.backend_label.setText(f"backend: {resolved}")
+
+    def _set_preferences(self, preferences) -> None:
+        engine_changed = preferences.engine_config() != self._app.preferences.engine_config()
+        self._app.preferences = preferences
+        self._app.store.save(preferences)
+        if engine_changed:
+            self._app.client.check_weights(preferences.engine_config())
+            self._app.after_change()
+
+    # ---- help ----
+
+    def show_cheat_sheet(self) -> None:
+        if self.cheat_sheet is None:
+            self.cheat_sheet = CheatSheet(self._app.window)
+        self.cheat_sheet.show()
+        self.cheat_sheet.raise_()
+
+    def show_about(self) -> None:
+        QMessageBox.about(self._app.window, "About SD4Match", ABOUT.format(version=__version__))

@@ -1,0 +1,146 @@
+"""The main window: layout, menus, toolbar, docks and status bar. No behaviour of its own.
+
+The controller connects to the widgets and actions exposed here (``canvas``, ``engine_panel``,
+``points_table``, ``compare_panel``, ``actions[name]`` ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QSlider,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .actions import ACTIONS, MENUS
+from .model.settings import COLOUR_MAPS
+from .views.banner import Banner
+from .views.compare_panel import ComparePanel
+from .views.engine_panel import EnginePanel
+from .views.pair_canvas import PairCanvas
+from .views.points_table import PointsTable
+from .views.progress_widget import ProgressWidget
+from .views.widgets import combo
+
+TOOLBAR_ACTIONS = (
+    "open_images",
+    "open_session",
+    "save_session",
+    "export",
+    None,
+    "undo",
+    "redo",
+    None,
+    "previous_pair",
+    "next_pair",
+    None,
+    "fit",
+    "zoom_current",
+    "toggle_heatmap",
+    "toggle_lines",
+    "toggle_compare",
+)
+WINDOW_TITLE = "SD4Match"
+
+
+class MainWindow(QMainWindow):
+    """Attributes ``before_close`` (set by the controller) may veto closing by returning False."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle(WINDOW_TITLE)
+        self.before_close: Callable[[], bool] | None = None
+        self.canvas = PairCanvas()
+        self.weights_banner = Banner()
+        self.message_banner = Banner()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.weights_banner)
+        layout.addWidget(self.message_banner)
+        layout.addWidget(self.canvas, 1)
+        self.setCentralWidget(central)
+
+        self.engine_panel = EnginePanel()
+        self.points_table = PointsTable()
+        self.compare_panel = ComparePanel()
+        self._dock("Engine", self.engine_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Points", self.points_table, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Comparison", self.compare_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        self.actions = self._build_actions()
+        self._build_menus()
+        self.colormap = combo(COLOUR_MAPS, "Heatmap colour map")
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setFixedWidth(110)
+        self.opacity.setToolTip("Heatmap opacity")
+        self._build_toolbar()
+
+        self.cursor_label = QLabel()
+        self.selection_label = QLabel()
+        self.backend_label = QLabel()
+        self.progress = ProgressWidget()
+        status = self.statusBar()
+        status.addWidget(self.cursor_label)
+        status.addWidget(self.selection_label, 1)
+        status.addPermanentWidget(self.progress)
+        status.addPermanentWidget(self.backend_label)
+        self.resize(1500, 860)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.before_close is not None and not self.before_close():
+            event.ignore()
+            return
+        event.accept()
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower()}")  # saveState needs names
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_actions(self) -> dict[str, QAction]:
+        actions = {}
+        for spec in ACTIONS:
+            action = QAction(spec.text, self)
+            action.setShortcuts([QKeySequence(s) for s in spec.shortcuts])
+            shortcut = f" ({spec.shortcuts[0]})" if spec.shortcuts else ""
+            action.setToolTip(spec.tip + shortcut)
+            action.setStatusTip(spec.tip)
+            action.setCheckable(spec.checkable)
+            # Shortcuts work wherever the focus is in the window, including the docks.
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            self.addAction(action)
+            actions[spec.name] = action
+        return actions
+
+    def _build_menus(self) -> None:
+        menus = {name: self.menuBar().addMenu(f"&{name}") for name in MENUS}
+        for spec in ACTIONS:
+            menus[spec.menu].addAction(self.actions[spec.name])
+
+    def _build_toolbar(self) -> None:
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("toolbar-main")
+        for name in TOOLBAR_ACTIONS:
+            if name is None:
+                toolbar.addSeparator()
+            else:
+                toolbar.addAction(self.actions[name])
+        toolbar.addSeparator()
+        toolbar.addWidget(QLabel(" Colours "))
+        toolbar.addWidget(self.colormap)
+        toolbar.addWidget(QLabel(" Opacity "))
+        toolbar.addWidget(self.opacity)
+        self.addToolBar(toolbar)

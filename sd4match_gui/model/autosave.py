@@ -1,0 +1,92 @@
+"""Autosave: after every action the session is written atomically, off the GUI thread.
+
+The GUI thread builds the document (a small dict, microseconds) and hands it over; a writer
+thread writes the newest one with ``engine.atomic`` (temp file, fsync, ``os.replace``), so a click
+never waits for the disk and a crash leaves the previous complete file. If saves pile up only the
+newest is written: a crash loses at most the last action.
+
+Untitled sessions autosave into ``data_home()/recovery/``; the app offers the newest recovery
+file on the next start and removes it once the session is saved under a name or closed cleanly.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from engine import atomic
+from engine.paths import data_home
+
+
+def recovery_folder() -> Path:
+    return data_home() / "recovery"
+
+
+def new_recovery_path() -> Path:
+    """A fresh recovery file name (one per untitled session)."""
+    return recovery_folder() / f"untitled-{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6}.json"
+
+
+def latest_recovery() -> Path | None:
+    files = sorted(recovery_folder().glob("untitled-*.json"), key=lambda p: p.stat().st_mtime)
+    return files[-1] if files else None
+
+
+class AutosaveWriter:
+    """A daemon thread that writes the newest ``(path, json dict)`` handed to :meth:`submit`."""
+
+    def __init__(self) -> None:
+        self._pending: tuple[Path, dict[str, Any]] | None = None
+        self._condition = threading.Condition()
+        self._busy = False
+        self._closed = False
+        self.writes = 0
+        self.last_error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="sd4match-autosave", daemon=True)
+        self._thread.start()
+
+    def submit(self, path: Path, data: dict[str, Any]) -> None:
+        with self._condition:
+            self._pending = (path, data)
+            self._condition.notify_all()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything submitted is on disk; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while self._pending is not None or self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._condition.wait(remaining)
+        return True
+
+    def close(self) -> None:
+        self.flush()
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while self._pending is None and not self._closed:
+                    self._condition.wait()
+                if self._pending is None:
+                    return
+                (path, data), self._pending = self._pending, None
+                self._busy = True
+            try:
+                atomic.write_json(path, data)
+                self.writes += 1
+                self.last_error = None
+            except OSError as exc:  # a full disk must not kill the app; the status bar reports it
+                self.last_error = f"autosave to '{path}' failed: {exc}"
+                print(self.last_error, file=sys.stderr)
+            with self._condition:
+                self._busy = False
+                self._condition.notify_all()

@@ -1,0 +1,191 @@
+"""Sessions and exports share one format: an ``sd-correspondence`` document.
+
+An export is the document of every annotated pair (keypoints, each run's predictions, run records
+with the exact model, prompt and settings). A session file is the same document plus a
+``"session"`` key holding the pair list, the open pair, the selection and the settings, so any
+session file is also a valid export, and importing either works the same way. Paths in both parts
+are relative to the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from engine.errors import DocumentError
+from engine.export.document import CorrespondenceDocument, Keypoint, PairRecord, Prediction, Run
+
+from .correspondence import Correspondence, PredictionRecord
+from .pairs import GroundTruth, PairEntry
+from .session import Session
+from .settings import SessionSettings
+
+SESSION_KEY = "session"
+SESSION_VERSION = 1
+
+
+def to_document(session: Session) -> CorrespondenceDocument:
+    """The export document of ``session``: annotated pairs and the runs their predictions cite."""
+    records = []
+    for pair in session.pairs:
+        points = session.points(pair.pair_id)
+        if points and pair.source in session.images and pair.target in session.images:
+            records.append(
+                PairRecord(
+                    pair_id=pair.pair_id,
+                    source=session.images[pair.source],
+                    target=session.images[pair.target],
+                    category=pair.category,
+                    keypoints=[_keypoint(p) for p in points],
+                )
+            )
+    cited = {p.run_id for record in records for k in record.keypoints for p in k.predictions}
+    runs = [Run(run_id, details) for run_id, details in session.runs.items() if run_id in cited]
+    return CorrespondenceDocument(runs=runs, pairs=records)
+
+
+def session_document(session: Session, path: Path) -> CorrespondenceDocument:
+    """The document a session file at ``path`` holds (the export plus the ``"session"`` key)."""
+    document = to_document(session)
+    base = path.resolve().parent
+    document.extra[SESSION_KEY] = {
+        "version": SESSION_VERSION,
+        "current_index": session.current_index,
+        "selected": session.selected,
+        "settings": session.settings.to_dict(),
+        "pairs": [_pair_to_dict(pair, base) for pair in session.pairs],
+    }
+    return document
+
+
+def save_session(session: Session, path: Path) -> None:
+    """Write atomically (temp file + replace)."""
+    session_document(session, path).save(path)
+
+
+def load_session(path: Path) -> Session:
+    """Read a session file, or any export (its pairs become the pair list); raises DocumentError."""
+    document = CorrespondenceDocument.load(path)
+    data = document.extra.get(SESSION_KEY)
+    session = Session()
+    session.path = path.resolve()
+    if data is None:
+        session.set_pairs([_entry_from_record(r) for r in document.pairs])
+    else:
+        if not isinstance(data, dict) or data.get("version") != SESSION_VERSION:
+            raise DocumentError(f"'{path}': unsupported session data (expected version {SESSION_VERSION})")
+        session.settings = SessionSettings.from_dict(data.get("settings", {}))
+        base = path.resolve().parent
+        session.set_pairs([_pair_from_dict(p, base) for p in data.get("pairs", [])], data.get("current_index", 0))
+    for run in document.runs:
+        session.runs.restore(run.run_id, run.details)
+    _merge_records(session, document.pairs, {run.run_id: run.run_id for run in document.runs})
+    if data is not None and session.point(data.get("selected")) is not None:
+        session.selected = data.get("selected")
+    return session
+
+
+def import_document(session: Session, path: Path) -> int:
+    """Merge an export into ``session``: its pairs' points replace those of the same pair id, new
+    pairs join the pair list, run ids are renumbered into the session's registry. Returns the
+    number of pairs imported. Not undoable: the history is cleared."""
+    document = CorrespondenceDocument.load(path)
+    run_ids = {run.run_id: session.runs.register(run.details) for run in document.runs}
+    known = {pair.pair_id for pair in session.pairs}
+    session.pairs.extend(_entry_from_record(r) for r in document.pairs if r.pair_id not in known)
+    if session.current_index < 0 and session.pairs:
+        session.current_index = 0
+    _merge_records(session, document.pairs, run_ids)
+    session.history.clear()
+    return len(document.pairs)
+
+
+# ---- conversions ----
+
+
+def _keypoint(point: Correspondence) -> Keypoint:
+    return Keypoint(
+        id=point.id,
+        src_xy=point.src_xy,
+        trg_xy=point.trg_xy,
+        label=point.label,
+        visibility=point.visibility,
+        status=point.status,
+        predictions=[Prediction(p.run_id, p.xy, round(p.confidence, 6)) for p in point.predictions],
+    )
+
+
+def _correspondence(keypoint: Keypoint, run_ids: dict[str, str]) -> Correspondence:
+    predictions = tuple(
+        PredictionRecord(run_ids.get(p.run_id, p.run_id), p.xy, p.confidence or 0.0) for p in keypoint.predictions
+    )
+    return Correspondence(
+        id=keypoint.id,
+        src_xy=keypoint.src_xy,
+        trg_xy=keypoint.trg_xy,
+        status=keypoint.status,
+        visibility=keypoint.visibility,
+        label=keypoint.label,
+        predictions=predictions,
+    )
+
+
+def _merge_records(session: Session, records: list[PairRecord], run_ids: dict[str, str]) -> None:
+    for record in records:
+        session.images[record.source.path.resolve()] = record.source
+        session.images[record.target.path.resolve()] = record.target
+        session.set_points(record.pair_id, [_correspondence(k, run_ids) for k in record.keypoints])
+
+
+def _entry_from_record(record: PairRecord) -> PairEntry:
+    return PairEntry(
+        record.pair_id,
+        record.source.path.resolve(),
+        record.target.path.resolve(),
+        record.category,
+        record.source.bbox_xyxy,
+        record.target.bbox_xyxy,
+    )
+
+
+def _pair_to_dict(pair: PairEntry, base: Path) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "pair_id": pair.pair_id,
+        "source": _relative(pair.source, base),
+        "target": _relative(pair.target, base),
+        "category": pair.category,
+    }
+    if pair.annotation is not None:  # boxes and ground truth are re-read from the dataset
+        data["annotation"] = _relative(pair.annotation, base)
+        return data
+    data["source_bbox"] = list(pair.source_bbox) if pair.source_bbox else None
+    data["target_bbox"] = list(pair.target_bbox) if pair.target_bbox else None
+    data["ground_truth"] = [[list(g.src_xy), list(g.trg_xy), g.label] for g in pair.ground_truth]
+    return data
+
+
+def _pair_from_dict(data: dict[str, Any], base: Path) -> PairEntry:
+    try:
+        annotation = data.get("annotation")
+        return PairEntry(
+            pair_id=str(data["pair_id"]),
+            source=(base / data["source"]).resolve(),
+            target=(base / data["target"]).resolve(),
+            category=data.get("category"),
+            source_bbox=tuple(data["source_bbox"]) if data.get("source_bbox") else None,
+            target_bbox=tuple(data["target_bbox"]) if data.get("target_bbox") else None,
+            ground_truth=tuple(
+                GroundTruth(tuple(s), tuple(t), str(label)) for s, t, label in data.get("ground_truth", [])
+            ),
+            annotation=(base / annotation).resolve() if annotation else None,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DocumentError(f"malformed pair in session data: {exc}") from exc
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return Path(os.path.relpath(path, base)).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.as_posix()

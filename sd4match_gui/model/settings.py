@@ -1,0 +1,127 @@
+"""What the user chose: engine settings, comparison variants and display options (Qt-free).
+
+These values travel in session files (under ``"session"``) and in the app's preferences, so each
+class converts to and from plain JSON dicts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine import FeatureSettings, LocalisationSettings, PromptSpec
+from engine.errors import EngineError
+from engine.variants import Variant, parse_variants
+
+PRIMARY_NAME = "current"
+COLOUR_MAPS = ("viridis", "inferno", "magma", "plasma", "turbo", "CET-L4")
+DEFAULT_COMPARE_VARIANTS = "empty,text,single,class,cpm"
+
+
+@dataclass(frozen=True)
+class DisplaySettings:
+    """How heatmaps and links look.
+
+    Attributes:
+        colormap: pyqtgraph colour map name for the heatmap.
+        opacity: heatmap opacity in [0, 1].
+        heatmap_visible: draw the heatmap of the selected point.
+        lines_visible: draw lines between paired points.
+    """
+
+    colormap: str = "viridis"
+    opacity: float = 0.45
+    heatmap_visible: bool = True
+    lines_visible: bool = True
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DisplaySettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """The comparison mode.
+
+    Attributes:
+        variants: the variant list in ``engine.variants`` mini-language (``"single,class:cat,text@t=261"``).
+        disabled: names of variants toggled off (kept in the list, not computed or shown).
+        active: whether the target side shows one view per variant.
+    """
+
+    variants: str = DEFAULT_COMPARE_VARIANTS
+    disabled: tuple[str, ...] = ()
+    active: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CompareSettings:
+        return cls(
+            variants=str(data.get("variants", DEFAULT_COMPARE_VARIANTS)),
+            disabled=tuple(data.get("disabled", ())),
+            active=bool(data.get("active", False)),
+        )
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """Everything that decides predictions and their display.
+
+    Attributes:
+        prompt, features: the primary engine setting (single mode, and the base of variants).
+        localisation: how a score map becomes a point (shared by all variants).
+        compare: the comparison mode's variants.
+        display: heatmap and line options.
+    """
+
+    prompt: PromptSpec = field(default_factory=PromptSpec)
+    features: FeatureSettings = field(default_factory=lambda: FeatureSettings(backend="auto"))
+    localisation: LocalisationSettings = field(default_factory=LocalisationSettings)
+    compare: CompareSettings = field(default_factory=CompareSettings)
+    display: DisplaySettings = field(default_factory=DisplaySettings)
+
+    @property
+    def primary(self) -> Variant:
+        return Variant(PRIMARY_NAME, self.prompt, self.features)
+
+    def compare_variants(self) -> list[Variant]:
+        """All listed variants (enabled or not); raises EngineError on a malformed list."""
+        return parse_variants(self.compare.variants, self.prompt, self.features)
+
+    def active_variants(self) -> list[Variant]:
+        """What the target side shows: the enabled comparison variants, or the primary alone.
+
+        A malformed variant list falls back to the primary (the dialog refuses such lists, so
+        only a hand-edited session file can hit this).
+        """
+        if not self.compare.active:
+            return [self.primary]
+        try:
+            variants = [v for v in self.compare_variants() if v.name not in self.compare.disabled]
+        except EngineError:
+            return [self.primary]
+        return variants or [self.primary]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt.to_dict(),
+            "features": self.features.to_dict(),
+            "localisation": dataclasses.asdict(self.localisation),
+            "compare": dataclasses.asdict(self.compare) | {"disabled": list(self.compare.disabled)},
+            "display": dataclasses.asdict(self.display),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionSettings:
+        """Read settings; missing parts take their defaults (older files, hand-written files)."""
+        defaults = cls()
+        return cls(
+            prompt=PromptSpec.from_dict(data["prompt"]) if "prompt" in data else defaults.prompt,
+            features=FeatureSettings.from_dict(data["features"]) if "features" in data else defaults.features,
+            localisation=LocalisationSettings(**data["localisation"])
+            if "localisation" in data
+            else defaults.localisation,
+            compare=CompareSettings.from_dict(data.get("compare", {})),
+            display=DisplaySettings.from_dict(data.get("display", {})),
+        )

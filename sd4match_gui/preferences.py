@@ -1,0 +1,107 @@
+"""App preferences persisted with QSettings: model locations, device, precision, last settings.
+
+Annotations never go here (they live in session files). :class:`AppPreferences` is a plain value;
+:class:`PreferenceStore` reads and writes it. Tests pass their own ``QSettings`` (an INI file in a
+temporary folder) so they never touch the user's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import QMainWindow
+
+from engine import ModelSources
+from engine.errors import EngineError
+from engine.settings import DEFAULT_DINOV2_MODEL, DEFAULT_SD_MODEL
+
+from .model.settings import SessionSettings
+from .worker.messages import EngineConfig
+
+ORGANISATION = "sd4match"
+APPLICATION = "sd4match-gui"
+
+
+@dataclass(frozen=True)
+class AppPreferences:
+    """Per-user choices that outlive sessions.
+
+    Attributes:
+        sd, dinov2, prompts: model sources (hub id or folder; prompts None = the prompt library).
+        device, dtype: runtime words (see ``engine.runtime``).
+        autosave: write every action to the session file.
+        settings: the settings new sessions start with (the last ones used).
+        last_folder: where file dialogs open.
+    """
+
+    sd: str = DEFAULT_SD_MODEL
+    dinov2: str = DEFAULT_DINOV2_MODEL
+    prompts: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    autosave: bool = True
+    settings: SessionSettings = field(default_factory=SessionSettings)
+    last_folder: str = ""
+
+    def replace(self, **changes: Any) -> AppPreferences:
+        return dataclasses.replace(self, **changes)
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig(ModelSources(self.sd, self.dinov2, self.prompts), self.device, self.dtype)
+
+
+class PreferenceStore:
+    """Reads and writes :class:`AppPreferences` and the window layout."""
+
+    def __init__(self, qsettings: QSettings | None = None) -> None:
+        self.qsettings = qsettings or QSettings(
+            QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION
+        )
+
+    def load(self) -> AppPreferences:
+        defaults = AppPreferences()
+        value = self.qsettings.value
+        try:
+            settings = SessionSettings.from_dict(json.loads(str(value("session/settings", "{}"))))
+        except (ValueError, TypeError, EngineError):  # unreadable or outdated: start from defaults
+            settings = defaults.settings
+        prompts = str(value("models/prompts", "") or "")
+        return AppPreferences(
+            sd=str(value("models/sd", defaults.sd)),
+            dinov2=str(value("models/dinov2", defaults.dinov2)),
+            prompts=prompts or None,
+            device=str(value("runtime/device", defaults.device)),
+            dtype=str(value("runtime/dtype", defaults.dtype)),
+            autosave=str(value("files/autosave", "true")).lower() == "true",
+            settings=settings,
+            last_folder=str(value("files/last_folder", "")),
+        )
+
+    def save(self, preferences: AppPreferences) -> None:
+        set_value = self.qsettings.setValue
+        set_value("models/sd", preferences.sd)
+        set_value("models/dinov2", preferences.dinov2)
+        set_value("models/prompts", preferences.prompts or "")
+        set_value("runtime/device", preferences.device)
+        set_value("runtime/dtype", preferences.dtype)
+        set_value("files/autosave", "true" if preferences.autosave else "false")
+        set_value("files/last_folder", preferences.last_folder)
+        set_value("session/settings", json.dumps(preferences.settings.to_dict()))
+        self.qsettings.sync()
+
+    def save_window(self, window: QMainWindow) -> None:
+        self.qsettings.setValue("window/geometry", window.saveGeometry())
+        self.qsettings.setValue("window/state", window.saveState())
+        self.qsettings.sync()
+
+    def restore_window(self, window: QMainWindow) -> None:
+        geometry = self.qsettings.value("window/geometry")
+        state = self.qsettings.value("window/state")
+        if isinstance(geometry, QByteArray):
+            window.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            window.restoreState(state)

@@ -1,0 +1,143 @@
+"""One image with its heatmap, markers and title: the building block of the pair canvas.
+
+The ViewBox keeps the aspect ratio, has y pointing down, zooms with the wheel and pans with a
+left drag; a click (a press that did not become a drag) places or selects, a drag that starts on
+a marker moves that marker instead of panning. Everything it emits is in engine pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtWidgets import QGraphicsItem
+
+from engine.frames import GridFrame
+from engine.heatmap import min_max
+
+from .coords import clamp_to_image, from_view, heatmap_rect, inside_image, to_view
+from .markers import Marker, MarkerLayer
+
+Z_HEATMAP = 10
+FIT_PADDING = 0.02
+
+
+class PointViewBox(pg.ViewBox):
+    """A ViewBox that turns clicks and marker drags into signals (engine pixels).
+
+    Signals:
+        clicked(x, y): a left click on the image, away from any marker.
+        marker_clicked(key): a left click on a marker.
+        marker_moved(key, x, y): a marker is being dragged (live).
+        marker_dropped(key, x, y): the drag ended here.
+    """
+
+    clicked = Signal(float, float)
+    marker_clicked = Signal(int)
+    marker_moved = Signal(int, float, float)
+    marker_dropped = Signal(int, float, float)
+
+    def __init__(self) -> None:
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self.markers = MarkerLayer(self)
+        self.image_size = (0, 0)
+        self._dragged: int | None = None
+
+    def mouseClickEvent(self, ev) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton or ev.double():
+            ev.ignore()
+            return
+        ev.accept()
+        key = self.markers.hit(ev.scenePos())
+        if key is not None:
+            self.marker_clicked.emit(key)
+            return
+        xy = from_view(self.mapSceneToView(ev.scenePos()))
+        if inside_image(xy, *self.image_size):
+            self.clicked.emit(*xy)
+
+    def mouseDragEvent(self, ev, axis=None) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            if ev.isStart():
+                self._dragged = self.markers.hit(ev.buttonDownScenePos())
+            if self._dragged is not None:
+                ev.accept()
+                xy = clamp_to_image(from_view(self.mapSceneToView(ev.scenePos())), *self.image_size)
+                key = self._dragged
+                if ev.isFinish():
+                    self._dragged = None
+                    self.marker_dropped.emit(key, *xy)
+                else:
+                    self.markers.move(key, xy)
+                    self.marker_moved.emit(key, *xy)
+                return
+        super().mouseDragEvent(ev, axis)
+
+
+class ImagePanel(pg.GraphicsLayout):
+    """Title above a :class:`PointViewBox` holding the image, the heatmap and the markers."""
+
+    def __init__(self, title: str = "") -> None:
+        super().__init__()
+        self.setContentsMargins(2, 2, 2, 2)
+        self._title = self.addLabel(title, size="10pt")
+        self.nextRow()
+        self.view = PointViewBox()
+        self.addItem(self.view)
+        self.image = pg.ImageItem()
+        self.view.addItem(self.image)
+        # A child of the image, clipped to it: the outer half cells of the map would overhang the edges.
+        self.image.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
+        self.heatmap = pg.ImageItem(parent=self.image)
+        self.heatmap.setZValue(Z_HEATMAP)
+        self.heatmap.setVisible(False)
+        self._heatmap_enabled = True
+        self.heatmap_scores: np.ndarray | None = None  # the last map drawn, for tests and screenshots
+
+    # ---- setters ----
+
+    def set_title(self, text: str) -> None:
+        self._title.setText(text)
+
+    @property
+    def title(self) -> str:
+        return self._title.text
+
+    def set_image(self, rgb: np.ndarray) -> None:
+        """``H x W x 3`` uint8; fits the view."""
+        self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
+        self.view.image_size = (rgb.shape[1], rgb.shape[0])
+        self.fit()
+
+    def set_markers(self, markers: list[Marker]) -> None:
+        self.view.markers.set_markers(markers)
+
+    def set_heatmap(self, scores: np.ndarray | None, frame: GridFrame | None = None) -> None:
+        """Show ``h x w`` scores (min-max normalised) on the cells ``frame`` places; None hides it."""
+        self.heatmap_scores = scores
+        if scores is None or frame is None:
+            self.heatmap.setVisible(False)
+            return
+        self.heatmap.setImage(min_max(scores.astype(np.float32)), autoLevels=False, levels=(0.0, 1.0))
+        self.heatmap.setRect(heatmap_rect(frame))
+        self.heatmap.setVisible(self._heatmap_enabled)
+
+    def set_heatmap_style(self, colormap: str, opacity: float, visible: bool) -> None:
+        self.heatmap.setColorMap(pg.colormap.get(colormap))
+        self.heatmap.setOpacity(opacity)
+        self._heatmap_enabled = visible
+        self.heatmap.setVisible(visible and self.heatmap_scores is not None)
+
+    # ---- navigation ----
+
+    def fit(self) -> None:
+        width, height = self.view.image_size
+        if width and height:
+            self.view.setRange(QRectF(0, 0, width, height), padding=FIT_PADDING)
+
+    def zoom_to(self, xy: tuple[float, float], half_size: float) -> None:
+        """Centre on ``xy`` (engine pixels) showing about ``2 * half_size`` pixels."""
+        centre = to_view(xy)
+        self.view.setRange(
+            QRectF(centre.x() - half_size, centre.y() - half_size, 2 * half_size, 2 * half_size), padding=0
+        )

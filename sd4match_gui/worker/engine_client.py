@@ -1,0 +1,63 @@
+"""The GUI-side handle of the engine thread: submit, cancel, shut down.
+
+Create one per window. Connect to ``client.worker``'s signals (they arrive on the GUI thread);
+call :meth:`submit` with each new request. Results whose id is not :attr:`latest_id` are stale and
+must be dropped by the receiver.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from .engine_worker import EngineWorker, MatcherFactory, default_matcher
+from .mailbox import LatestMailbox
+from .messages import ComputeRequest, EngineConfig
+
+
+class EngineClient(QObject):
+    """Owns the engine thread and its single worker."""
+
+    _wake = Signal()
+    _check_weights = Signal(object)
+
+    def __init__(self, make_matcher: MatcherFactory = default_matcher, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._mailbox: LatestMailbox[ComputeRequest] = LatestMailbox()
+        self._thread = QThread()
+        self._thread.setObjectName("sd4match-engine")
+        self.worker = EngineWorker(make_matcher, self._mailbox)
+        self.worker.moveToThread(self._thread)
+        self._thread.finished.connect(self.worker.deleteLater)
+        self._wake.connect(self.worker.drain)
+        self._check_weights.connect(self.worker.check_weights)
+        self._last_id = 0
+        self._thread.start()
+
+    @property
+    def latest_id(self) -> int:
+        """Id of the newest submitted request: the only one whose answers are current."""
+        return self._last_id
+
+    def next_id(self) -> int:
+        self._last_id += 1
+        return self._last_id
+
+    def submit(self, request: ComputeRequest) -> None:
+        """Replace any unread request with ``request`` and wake the worker."""
+        self._mailbox.put(request)
+        self._wake.emit()
+
+    def check_weights(self, config: EngineConfig) -> None:
+        """Ask (off the GUI thread) whether the SD weights exist; the answer comes as ``worker.weights``."""
+        self._check_weights.emit(config)
+
+    def cancel(self) -> None:
+        """Drop the unread request and stop the running one at its next stage boundary."""
+        self._mailbox.clear()
+        self.worker.cancel_upto = self._last_id
+
+    def shutdown(self) -> None:
+        """Stop the thread; a forward pass in flight finishes first (it cannot be interrupted)."""
+        self.cancel()
+        self._thread.quit()
+        self._thread.wait()

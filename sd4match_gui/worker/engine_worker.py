@@ -1,0 +1,135 @@
+"""The engine worker: a QObject living on its own QThread that owns the Matcher and its caches.
+
+All torch work runs here, one request at a time, so the model and the feature cache never race
+and the window never waits. Requests arrive through a :class:`LatestMailbox`; a wake-up signal
+makes the worker take the newest one (older ones were overwritten and are never computed).
+Between variants, and at every engine stage, the worker gives up a request that was cancelled or
+that a newer request no longer needs (the newer one then reuses whatever reached the cache).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+from engine import Matcher, resolve_runtime
+from engine.errors import Cancelled, EngineError
+from engine.export.from_matches import run_details
+from engine.progress import Progress
+from engine.variants import Variant
+
+from .mailbox import LatestMailbox
+from .messages import ComputeRequest, EngineConfig, Failure, ProgressReport, VariantResult, WeightsStatus
+
+MatcherFactory = Callable[[EngineConfig], Matcher]
+
+
+def default_matcher(config: EngineConfig) -> Matcher:
+    return Matcher(config.sources, runtime=resolve_runtime(config.device, config.dtype))
+
+
+class EngineWorker(QObject):
+    """Computes :class:`ComputeRequest` s; lives on the engine thread.
+
+    Signals (all delivered queued to the GUI thread):
+        started(int): a request was taken from the mailbox.
+        progress(ProgressReport), result(VariantResult), failed(Failure): per variant.
+        finished(int): the request is done (or abandoned).
+        weights(WeightsStatus): answer to :meth:`check_weights`.
+
+    Attributes:
+        computations: requests taken so far (tests count them to prove coalescing).
+    """
+
+    started = Signal(int)
+    progress = Signal(object)
+    result = Signal(object)
+    failed = Signal(object)
+    finished = Signal(int)
+    weights = Signal(object)
+
+    def __init__(self, make_matcher: MatcherFactory, mailbox: LatestMailbox[ComputeRequest]) -> None:
+        super().__init__()
+        self._make_matcher = make_matcher
+        self._mailbox = mailbox
+        self._config: EngineConfig | None = None
+        self._matcher: Matcher | None = None
+        self.cancel_upto = 0  # requests with an id up to this were cancelled (an int store is atomic)
+        self.computations = 0
+
+    @Slot()
+    def drain(self) -> None:
+        """Compute the newest request, if any (a wake-up can find the mailbox already emptied)."""
+        request = self._mailbox.take()
+        if request is None:
+            return
+        self.computations += 1
+        self.started.emit(request.request_id)
+        try:
+            self._compute(request)
+        finally:
+            self.finished.emit(request.request_id)
+
+    @Slot(object)
+    def check_weights(self, config: EngineConfig) -> None:
+        try:
+            self.weights.emit(WeightsStatus(self._matcher_for(config).sd_unavailable_reason()))
+        except EngineError as exc:
+            self.weights.emit(WeightsStatus(str(exc)))
+
+    # ---- internals ----
+
+    def _compute(self, request: ComputeRequest) -> None:
+        try:
+            matcher = self._matcher_for(request.engine)
+        except EngineError as exc:
+            self.failed.emit(Failure(request.request_id, None, str(exc)))
+            return
+        for variant in request.variants:
+            if self._mailbox.peek() is not None:
+                return  # superseded: the newer request redoes this variant from the cache, in milliseconds
+            if request.request_id <= self.cancel_upto:
+                self.failed.emit(Failure(request.request_id, None, "cancelled", cancelled=True))
+                return
+            try:
+                self._compute_variant(matcher, request, variant)
+            except Cancelled:
+                self.failed.emit(Failure(request.request_id, variant.name, "cancelled", cancelled=True))
+                return
+            except EngineError as exc:
+                self.failed.emit(Failure(request.request_id, variant.name, str(exc)))
+            except Exception as exc:  # a bug must not kill the thread; the user sees one line
+                traceback.print_exc(file=sys.stderr)
+                message = f"internal error ({type(exc).__name__}: {exc}); details on the console"
+                self.failed.emit(Failure(request.request_id, variant.name, message))
+
+    def _compute_variant(self, matcher: Matcher, request: ComputeRequest, variant: Variant) -> None:
+        def report(stage: str, fraction: float) -> None:
+            self.progress.emit(ProgressReport(request.request_id, variant.name, stage, fraction))
+
+        progress = Progress(report, lambda: self._abandoned(request, variant))
+        pair = matcher.prepare(request.source, request.target, variant.prompt, variant.settings, progress)
+        matches = pair.match(request.points_xy, request.localisation)
+        heatmap = None
+        if request.heatmap_row is not None:
+            row = request.points_xy[request.heatmap_row : request.heatmap_row + 1]
+            heatmap = np.ascontiguousarray(pair.score_maps(row)[0], dtype=np.float32)
+        run = run_details(pair, request.localisation)
+        self.result.emit(VariantResult(request.request_id, variant.name, run, matches, heatmap, pair.target.frame))
+
+    def _abandoned(self, request: ComputeRequest, variant: Variant) -> bool:
+        """Cancelled by the user, or replaced by a request that does not need this variant."""
+        if request.request_id <= self.cancel_upto:
+            return True
+        pending = self._mailbox.peek()
+        return pending is not None and not pending.needs(request.source.digest, request.target.digest, variant)
+
+    def _matcher_for(self, config: EngineConfig) -> Matcher:
+        if self._matcher is None or config != self._config:
+            self._matcher = self._make_matcher(config)
+            self._config = config
+        return self._matcher

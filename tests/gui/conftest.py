@@ -1,0 +1,92 @@
+"""Fixtures for driving the real main window: isolated preferences, matchers, and a window factory."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from engine import FeatureSettings, Matcher, PromptSpec
+from sd4match_gui.app import build
+from sd4match_gui.preferences import PreferenceStore
+from tests.conftest import DEMO_SOURCE, DEMO_TARGET, TEST_SIZE
+
+SIFT = FeatureSettings(backend="sift", size=TEST_SIZE)
+TINY_SD = FeatureSettings(backend="sd", size=TEST_SIZE, ensemble=1)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_qsettings(tmp_path):
+    """No test reads or writes the user's preferences."""
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+
+
+@pytest.fixture
+def store(tmp_path) -> PreferenceStore:
+    return PreferenceStore(QSettings(str(tmp_path / "preferences.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture(scope="session")
+def sift_matcher() -> Matcher:
+    """Shared: SIFT needs no weights; its features of the demo pair are cached across tests."""
+    return Matcher()
+
+
+@pytest.fixture
+def make_app(qtbot, store):
+    """Build a shown main window on ``matcher`` with ``features``; the demo pair open unless told not to."""
+
+    def make(matcher: Matcher, features: FeatureSettings = SIFT, demo: bool = True, prompt: PromptSpec | None = None):
+        controller = build(store, lambda _config: matcher)
+        qtbot.addWidget(controller.window)
+        controller.settings.set_engine(prompt or PromptSpec(), features)
+        controller.window.resize(1280, 720)
+        controller.window.show()
+        qtbot.waitExposed(controller.window)
+        if demo:
+            controller.open_demo()
+            wait_idle(qtbot, controller)
+        return controller
+
+    return make
+
+
+def wait_idle(qtbot, controller, timeout: int = 20000) -> None:
+    """Until the newest request is answered."""
+    qtbot.waitUntil(lambda: controller.computation.idle, timeout=timeout)
+
+
+def with_features(controller, **changes) -> None:
+    settings = controller.session.settings
+    controller.settings.set_engine(settings.prompt, dataclasses.replace(settings.features, **changes))
+
+
+@pytest.fixture
+def spair_root(tmp_path):
+    """A one-pair SPair-71k-style dataset made of the demo images (category "person")."""
+    root = tmp_path / "SPair-71k"
+    images = root / "JPEGImages" / "person"
+    images.mkdir(parents=True)
+    shutil.copy(DEMO_SOURCE, images / "astronaut.jpg")
+    shutil.copy(DEMO_TARGET, images / "grace_hopper.jpg")
+    name = "000001-astronaut-grace_hopper:person"
+    (root / "Layout" / "large").mkdir(parents=True)
+    (root / "Layout" / "large" / "test.txt").write_text(name + "\n")
+    annotation = {
+        "pair_id": 1,
+        "src_imname": "astronaut.jpg",
+        "trg_imname": "grace_hopper.jpg",
+        "category": "person",
+        "src_bndbox": [140, 60, 420, 500],
+        "trg_bndbox": [150, 100, 400, 560],
+        "src_kps": [[200, 170], [250, 240], [300, 300]],
+        "trg_kps": [[230, 200], [330, 250], [280, 330]],
+        "kps_ids": ["0", "3", "7"],
+    }
+    (root / "PairAnnotation" / "test").mkdir(parents=True)
+    (root / "PairAnnotation" / "test" / f"{name}.json").write_text(json.dumps(annotation))
+    return root

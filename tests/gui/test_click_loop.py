@@ -1,0 +1,170 @@
+"""The core loop on the real window: click, predict, heatmap, correct, drag, delete, undo, keys.
+
+Runs on the weights-free SIFT backend and on the tiny random Stable Diffusion model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from engine import PromptSpec
+from sd4match_gui.views.coords import to_view
+from sd4match_gui.views.pair_canvas import SOURCE
+from tests.gui.conftest import SIFT, TINY_SD, wait_idle
+from tests.gui.helpers import click, drag, pixel_tolerance
+
+TARGET = 0
+
+
+@pytest.fixture(params=["sift", "tiny-sd"])
+def app(request, make_app):
+    if request.param == "sift":
+        return make_app(request.getfixturevalue("sift_matcher"), SIFT)
+    return make_app(request.getfixturevalue("tiny_matcher"), TINY_SD, prompt=PromptSpec("empty"))
+
+
+def expected_match(app, matcher_name: str, request, src_xy):
+    """What the engine itself predicts for ``src_xy`` with the app's settings."""
+    matcher = request.getfixturevalue("sift_matcher" if matcher_name == "sift" else "tiny_matcher")
+    settings = app.session.settings
+    pair = matcher.prepare(*app.current_images, settings.prompt, settings.features)
+    return pair.match(np.array([src_xy]), settings.localisation), pair
+
+
+def test_click_on_source_shows_target_marker_and_heatmap(app, qtbot, request):
+    canvas = app.window.canvas
+    click(canvas, SOURCE, (210.0, 180.0))
+    # The source marker is drawn at once, before any answer.
+    assert [m.key for m in canvas.source.view.markers.markers] == [0]
+    wait_idle(qtbot, app)
+    point = app.session.point(0)
+    assert point.src_xy == pytest.approx((210.0, 180.0), abs=pixel_tolerance(canvas, SOURCE))
+
+    result, pair = expected_match(app, request.node.callspec.params["app"], request, point.src_xy)
+    assert point.trg_xy == pytest.approx(tuple(result.match_xy[0]))
+    [marker] = canvas.targets[0].view.markers.markers
+    assert marker.xy == point.trg_xy and marker.style == "predicted"
+    panel = canvas.targets[0]
+    assert panel.heatmap.isVisible()
+    np.testing.assert_allclose(panel.heatmap_scores, pair.score_maps(np.array([point.src_xy]))[0], atol=1e-6)
+    assert app.window.selection_label.text().startswith("point 1 · confidence ")
+
+
+def test_heatmap_cells_sit_where_the_grid_frame_puts_them(app, qtbot):
+    click(app.window.canvas, SOURCE, (100.0, 100.0))
+    wait_idle(qtbot, app)
+    panel = app.window.canvas.targets[0]
+    frame = app.computation.heatmaps["current"].frame
+    # The centre of heatmap pixel (i, j) in view coordinates must be grid_to_pixels(i, j) + 0.5.
+    for cell in ((0, 0), (frame.grid_width - 1, frame.grid_height - 1), (3, 5)):
+        centre = panel.heatmap.mapToParent(QPointF(cell[0] + 0.5, cell[1] + 0.5))
+        expected = to_view(tuple(frame.grid_to_pixels(np.array([cell], dtype=float))[0]))
+        assert (centre.x(), centre.y()) == pytest.approx((expected.x(), expected.y()), abs=1e-6)
+
+
+def test_click_on_target_corrects_the_selected_point(app, qtbot):
+    canvas = app.window.canvas
+    click(canvas, SOURCE, (250.0, 250.0))
+    wait_idle(qtbot, app)
+    predicted = app.session.point(0).trg_xy
+    click(canvas, TARGET, (120.0, 400.0))
+    wait_idle(qtbot, app)
+    point = app.session.point(0)
+    assert point.status == "corrected"
+    assert point.trg_xy == pytest.approx((120.0, 400.0), abs=pixel_tolerance(canvas, TARGET))
+    assert point.prediction(app.computation.variant_runs["current"]).xy == pytest.approx(predicted)
+    [marker] = canvas.targets[0].view.markers.markers
+    assert marker.style == "corrected" and marker.xy == point.trg_xy
+
+
+def test_dragging_markers_moves_and_corrects(app, qtbot):
+    canvas = app.window.canvas
+    click(canvas, SOURCE, (200.0, 300.0))
+    wait_idle(qtbot, app)
+    start = app.session.point(0).trg_xy
+    drag(canvas, TARGET, start, (start[0] + 40, start[1] - 30))
+    wait_idle(qtbot, app)
+    point = app.session.point(0)
+    assert point.status == "corrected"
+    assert point.trg_xy == pytest.approx((start[0] + 40, start[1] - 30), abs=2 * pixel_tolerance(canvas, TARGET))
+
+    drag(canvas, SOURCE, point.src_xy, (320.0, 140.0))
+    wait_idle(qtbot, app)
+    moved = app.session.point(0)
+    assert moved.src_xy == pytest.approx((320.0, 140.0), abs=2 * pixel_tolerance(canvas, SOURCE))
+    assert moved.status == "predicted" and moved.trg_xy is not None  # re-predicted from the new source
+    assert len(app.session.points()) == 1  # a drag on a marker never adds a point
+
+
+def test_delete_undo_redo(app, qtbot):
+    canvas, actions = app.window.canvas, app.window.actions
+    for xy in ((100.0, 100.0), (300.0, 200.0), (200.0, 400.0)):
+        click(canvas, SOURCE, xy)
+    wait_idle(qtbot, app)
+    app.annotation.select(1)
+    actions["delete"].trigger()
+    assert [p.id for p in app.session.points()] == [0, 2]
+    assert len(canvas.source.view.markers.markers) == 2
+    actions["undo"].trigger()
+    assert [p.id for p in app.session.points()] == [0, 1, 2] and app.session.selected == 1
+    actions["undo"].trigger()  # the third click
+    assert [p.id for p in app.session.points()] == [0, 1]
+    actions["redo"].trigger()
+    actions["redo"].trigger()
+    assert [p.id for p in app.session.points()] == [0, 2]
+    wait_idle(qtbot, app)
+    assert [m.key for m in canvas.targets[0].view.markers.markers] == [0, 2]
+    assert actions["redo"].isEnabled() is False and actions["undo"].text().startswith("Undo delete point 2")
+
+
+def test_keys_nudge_flag_accept_and_step(app, qtbot):
+    window = app.window
+    click(window.canvas, SOURCE, (150.0, 150.0))
+    click(window.canvas, SOURCE, (350.0, 150.0))
+    wait_idle(qtbot, app)
+    window.canvas.setFocus()
+    before = app.session.point(1).trg_xy
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Right)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Up)
+    point = app.session.point(1)
+    assert point.trg_xy == pytest.approx((before[0] + 1, before[1] - 1)) and point.status == "corrected"
+    qtbot.keyClick(window.canvas, Qt.Key.Key_1)
+    assert app.session.point(1).visibility == 1
+    qtbot.keyClick(window.canvas, Qt.Key.Key_P)  # previous point
+    assert app.session.selected == 0
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Return)
+    assert app.session.point(0).status == "accepted"
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert app.session.point(0).status == "predicted"
+    table = window.points_table
+    assert [table.item(r, 4).text() for r in range(table.rowCount())] == ["predicted", "corrected"]
+    assert table.item(1, 5).text().startswith("1 ")
+
+
+def test_changing_a_setting_repredicts_existing_points(make_app, qtbot, sift_matcher):
+    app = make_app(sift_matcher, SIFT)
+    click(app.window.canvas, SOURCE, (220.0, 330.0))
+    wait_idle(qtbot, app)
+    first_run = app.computation.variant_runs["current"]
+    settings = app.session.settings
+    app.settings.set_engine(settings.prompt, settings.features, settings.localisation.__class__("argmax"))
+    wait_idle(qtbot, app)
+    point = app.session.point(0)
+    new_run = app.computation.variant_runs["current"]
+    assert new_run != first_run and {p.run_id for p in point.predictions} == {first_run, new_run}
+    assert app.session.runs.details(new_run)["matching"]["localisation"] == "argmax"
+    assert point.trg_xy == point.prediction(new_run).xy
+    assert app.window.engine_panel.localisation.currentText() == "argmax"
+
+
+def test_lines_and_heatmap_toggle(app, qtbot):
+    click(app.window.canvas, SOURCE, (260.0, 260.0))
+    wait_idle(qtbot, app)
+    lines, panel = app.window.canvas.lines, app.window.canvas.targets[0]
+    assert len(lines.links) == 1 and panel.heatmap.isVisible()
+    app.window.actions["toggle_lines"].trigger()
+    app.window.actions["toggle_heatmap"].trigger()
+    assert lines.links == [] and not panel.heatmap.isVisible()
+    assert app.session.settings.display.lines_visible is False

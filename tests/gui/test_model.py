@@ -1,0 +1,192 @@
+"""The Qt-free state model: edits and undo, run records, comparisons, pair lists, session files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine import FeatureSettings, LocalisationSettings, PromptSpec
+from engine.errors import DocumentError
+from engine.export.document import ImageRef
+from sd4match_gui.model import datasets
+from sd4match_gui.model.comparison import comparison_rows, pck, pck_threshold, spread
+from sd4match_gui.model.correspondence import Correspondence, PredictionRecord
+from sd4match_gui.model.pairs import PairEntry
+from sd4match_gui.model.runs import RunRegistry
+from sd4match_gui.model.session import Session
+from sd4match_gui.model.session_file import import_document, load_session, save_session, to_document
+from sd4match_gui.model.settings import CompareSettings, SessionSettings
+from tests.conftest import DEMO_SOURCE, DEMO_TARGET
+
+
+def demo_session() -> Session:
+    session = Session()
+    session.set_pairs(datasets.pairs_from_images(DEMO_SOURCE, DEMO_TARGET))
+    for path, (width, height) in ((DEMO_SOURCE, (512, 512)), (DEMO_TARGET, (512, 600))):
+        session.images[path.resolve()] = ImageRef(path.resolve(), width, height, "digest")
+    return session
+
+
+def add(session: Session, xy: tuple[float, float]) -> Correspondence:
+    point = Correspondence(id=session.next_point_id(), src_xy=xy)
+    session.edit("add", point)
+    return point
+
+
+class TestEditsAndHistory:
+    def test_add_correct_delete_undo_redo(self):
+        session = demo_session()
+        first = add(session, (10, 20))
+        add(session, (30, 40))
+        session.edit("correct", first.corrected((5, 6)))
+        session.edit("delete", None, before_id=1)
+        assert [p.id for p in session.points()] == [0]
+        assert session.point(0).status == "corrected" and session.point(0).trg_xy == (5, 6)
+
+        assert session.undo() is not None  # the deletion
+        assert [p.id for p in session.points()] == [0, 1] and session.selected == 1
+        session.undo()  # the correction
+        assert session.point(0).status == "predicted" and session.point(0).trg_xy is None
+        session.redo()
+        assert session.point(0).trg_xy == (5, 6)
+        session.undo()
+        add(session, (1, 1))  # a new edit discards the redo branch
+        assert session.redo() is None
+
+    def test_moving_the_source_drops_predictions(self):
+        session = demo_session()
+        point = add(session, (10, 20)).with_prediction(PredictionRecord("r1", (3, 4), 0.5), primary=True)
+        session.replace_point(session.pair.pair_id, point.id, point)
+        assert session.point(0).trg_xy == (3, 4)
+        session.move_point(0, (11, 21))
+        moved = session.point(0)
+        assert moved.src_xy == (11, 21) and moved.trg_xy is None and moved.predictions == ()
+
+    def test_primary_prediction_does_not_overwrite_an_approved_target(self):
+        point = Correspondence(0, (1, 1)).corrected((9, 9))
+        updated = point.with_prediction(PredictionRecord("r2", (2, 2), 0.9), primary=True)
+        assert updated.trg_xy == (9, 9) and updated.prediction("r2").xy == (2, 2)
+
+    def test_undo_reopens_the_pair_of_the_edit(self, tmp_path):
+        session = Session()
+        session.set_pairs(
+            [
+                PairEntry("a", tmp_path / "1.jpg", tmp_path / "2.jpg"),
+                PairEntry("b", tmp_path / "3.jpg", tmp_path / "4.jpg"),
+            ]
+        )
+        add(session, (1, 1))
+        session.go_to(1)
+        session.undo()
+        assert session.current_index == 0 and session.points() == []
+
+
+def test_run_registry_gives_equal_details_one_id():
+    runs = RunRegistry()
+    first = runs.register({"backend": "sift", "features": {"size": 256}})
+    assert runs.register({"features": {"size": 256}, "backend": "sift"}) == first
+    runs.restore("r2", {"backend": "sd"})
+    assert runs.register({"backend": "x"}) == "r3"
+
+
+class TestComparison:
+    def test_spread_is_the_largest_pairwise_distance(self):
+        points = [(0.0, 0.0), (3.0, 4.0), (1.0, 1.0)]
+        assert spread(points) == pytest.approx(5.0)
+        assert spread([(1.0, 1.0)]) == 0.0
+
+    def test_rows_errors_and_pck(self):
+        point = Correspondence(0, (1, 1), predictions=(PredictionRecord("r1", (10, 10), 0.9),
+                                                       PredictionRecord("r2", (13, 14), 0.4)))  # fmt: skip
+        rows = comparison_rows([point], {"a": "r1", "b": "r2"}, (200, 100), {0: (10, 10)})
+        row = rows[0]
+        assert row.spread_px == pytest.approx(5.0) and row.spread_fraction == pytest.approx(5.0 / 200)
+        assert row.cells["a"].error == 0 and row.cells["b"].error == pytest.approx(5.0)
+        threshold = pck_threshold((200, 100), bbox=(0, 0, 40, 30))
+        assert threshold == 40
+        assert pck(rows, "b", threshold, 0.1) == 0.0 and pck(rows, "b", threshold, 0.15) == 1.0
+        assert pck(rows, "missing", threshold, 0.1) is None
+
+
+class TestPairLists:
+    def test_folder_pairs_each_image_with_the_next(self, tmp_path):
+        for name in ("b.png", "a.jpg", "c.jpeg", "notes.txt"):
+            (tmp_path / name).write_bytes(b"x")
+        pairs = datasets.pairs_from_folder(tmp_path)
+        assert [(p.source.name, p.target.name) for p in pairs] == [("a.jpg", "b.png"), ("b.png", "c.jpeg")]
+
+    def test_pair_list_with_header_comments_and_categories(self, tmp_path):
+        (tmp_path / "pairs.csv").write_text("source,target,category\n# comment\nx/1.jpg, x/2.jpg, cat\n3.png 4.png\n")
+        pairs = datasets.pairs_from_folder(tmp_path)  # a folder's pairs.csv wins over its images
+        assert [(p.source, p.category) for p in pairs] == [
+            ((tmp_path / "x/1.jpg").resolve(), "cat"),
+            ((tmp_path / "3.png").resolve(), None),
+        ]
+
+    def test_spair_split_is_read_lazily(self, spair_root):
+        pairs = datasets.pairs_from_spair(spair_root, "test")
+        assert len(pairs) == 1 and pairs[0].ground_truth == () and pairs[0].category == "person"
+        pair = datasets.complete_pair(pairs[0])
+        assert pair.target_bbox == (150.0, 100.0, 400.0, 560.0)
+        assert [g.label for g in pair.ground_truth] == ["0", "3", "7"]
+        assert pair.ground_truth[1].trg_xy == (330.0, 250.0)
+        assert [p.src_xy for p in datasets.ground_truth_points(pair)] == [g.src_xy for g in pair.ground_truth]
+
+    def test_bad_inputs_raise_user_errors(self, tmp_path):
+        (tmp_path / "one.jpg").write_bytes(b"x")
+        with pytest.raises(Exception, match="a pair needs at least two"):
+            datasets.pairs_from_folder(tmp_path)
+        with pytest.raises(DocumentError, match="no SPair-71k split"):
+            datasets.pairs_from_spair(tmp_path, "test")
+
+
+class TestSessionFiles:
+    def make(self) -> Session:
+        session = demo_session()
+        session.settings = SessionSettings(
+            prompt=PromptSpec("text", category="person"),
+            features=FeatureSettings(backend="sift", size=256),
+            localisation=LocalisationSettings("argmax"),
+            compare=CompareSettings("sift,empty", ("empty",), True),
+        )
+        run = session.runs.register({"backend": "sift"})
+        point = add(session, (100.5, 200.25)).with_prediction(PredictionRecord(run, (50, 60), 0.25), primary=True)
+        session.replace_point(session.pair.pair_id, 0, point)
+        session.edit("correct", point.corrected((51, 61)))
+        add(session, (10, 10))
+        return session
+
+    def test_round_trip_keeps_points_settings_and_relative_paths(self, tmp_path):
+        session = self.make()
+        path = tmp_path / "sub" / "work.json"
+        save_session(session, path)
+        data = json.loads(path.read_text())
+        assert data["schema"] == "sd-correspondence" and not Path(data["session"]["pairs"][0]["source"]).is_absolute()
+        assert data["pairs"][0]["source"]["path"] == data["session"]["pairs"][0]["source"]
+        loaded = load_session(path)
+        assert loaded.settings == session.settings
+        assert loaded.points() == session.points()
+        assert loaded.pairs == session.pairs and loaded.selected == session.selected
+        assert loaded.runs.items() == session.runs.items()
+
+    def test_import_renumbers_runs_and_replaces_points(self, tmp_path):
+        exported = self.make()
+        path = tmp_path / "export.json"
+        to_document(exported).save(path)
+        target = demo_session()
+        target.runs.register({"backend": "sd", "other": True})  # takes r1, so the import's r1 must move
+        assert import_document(target, path) == 1
+        point = target.point(0)
+        assert point.status == "corrected" and point.trg_xy == (51, 61)
+        assert point.predictions[0].run_id == "r2" and target.runs.details("r2") == {"backend": "sift"}
+
+    def test_unknown_session_version_is_refused(self, tmp_path):
+        path = tmp_path / "s.json"
+        save_session(self.make(), path)
+        data = json.loads(path.read_text())
+        data["session"]["version"] = 99
+        path.write_text(json.dumps(data))
+        with pytest.raises(DocumentError, match="unsupported session data"):
+            load_session(path)
