@@ -1,0 +1,117 @@
+"""Comparison mode: one view per variant, the spread table, lazy cached variants, ground truth."""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import numpy as np
+import pytest
+
+from engine import PromptSpec
+from engine.variants import parse_variants
+from sd4match_gui.views.pair_canvas import SOURCE
+from tests.gui.conftest import SIFT, TINY_SD, wait_idle
+from tests.gui.helpers import click
+
+VARIANTS = "empty,single,class:cat,text:a photo of a person,sift"
+POINTS = ((140.0, 160.0), (260.0, 240.0), (330.0, 380.0))
+
+
+@pytest.fixture
+def comparing(make_app, qtbot, tiny_matcher):
+    app = make_app(tiny_matcher, TINY_SD, prompt=PromptSpec("empty", category="cat"))
+    app.settings.set_variants(VARIANTS)
+    app.settings.set_compare_mode(True)
+    for xy in POINTS:
+        click(app.window.canvas, SOURCE, xy)
+    wait_idle(qtbot, app)
+    return app
+
+
+def test_one_view_per_variant(comparing):
+    canvas = comparing.window.canvas
+    names = [v.name for v in parse_variants(VARIANTS, PromptSpec(), TINY_SD)]
+    assert len(canvas.targets) == len(names)
+    assert [panel.title for panel in canvas.targets] == names
+    colours = set()
+    for panel in canvas.targets:
+        markers = panel.view.markers.markers
+        assert [m.key for m in markers] == [0, 1, 2]
+        colours.add(markers[0].colour)
+        assert panel.heatmap.isVisible()  # the selected point's map under this variant
+    assert len(colours) == len(names)  # each variant has its own marker colour
+    # The variants really differ: the learned prompt and SIFT do not predict the same points.
+    runs = comparing.computation.variant_runs
+    assert (
+        comparing.session.point(0).prediction(runs["single"]).xy
+        != comparing.session.point(0).prediction(runs["sift"]).xy
+    )
+    assert comparing.window.compare_panel.table.rowCount() == 3
+
+
+def test_spread_column_equals_a_hand_computation(comparing, tiny_matcher):
+    app = comparing
+    source, target = app.current_images
+    variants = parse_variants(VARIANTS, app.session.settings.prompt, app.session.settings.features)
+    src = np.array([p.src_xy for p in app.session.points()])
+    predictions = [
+        tiny_matcher.prepare(source, target, v.prompt, v.settings).match(src, app.session.settings.localisation)
+        for v in variants
+    ]
+    hand = []
+    for row in range(len(src)):
+        xy = [tuple(p.match_xy[row]) for p in predictions]
+        hand.append(max(math.dist(a, b) for a, b in combinations(xy, 2)))
+    table = app.window.compare_panel.table
+    table.sortItems(0)  # by point number
+    assert table.column_values("spread px") == pytest.approx([round(v, 4) for v in hand], abs=1e-4)
+    assert table.column_values("spread %") == pytest.approx([round(100 * v / 600, 4) for v in hand], abs=1e-4)
+    table.sortItems(table.columns.index("spread px"))
+    assert table.column_values("spread px") == sorted(table.column_values("spread px"))
+
+
+def test_toggling_a_variant_reuses_the_cache(make_app, qtbot, fresh_matcher):
+    app = make_app(fresh_matcher, TINY_SD, prompt=PromptSpec("empty", category="cat"))
+    app.settings.set_variants("empty,single,class")
+    app.settings.set_compare_mode(True)
+    click(app.window.canvas, SOURCE, (200.0, 200.0))
+    wait_idle(qtbot, app)
+    stats = fresh_matcher.features.stats
+    misses, hits = stats.misses, stats.hits
+
+    app.window.compare_panel.variants.boxes["single"].setChecked(False)
+    wait_idle(qtbot, app)
+    assert len(app.window.canvas.targets) == 2
+    app.window.compare_panel.variants.boxes["single"].setChecked(True)
+    wait_idle(qtbot, app)
+
+    assert stats.misses == misses  # no new extraction
+    assert stats.hits > hits
+    assert [p.title for p in app.window.canvas.targets] == ["empty", "single", "class"]
+    assert [m.key for m in app.window.canvas.targets[1].view.markers.markers] == [0]
+
+
+def test_errors_and_pck_against_ground_truth(make_app, qtbot, sift_matcher, spair_root):
+    app = make_app(sift_matcher, SIFT, demo=False)
+    assert app.files.open_path(spair_root)
+    app.settings.set_variants("sift,sift@size=384")
+    app.settings.set_compare_mode(True)
+    wait_idle(qtbot, app)
+    points = app.session.points()
+    assert [p.label for p in points] == ["0", "3", "7"]  # seeded from the dataset's keypoints
+    table = app.window.compare_panel.table
+    table.sortItems(0)
+    truth = [g.trg_xy for g in app.session.pair.ground_truth]
+    run = app.computation.variant_runs["sift"]
+    hand = [round(math.dist(p.prediction(run).xy, t), 4) for p, t in zip(points, truth, strict=True)]
+    assert table.column_values("error sift") == pytest.approx(hand, abs=1e-4)
+    threshold = 460  # longer side of the target box [150, 100, 400, 560]
+    expected = np.mean([error <= 0.1 * threshold for error in hand])
+    summary = app.window.compare_panel.summary.text()
+    assert (
+        "over 3 reference point(s)" in summary
+        and f"sift: {np.mean([e <= 0.05 * threshold for e in hand]):.2f} / {expected:.2f}" in summary
+    )
+    reference_markers = [m for m in app.window.canvas.targets[0].view.markers.markers if m.style == "reference"]
+    assert [m.xy for m in reference_markers] == truth
