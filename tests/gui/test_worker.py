@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 from engine.errors import PromptError
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.gui.conftest import SIFT, TINY_SD, wait_idle
