@@ -9,16 +9,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ..datasets import DATASET_KINDS, open_dataset
 from ..errors import SettingsError
 from ..evaluation.chart import pck_chart
 from ..evaluation.distributed import ProcessGroup, join_processes
 from ..evaluation.report import markdown_report, overall_line, results_document, write_reports
-from ..evaluation.runner import collect, execute, plan, select_pairs
+from ..evaluation.runner import VariantPlan, collect, execute, plan, select_pairs
 from ..matcher import Matcher
 from ..render import save_png
+from ..settings import LocalisationSettings
 from ..variants import Variant, parse_variants
 from .options import (
     add_localisation_options,
@@ -29,6 +30,7 @@ from .options import (
     matcher_from_args,
     prompt_from_args,
     settings_from_args,
+    stage_printer,
 )
 
 EPILOG = """\
@@ -58,7 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--variants",
         default=None,
-        help='several variants in one run, e.g. "single,class,cpm,text,sift" (see `sd4match match --help`)',
+        help="several variants in one run, comma-separated kind[:argument][@option=value], kinds empty, "
+        "text[:free text], single[:set], class[:category], cpm[:set], sift; options t=, layer=, ensemble=, "
+        'seed=, size=; e.g. "single,class,cpm,text@t=261,sift"',
     )
     parser.add_argument(
         "--save-every", type=int, default=16, help="pairs per saved results part (default: %(default)s)"
@@ -84,38 +88,46 @@ def run(args: argparse.Namespace) -> int:
 
     plans = plan(samples, variants, matcher, localisation, args.out, dataset, group, args.save_every)
     group.wait()  # everyone has read the saved results before anyone adds to them
-    todo = sum(len(p.todo) for p in plans)
-    resumed = sum(p.resumed for p in plans)
-    bar = tqdm(total=todo, unit="pair", file=sys.stderr, disable=not group.is_main, dynamic_ncols=True)
-    started = time.perf_counter()
-    try:
-        execute(plans, matcher, localisation, on_pair=lambda p, _: (bar.set_description(p.variant.name), bar.update()))
-    finally:
-        bar.close()
-    elapsed = time.perf_counter() - started
+    elapsed = _compute(plans, matcher, localisation, group)
     group.wait()  # every process has saved its block
     if not group.is_main:
         return 0
 
     results = collect(plans, samples)
     report_dataset = dataset | {"pairs": len(samples), "pairs_in_split": len(every), "limit": args.limit}
-    document = results_document(results, report_dataset, localisation)
     title = f"PCK on {args.dataset}" + ("" if args.dataset == "json" else f" {args.split}") + f" ({len(samples)} pairs)"
+    document = results_document(results, report_dataset, localisation)
     json_path, markdown_path = write_reports(args.out, document, markdown_report(results, title))
     chart_path = args.out / "pck.png"
     save_png(pck_chart(results, title=f"{title}: PCK@0.1, squashed frame, mean over pairs"), chart_path)
 
     for result in results:
         print(overall_line(result))
-    stats = matcher.features.stats
+    todo, stats = sum(len(p.todo) for p in plans), matcher.features.stats
     rate = f"{todo / elapsed:.2f} pairs/s" if todo and elapsed > 0 else "nothing to compute"
     print(
-        f"computed {todo} pair-variant(s) on {group.count} process(es) in {elapsed:.1f} s ({rate}); "
-        f"{resumed} resumed from {args.out / 'parts'}; main process feature maps: {stats.misses} extracted, "
-        f"{stats.hits} reused"
+        f"main process: computed {todo} pair-variant(s) in {elapsed:.1f} s ({rate}), feature maps {stats.misses} "
+        f"extracted, {stats.hits} reused; {group.count} process(es) in all; "
+        f"{sum(p.resumed for p in plans)} pair-variant(s) resumed from {args.out / 'parts'}"
     )
     print(f"wrote {json_path}, {markdown_path} and {chart_path}")
     return 0
+
+
+def _compute(
+    plans: list[VariantPlan], matcher: Matcher, localisation: LocalisationSettings, group: ProcessGroup
+) -> float:
+    """Score this process's pairs with a progress bar (main process only); returns the seconds it took."""
+    if any(p.todo and p.variant.settings.backend == "sd" for p in plans):
+        matcher.stable_diffusion(stage_printer())  # before the clock starts: pairs/s measures the pairs
+    total = sum(len(p.todo) for p in plans)
+    bar = tqdm(total=total, unit="pair", file=sys.stderr, disable=not group.is_main, mininterval=1.0)
+    started = time.perf_counter()
+    try:
+        execute(plans, matcher, localisation, on_pair=lambda p, _: (bar.set_description(p.variant.name), bar.update()))
+    finally:
+        bar.close()
+    return time.perf_counter() - started
 
 
 def _matcher_and_processes(args: argparse.Namespace) -> tuple[Matcher, ProcessGroup]:
@@ -131,7 +143,15 @@ def _matcher_and_processes(args: argparse.Namespace) -> tuple[Matcher, ProcessGr
 def _variants(args: argparse.Namespace, matcher: Matcher) -> list[Variant]:
     prompt, settings = prompt_from_args(args), settings_from_args(args)
     if args.variants:
-        return parse_variants(args.variants, prompt, settings)
+        variants = parse_variants(args.variants, prompt, settings)
+        for variant in variants:
+            # "auto" falls back to SIFT without weights: fine for one run, misleading in a comparison.
+            if variant.settings.backend == "auto" and matcher.resolve_backend("auto") == "sift":
+                raise SettingsError(
+                    f"variant '{variant.name}' needs Stable Diffusion: {matcher.sd_unavailable_reason()} "
+                    f"(compare with the weights-free baseline as the variant 'sift')"
+                )
+        return variants
     name = "sift" if matcher.resolve_backend(settings.backend) == "sift" else prompt.label
     return [Variant(name=name, prompt=prompt, settings=settings)]
 

@@ -65,7 +65,7 @@ def test_sift_run_writes_json_markdown_and_chart(spair, tmp_path, capsys):
     chart = Image.open(tmp_path / "pck.png")
     assert chart.format == "PNG" and chart.width > 200 and chart.height > 300
     output = capsys.readouterr().out
-    assert "sift: PCK@0.05/0.1/0.15 square" in output and "6 extracted, 6 reused" in output
+    assert "sift: PCK@0.05/0.1/0.15 square" in output and "6 extracted, 6 reused; 1 process(es)" in output
 
 
 def test_tiny_model_variants_with_limit(spair, tmp_path, tiny_sd_dir, tiny_dinov2_dir, tiny_prompts_dir):
@@ -142,6 +142,9 @@ def test_errors_are_one_line(spair, tmp_path, capsys):
     assert "error: SPair-71k folder" in capsys.readouterr().err
     assert main(["eval", "spair", str(spair), str(spair), "--out", str(tmp_path)]) == 2
     assert "takes one folder, got 2" in capsys.readouterr().err
+    # Without SD weights "auto" would quietly turn every variant into SIFT: refused in a comparison.
+    assert main(["eval", "spair", str(spair), "--out", str(tmp_path), "--variants", "single,sift"]) == 2
+    assert "variant 'single' needs Stable Diffusion" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(importlib.util.find_spec("accelerate") is None, reason="accelerate is not installed")
@@ -162,7 +165,7 @@ def test_two_processes_under_accelerate_launch_merge_to_the_single_process_resul
         timeout=300,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "on 2 process(es)" in run.stdout
+    assert "2 process(es) in all" in run.stdout
     parts = sorted(path.name for path in (tmp_path / "two" / "parts").glob("*/part-*.json"))
     assert [name[:9] for name in parts] == ["part-p000", "part-p001"]  # each process saved its block
     # The same thread count as the launched processes: float sums then agree to the last bit.
