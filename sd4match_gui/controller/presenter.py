@@ -20,6 +20,7 @@ from ..views.markers import Marker
 from .computation import ComputationController
 
 REFERENCE_COLOUR = (255, 255, 255)
+COMPARE_OFF = "Comparison mode is off: tick it (C) to see one target view per variant."
 # Variant colours in comparison mode: distinct from each other (Okabe-Ito, then Tableau).
 VARIANT_COLOURS = (
     (230, 159, 0),
@@ -185,7 +186,9 @@ class Presenter:
             ]
         )
         self.show_variant_states(session)
-        if session.pair is None or session.pair.target not in session.images:
+        if not settings.compare.active or session.pair is None or session.pair.target not in session.images:
+            panel.table.set_rows([], [])
+            panel.summary.setText(COMPARE_OFF if not settings.compare.active else "")
             return
         target = session.images[session.pair.target]
         run_ids = {

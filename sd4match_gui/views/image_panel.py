@@ -88,7 +88,8 @@ class ImagePanel(pg.GraphicsLayout):
         self.view.addItem(self.image)
         # A child of the image, clipped to it: the outer half cells of the map would overhang the edges.
         self.image.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
-        self.heatmap = pg.ImageItem(parent=self.image)
+        self.heatmap = pg.ImageItem()
+        self.heatmap.setParentItem(self.image)
         self.heatmap.setZValue(Z_HEATMAP)
         self.heatmap.setVisible(False)
         self._heatmap_enabled = True

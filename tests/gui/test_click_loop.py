@@ -13,7 +13,7 @@ from engine import PromptSpec
 from sd4match_gui.views.coords import to_view
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.gui.conftest import SIFT, TINY_SD, wait_idle
-from tests.gui.helpers import click, drag, pixel_tolerance
+from tests.gui.helpers import click, drag, pixel_tolerance, widget_pos
 
 TARGET = 0
 
@@ -162,9 +162,13 @@ def test_changing_a_setting_repredicts_existing_points(make_app, qtbot, sift_mat
 def test_lines_and_heatmap_toggle(app, qtbot):
     click(app.window.canvas, SOURCE, (260.0, 260.0))
     wait_idle(qtbot, app)
-    lines, panel = app.window.canvas.lines, app.window.canvas.targets[0]
+    canvas = app.window.canvas
+    lines, panel = canvas.lines, canvas.targets[0]
     assert len(lines.links) == 1 and panel.heatmap.isVisible()
+    spot = widget_pos(canvas, TARGET, (256.0, 520.0))  # away from markers and lines
+    with_heatmap = canvas.grab().toImage().pixelColor(spot)
     app.window.actions["toggle_lines"].trigger()
     app.window.actions["toggle_heatmap"].trigger()
     assert lines.links == [] and not panel.heatmap.isVisible()
+    assert canvas.grab().toImage().pixelColor(spot) != with_heatmap  # the heatmap was really drawn
     assert app.session.settings.display.lines_visible is False

@@ -1,0 +1,109 @@
+"""Starting the app: entry point, the no-weights banner, discoverability (F1, tooltips, status bar)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from PySide6.QtCore import QEvent, QPointF, Qt, QTimer
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from engine import Matcher, ModelSources
+from sd4match_gui import app as app_module
+from sd4match_gui.actions import ACTIONS
+from sd4match_gui.main_window import MainWindow
+from sd4match_gui.model.settings import SessionSettings
+from sd4match_gui.preferences import AppPreferences, PreferenceStore
+from sd4match_gui.views.pair_canvas import SOURCE
+from tests.conftest import REPO
+from tests.gui.conftest import SIFT, wait_idle
+from tests.gui.helpers import click, widget_pos
+
+
+def test_main_opens_the_demo_and_returns_on_close(qtbot, tmp_path):
+    # Preferences as a user who chose SIFT at a small input size (default QSettings, isolated by conftest).
+    PreferenceStore().save(AppPreferences(settings=SessionSettings(features=SIFT)))
+    seen = {}
+
+    def close_when_ready() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if not windows or windows[0].canvas.source.view.image_size == (0, 0):
+            QTimer.singleShot(50, close_when_ready)
+            return
+        seen["title"] = windows[0].windowTitle()
+        windows[0].close()
+
+    QTimer.singleShot(0, close_when_ready)
+    assert app_module.main(["--demo"]) == 0
+    assert "astronaut.jpg" in seen["title"] and "grace_hopper.jpg" in seen["title"]
+
+
+def test_command_line(capsys):
+    done = subprocess.run(
+        [sys.executable, "main.py", "--version"], cwd=REPO, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "sd4match-gui 0.1.0"
+    with pytest.raises(SystemExit):
+        app_module.parse_args(["--help"])
+    assert "--demo" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        app_module.parse_args(["a.jpg", "b.jpg", "c.jpg"])
+
+
+def test_without_weights_the_app_runs_on_sift_and_says_how_to_fetch_them(make_app, qtbot, tmp_path):
+    missing = Matcher(ModelSources(sd=str(tmp_path / "no-such-model")))
+    app = make_app(missing, SIFT.__class__(backend="auto", size=SIFT.size))
+    banner = app.window.weights_banner
+    qtbot.waitUntil(banner.isVisible)
+    assert "sd4match download" in banner.text and "dense SIFT" in banner.text
+    assert app.window.backend_label.text() == "backend: sift"
+    click(app.window.canvas, SOURCE, (200.0, 200.0))
+    wait_idle(qtbot, app)
+    assert app.session.point(0).trg_xy is not None
+    run = app.session.runs.details(app.computation.variant_runs["current"])
+    assert run["backend"] == "sift"
+    assert not app.window.message_banner.isVisible()  # the fallback is not an error
+
+
+def test_cheat_sheet_lists_every_shortcut(make_app, qtbot, sift_matcher):
+    app = make_app(sift_matcher, SIFT, demo=False)
+    app.window.actions["cheat_sheet"].trigger()
+    sheet = app.settings.cheat_sheet
+    assert sheet.isVisible()
+    keys = [sheet.table.item(row, 0).text() for row in range(sheet.table.rowCount())]
+    for spec in ACTIONS:
+        if spec.shortcuts:
+            assert " / ".join(spec.shortcuts) in keys
+    assert "Click on a target" in keys
+
+
+def test_tooltips_everywhere(make_app, sift_matcher):
+    app = make_app(sift_matcher, SIFT, demo=False)
+    assert all(action.toolTip() for action in app.window.actions.values())
+    panel = app.window.engine_panel
+    for widget in (panel.backend, panel.variant, panel.timestep, panel.layer, panel.ensemble, panel.localisation):
+        assert widget.toolTip()
+
+
+def test_status_bar_shows_cursor_pixels_and_selection(make_app, qtbot, sift_matcher):
+    app = make_app(sift_matcher, SIFT)
+    canvas = app.window.canvas
+    position = QPointF(widget_pos(canvas, SOURCE, (100.0, 50.0)))
+    event = QMouseEvent(
+        QEvent.Type.MouseMove,
+        position,
+        QPointF(canvas.viewport().mapToGlobal(position)),
+        Qt.MouseButton.NoButton,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(canvas.viewport(), event)
+    qtbot.waitUntil(lambda: app.window.cursor_label.text().startswith("source"))
+    x, y = (float(v) for v in app.window.cursor_label.text().split()[2:5:2])
+    assert abs(x - 100.0) < 1.5 and abs(y - 50.0) < 1.5
+    click(canvas, SOURCE, (150.0, 150.0))
+    wait_idle(qtbot, app)
+    record = app.session.point(0).predictions[0]
+    assert f"confidence {record.confidence:.2f}" in app.window.selection_label.text()
