@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import EngineError
-from . import bench, download, eval, match, prompts
+from . import bench, compare, download, eval, match, prompts, tune
 
-COMMANDS = (match, download, prompts, eval, bench)
+COMMANDS = (match, compare, download, prompts, eval, bench, tune)
 
 
 def build_parser() -> argparse.ArgumentParser:
