@@ -54,7 +54,7 @@ def pck_chart(
         y = TOP - 16 + LEGEND_ROW * index
         draw.rectangle([LEFT, y + 2, LEFT + 10, y + 12], fill=point_colour(index))
         draw.text((LEFT + 16, y), result.variant.name, fill=INK, font=font)
-    _axis(draw, font, top)
+    _axis(draw, font, top, image.width - RIGHT)
     for group_index, group in enumerate(groups):
         x0 = LEFT + GROUP_GAP // 2 + group_width * group_index
         for index, result in enumerate(results):
@@ -71,8 +71,7 @@ def _label(group: str) -> str:
     return "ALL" if group == OVERALL else group or "(no category)"
 
 
-def _axis(draw: ImageDraw.ImageDraw, font: ImageFont.ImageFont, top: int) -> None:
-    right = draw.im.size[0] - RIGHT
+def _axis(draw: ImageDraw.ImageDraw, font: ImageFont.ImageFont, top: int, right: int) -> None:
     for percent in range(0, 101, 20):
         y = top + PLOT_HEIGHT * (1 - percent / 100)
         draw.line([(LEFT, y), (right, y)], fill=GRID if percent else INK, width=1)

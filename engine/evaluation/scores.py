@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..datasets import PairSample
 from ..frames import GridFrame
 from .pck import FRAMES, Measurement, measure
+
+if TYPE_CHECKING:  # the app imports PCK helpers without the dataset readers (and scipy)
+    from ..datasets import PairSample
 
 
 @dataclass(frozen=True, eq=False)

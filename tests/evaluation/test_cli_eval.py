@@ -15,7 +15,7 @@ from PIL import Image
 import engine.evaluation.runner as runner
 from engine.cli import main
 from tests.conftest import REPO, TEST_SIZE
-from tests.datasets.miniature import synthetic_pairs, write_spair
+from tests.datasets.miniature import synthetic_pairs, write_export, write_spair
 
 PAIRS = 6
 
@@ -66,6 +66,19 @@ def test_sift_run_writes_json_markdown_and_chart(spair, tmp_path, capsys):
     assert chart.format == "PNG" and chart.width > 200 and chart.height > 300
     output = capsys.readouterr().out
     assert "sift: PCK@0.05/0.1/0.15 square" in output and "6 extracted, 6 reused; 1 process(es)" in output
+
+
+def test_own_annotations_from_several_files(tmp_path):
+    pairs = synthetic_pairs()
+    for pair in pairs[3:]:
+        pair.category = ""  # annotations need not name a category
+    one = write_export(tmp_path / "one.json", pairs[:3])
+    two = write_export(tmp_path / "two.json", pairs[3:], with_bbox=False)
+    assert main(["eval", "json", str(one), str(two), "--out", str(tmp_path / "out"), "--backend", "sift"]) == 0
+    (variant,) = variants(tmp_path / "out")
+    assert [p["pair_id"] for p in variant["pairs"]][2:4] == ["one/pair-2", "two/pair-0"]
+    assert variant["pairs"][3]["frames"]["pixels"]["theta"] == max(pairs[3].target.rgb.shape[:2])  # image threshold
+    assert "| (no category) | 3 |" in (tmp_path / "out" / "results.md").read_text()
 
 
 def test_tiny_model_variants_with_limit(spair, tmp_path, tiny_sd_dir, tiny_dinov2_dir, tiny_prompts_dir):
