@@ -8,7 +8,6 @@ prepared; :meth:`PreparedPair.match` and :meth:`PreparedPair.score_maps` then co
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ import torch
 from .features import FeatureMap
 from .frames import validate_points
 from .images import LoadedImage
-from .localisation import confidence, cosine_scores, l2_normalise, localise, sample_features
+from .localisation import confidence, cosine_scores, localise, sample_features
 from .settings import LocalisationSettings
 
 
@@ -60,10 +59,6 @@ class PreparedPair:
     target: FeatureMap
     run: dict[str, Any] = field(default_factory=dict)
 
-    @cached_property
-    def _target_normalised(self) -> torch.Tensor:
-        return l2_normalise(self.target.features, dim=0)
-
     @torch.no_grad()
     def score_maps(self, points_xy: np.ndarray) -> np.ndarray:
         """Cosine similarity of each source point against every target cell.
@@ -100,4 +95,4 @@ class PreparedPair:
         """``N x 2`` validated source pixels -> ``N x h x w`` cosine scores (torch)."""
         grid = torch.from_numpy(self.source.frame.pixels_to_grid(points)).to(self.source.features.device)
         queries = sample_features(self.source.features, grid.float())
-        return cosine_scores(queries, self._target_normalised)
+        return cosine_scores(queries, self.target.normalised)

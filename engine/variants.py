@@ -21,10 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import SettingsError
 from .prompts.spec import VARIANTS, PromptSpec
 from .settings import DualLayer, FeatureSettings
+
+if TYPE_CHECKING:
+    from .matcher import Matcher
 
 EXPLORATORY_NOTE = "exploratory: effect not established in the SD4Match paper"
 
@@ -59,6 +63,20 @@ def parse_variants(text: str, base_prompt: PromptSpec, base_settings: FeatureSet
     if len(set(names)) != len(names):
         raise SettingsError(f"variants repeat: {', '.join(names)}")
     return variants
+
+
+def require_stable_diffusion(variants: list[Variant], matcher: Matcher) -> None:
+    """Refuse variants whose "auto" backend would quietly become SIFT for want of weights.
+
+    Falling back is right for a single match, but in a comparison it would show several identical
+    SIFT results under prompt names; the weights-free baseline is requested as the variant "sift".
+    """
+    for variant in variants:
+        if variant.settings.backend == "auto" and matcher.resolve_backend("auto") == "sift":
+            raise SettingsError(
+                f"variant '{variant.name}' needs Stable Diffusion: {matcher.sd_unavailable_reason()} "
+                f"(compare with the weights-free baseline as the variant 'sift')"
+            )
 
 
 def parse_variant(item: str, base_prompt: PromptSpec, base_settings: FeatureSettings) -> Variant:

@@ -13,7 +13,7 @@ from ..export.from_matches import RunResult, matches_document
 from ..frames import validate_points
 from ..images import load_image
 from ..render import Panel, render_grid, save_png
-from ..variants import EXPLORATORY_NOTE, parse_variants
+from ..variants import EXPLORATORY_NOTE, parse_variants, require_stable_diffusion
 from .options import (
     add_localisation_options,
     add_model_options,
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     variants = parse_variants(args.variants, prompt_from_args(args), settings_from_args(args))
     localisation = localisation_from_args(args)
     matcher = matcher_from_args(args)
+    require_stable_diffusion(variants, matcher)
 
     runs, panels = [], [Panel(f"source: {source.name}", source.rgb, points)]
     heat_point = points[args.heatmap_point - 1 : args.heatmap_point]

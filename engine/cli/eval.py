@@ -20,7 +20,7 @@ from ..evaluation.runner import VariantPlan, collect, execute, plan, select_pair
 from ..matcher import Matcher
 from ..render import save_png
 from ..settings import LocalisationSettings
-from ..variants import Variant, parse_variants
+from ..variants import Variant, parse_variants, require_stable_diffusion
 from .options import (
     add_localisation_options,
     add_model_options,
@@ -144,13 +144,7 @@ def _variants(args: argparse.Namespace, matcher: Matcher) -> list[Variant]:
     prompt, settings = prompt_from_args(args), settings_from_args(args)
     if args.variants:
         variants = parse_variants(args.variants, prompt, settings)
-        for variant in variants:
-            # "auto" falls back to SIFT without weights: fine for one run, misleading in a comparison.
-            if variant.settings.backend == "auto" and matcher.resolve_backend("auto") == "sift":
-                raise SettingsError(
-                    f"variant '{variant.name}' needs Stable Diffusion: {matcher.sd_unavailable_reason()} "
-                    f"(compare with the weights-free baseline as the variant 'sift')"
-                )
+        require_stable_diffusion(variants, matcher)
         return variants
     name = "sift" if matcher.resolve_backend(settings.backend) == "sift" else prompt.label
     return [Variant(name=name, prompt=prompt, settings=settings)]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
 from PIL import Image
 
 from ..frames import GridFrame
+from ..localisation import l2_normalise
 
 
 @dataclass(frozen=True, eq=False)
@@ -23,9 +25,15 @@ class FeatureMap:
     features: torch.Tensor
     frame: GridFrame
 
+    @cached_property
+    def normalised(self) -> torch.Tensor:
+        """``C x h x w`` L2-normalised along C; computed once per map, also when the map is cached."""
+        return l2_normalise(self.features, dim=0)
+
     @property
     def nbytes(self) -> int:
-        return self.features.numel() * self.features.element_size()
+        """Memory budgeted for this map in caches: the features and room for their normalised copy."""
+        return 2 * self.features.numel() * self.features.element_size()
 
     @classmethod
     def build(cls, features: torch.Tensor, image_width: int, image_height: int, size: int) -> FeatureMap:
