@@ -113,8 +113,12 @@ class CompareTable(QTableWidget):
         self.verticalHeader().hide()
         self.itemSelectionChanged.connect(self._on_selection)
         self.columns: list[str] = []
+        self._shown: tuple[list[ComparisonRow], list[str]] = ([], [])
 
     def set_rows(self, rows: list[ComparisonRow], variants: list[str]) -> None:
+        if (rows, variants) == self._shown:
+            return  # unchanged: keep the user's sort order and save the rebuild
+        self._shown = (list(rows), list(variants))
         with_reference = any(row.reference is not None for row in rows)
         self.columns = ["#", *variants, "spread px", "spread %"] + ([f"error {v}" for v in variants] * with_reference)
         with signals_blocked(self):

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QGraphicsObject
 from .coords import to_view
 
 Z_LINES = 1000
+LINE_WIDTH = 2  # screen pixels; fractional widths make antialiased rasterising about twice as slow
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class ConnectionLines(QGraphicsObject):
             end = self._visible_scene_point(link.target_view, link.target_xy)
             if start is None or end is None:
                 continue
-            pen = QPen(pg.mkColor(*link.colour, 200), 1.4)
+            pen = QPen(pg.mkColor(*link.colour, 200), LINE_WIDTH)
             pen.setCosmetic(True)
             painter.setPen(pen)
             painter.drawLine(QLineF(start, end))

@@ -98,7 +98,8 @@ class ImagePanel(pg.GraphicsLayout):
     # ---- setters ----
 
     def set_title(self, text: str) -> None:
-        self._title.setText(text)
+        if text != self._title.text:  # setText re-lays out the panel: skip when nothing changed
+            self._title.setText(text)
 
     @property
     def title(self) -> str:

@@ -16,6 +16,18 @@ def _format_xy(xy: tuple[float, float] | None) -> str:
     return "—" if xy is None else f"{xy[0]:.1f}, {xy[1]:.1f}"
 
 
+def _row(point: Correspondence, confidence: float | None) -> tuple[str, ...]:
+    return (
+        str(point.number),
+        point.label,
+        _format_xy(point.src_xy),
+        _format_xy(point.trg_xy),
+        point.status,
+        f"{point.visibility} {VISIBILITY_NAMES[point.visibility]}",
+        "—" if confidence is None else f"{confidence:.2f}",
+    )
+
+
 class PointsTable(QTableWidget):
     """Signals: point_selected(id), label_edited(id, text)."""
 
@@ -34,23 +46,18 @@ class PointsTable(QTableWidget):
         self.itemSelectionChanged.connect(self._on_selection)
         self.itemChanged.connect(self._on_item_changed)
         self._ids: list[int] = []
+        self._shown: tuple[list[tuple[str, ...]], int | None] = ([], None)
 
     def set_points(self, points: list[Correspondence], confidences: dict[int, float], selected: int | None) -> None:
         """Show ``points``; ``confidences`` maps id -> the primary run's confidence."""
+        rows = [_row(point, confidences.get(point.id)) for point in points]
+        if (rows, selected) == self._shown:
+            return  # most redraws change other views only; rebuilding the table would cost milliseconds
+        self._shown = (rows, selected)
         with signals_blocked(self):
             self.setRowCount(len(points))
             self._ids = [p.id for p in points]
-            for row, point in enumerate(points):
-                confidence = confidences.get(point.id)
-                values = (
-                    str(point.number),
-                    point.label,
-                    _format_xy(point.src_xy),
-                    _format_xy(point.trg_xy),
-                    point.status,
-                    f"{point.visibility} {VISIBILITY_NAMES[point.visibility]}",
-                    "—" if confidence is None else f"{confidence:.2f}",
-                )
+            for row, values in enumerate(rows):
                 for column, value in enumerate(values):
                     item = QTableWidgetItem(value)
                     if column != LABEL_COLUMN:

@@ -172,3 +172,17 @@ def test_lines_and_heatmap_toggle(app, qtbot):
     assert lines.links == [] and not panel.heatmap.isVisible()
     assert canvas.grab().toImage().pixelColor(spot) != with_heatmap  # the heatmap was really drawn
     assert app.session.settings.display.lines_visible is False
+
+
+def test_clicking_a_marker_selects_it_instead_of_adding_or_correcting(app, qtbot):
+    canvas = app.window.canvas
+    click(canvas, SOURCE, (120.0, 120.0))
+    click(canvas, SOURCE, (380.0, 300.0))
+    wait_idle(qtbot, app)
+    first = app.session.point(0)
+    click(canvas, SOURCE, first.src_xy)
+    assert app.session.selected == 0 and len(app.session.points()) == 2
+    app.annotation.select(1)
+    click(canvas, TARGET, first.trg_xy)  # on point 1's target marker: select it, do not correct point 2
+    assert app.session.selected == 0
+    assert app.session.point(1).status == "predicted" and app.session.point(0).status == "predicted"

@@ -1,0 +1,182 @@
+"""Click-to-drawn latency of the real window: ``python -m sd4match_gui.benchmark``.
+
+For each backend the demo pair is opened and its features computed once (cached); ten points are
+placed. Then, 200 times: a raw mouse click at a random source pixel is sent to the canvas, and the
+clock stops when the answer for that click has been applied and the canvas has repainted (target
+marker and heatmap drawn); the point is then undone so that every click sees the same ten points.
+Runs offscreen; preferences and autosave go to a temporary folder.
+
+Backends: ``sift`` (the weights-free backend at its default input size, 768: a 48 x 48 grid like
+SD2-1's layer 1) and ``tiny-sd`` (a tiny random Stable Diffusion at 256: 16 x 16 grid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+WARM_UP = 10
+BASE_POINTS = 10
+TIMEOUT_MS = 60_000
+
+
+def _isolate(folder: Path) -> None:
+    """Keep the benchmark away from the user's preferences, recovery files and display."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["SD4MATCH_HOME"] = str(folder / "home")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _matcher_and_features(backend: str, folder: Path):
+    from engine import FeatureSettings, Matcher, ModelSources, resolve_runtime
+
+    if backend == "sift":
+        return Matcher(), FeatureSettings(backend="sift")
+    from engine.models.random_init import random_stable_diffusion, save_stable_diffusion
+
+    model = save_stable_diffusion(random_stable_diffusion("tiny", seed=0), folder / "tiny-sd")
+    matcher = Matcher(ModelSources(sd=str(model)), runtime=resolve_runtime("cpu", "float32"))
+    return matcher, FeatureSettings(backend="sd", size=256, ensemble=1)
+
+
+def _wait(app, condition) -> None:
+    """Run the event loop until ``condition()`` holds, checking after each answer or finished request."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if condition():
+        return
+    loop = QEventLoop()
+
+    def check() -> None:
+        if condition():
+            loop.quit()
+
+    signals = (app.computation.updated, app.computation.busy)
+    for signal in signals:
+        signal.connect(check)
+    QTimer.singleShot(TIMEOUT_MS, loop.quit)
+    loop.exec()
+    for signal in signals:
+        signal.disconnect(check)
+    if not condition():
+        raise RuntimeError("no answer from the engine within the time limit")
+
+
+def _click(canvas, xy: tuple[float, float]) -> None:
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    from .views.coords import to_view
+    from .views.pair_canvas import SOURCE
+
+    view = canvas.panel(SOURCE).view
+    position = QPointF(canvas.mapFromScene(view.mapViewToScene(to_view(xy))))
+    global_position = QPointF(canvas.viewport().mapToGlobal(position))
+    for kind, buttons in (
+        (QEvent.Type.MouseButtonPress, Qt.MouseButton.LeftButton),
+        (QEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton),
+    ):
+        event = QMouseEvent(
+            kind, position, global_position, Qt.MouseButton.LeftButton, buttons, Qt.KeyboardModifier.NoModifier
+        )
+        QApplication.sendEvent(canvas.viewport(), event)
+
+
+def measure(backend: str, clicks: int, folder: Path, seed: int = 0) -> dict[str, float]:
+    """Latencies in milliseconds for one backend."""
+    from PySide6.QtCore import QSettings
+
+    from engine import PromptSpec
+
+    from .app import build
+    from .preferences import PreferenceStore
+
+    matcher, features = _matcher_and_features(backend, folder)
+    store = PreferenceStore(QSettings(str(folder / f"{backend}.ini"), QSettings.Format.IniFormat))
+    app = build(store, lambda _config: matcher)
+    app.window.resize(1500, 860)
+    app.window.show()
+    app.settings.set_engine(PromptSpec(), features)
+    app.open_demo()
+    _wait(app, lambda: app.computation.idle and app.computation.applied > 0)
+    canvas = app.window.canvas
+    rng = np.random.default_rng(seed)
+    source = app.current_images[0]
+    spots = rng.uniform((10, 10), (source.width - 10, source.height - 10), size=(BASE_POINTS + WARM_UP + clicks, 2))
+    for xy in spots[:BASE_POINTS]:
+        _click(canvas, tuple(xy))
+    _wait(app, lambda: app.computation.idle and all(p.trg_xy is not None for p in app.session.points()))
+
+    latencies = []
+    for index, xy in enumerate(spots[BASE_POINTS:]):
+        started = time.perf_counter()
+        _click(canvas, tuple(xy))
+        new_id = app.session.selected
+        _wait(app, lambda new_id=new_id: _drawn(app, new_id))
+        canvas.viewport().repaint()
+        elapsed = (time.perf_counter() - started) * 1000
+        if index >= WARM_UP:
+            latencies.append(elapsed)
+        app.annotation.undo()
+        _wait(app, lambda: app.computation.idle)
+    misses = matcher.features.stats.misses
+    app.window.close()
+    ordered = sorted(latencies)
+    return {
+        "clicks": len(latencies),
+        "median_ms": statistics.median(ordered),
+        "p95_ms": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+        "max_ms": ordered[-1],
+        "feature_extractions": misses,  # two (source, target): every measured click used the cache
+    }
+
+
+def _drawn(app, point_id: int) -> bool:
+    """The target marker and the heatmap of ``point_id`` are in the views."""
+    point = app.session.point(point_id)
+    panel = app.window.canvas.targets[0]
+    return (
+        point is not None
+        and point.trg_xy is not None
+        and any(m.key == point_id for m in panel.view.markers.markers)
+        and app.computation.heatmap_for("current", app.session.pair.pair_id, point_id) is not None
+        and panel.heatmap.isVisible()
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sd4match_gui.benchmark", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clicks", type=int, default=200, help="measured clicks per backend (default: %(default)s)")
+    parser.add_argument("--backends", nargs="+", default=["sift", "tiny-sd"], choices=["sift", "tiny-sd"])
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="sd4match-bench-") as temporary:
+        folder = Path(temporary)
+        _isolate(folder)
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.instance() or QApplication(sys.argv[:1])
+        results = {backend: measure(backend, args.clicks, folder) for backend in args.backends}
+    print(f"click-to-drawn latency, {args.clicks} clicks, cached features, {BASE_POINTS} points on the pair, offscreen")
+    print("| backend | median ms | p95 ms | max ms | feature extractions |")
+    print("|---|---|---|---|---|")
+    for backend, r in results.items():
+        print(
+            f"| {backend} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} | {r['max_ms']:.1f} | {r['feature_extractions']} |"
+        )
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
