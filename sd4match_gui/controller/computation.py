@@ -53,7 +53,6 @@ class ComputationController(QObject):
 
     Attributes:
         variant_runs: variant name -> run id of its latest applied predictions.
-        backends: variant name -> the backend that actually ran ("auto" resolves to "sd" or "sift").
         heatmaps: variant name -> heatmap of the selected point.
         states: variant name -> what its view says.
         applied: number of answers applied (stale ones excluded), for tests and the benchmark.
@@ -79,7 +78,6 @@ class ComputationController(QObject):
         self._images = images
         self._config = config
         self.variant_runs: dict[str, str] = {}
-        self.backends: dict[str, str] = {}
         self.heatmaps: dict[str, Heatmap] = {}
         self.states: dict[str, VariantState] = {}
         self.applied = 0
@@ -116,6 +114,7 @@ class ComputationController(QObject):
             points_xy=np.array([p.src_xy for p in points], dtype=np.float64).reshape(-1, 2),
             heatmap_row=None if self._heatmap_point is None else self._point_ids.index(self._heatmap_point),
             engine=self._config(),
+            refuse_fallback=session.settings.compare.active,
         )
         for variant in variants:
             if variant.name not in self.states or self.states[variant.name].failed:
@@ -158,7 +157,6 @@ class ComputationController(QObject):
         session = self._session()
         run_id = session.runs.register(result.run)
         self.variant_runs[result.variant] = run_id
-        self.backends[result.variant] = str(result.run.get("backend"))
         primary = result.variant == self._primary
         matches = result.matches
         for row, point_id in enumerate(self._point_ids):

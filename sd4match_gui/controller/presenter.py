@@ -205,8 +205,6 @@ class Presenter:
         state = self._computation.states.get(variant.name)
         if session.settings.compare.active:
             name = variant.name + (" (exploratory)" if variant.exploratory else "")
-            if variant.settings.backend != "sift" and self._computation.backends.get(variant.name) == "sift":
-                name += " · on SIFT (no SD weights)"
         else:
             name = f"target · {session.pair.target.name}" if session.pair else "target"
         if state is None or state.text == "done":

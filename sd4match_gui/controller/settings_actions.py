@@ -34,6 +34,10 @@ WEIGHTS_MISSING = (
     "baseline, far less accurate). Fetch the weights once with <code>sd4match download</code> (about 5.2 GB), "
     "or point Settings at a local folder.<br><small>{reason}</small>"
 )
+WEIGHTS_NEEDED = (
+    "<b>The sd backend needs the Stable Diffusion weights.</b> Fetch them with <code>sd4match download</code>, "
+    "point Settings at a local folder, or choose the backend auto or sift.<br><small>{reason}</small>"
+)
 
 
 class SettingsActions:
@@ -150,13 +154,16 @@ class SettingsActions:
             self._set_preferences(dialog.values())
 
     def on_weights(self, status: WeightsStatus) -> None:
+        """Say which backend runs; without SD weights, say how to get them (never blocking)."""
         banner = self._app.window.weights_banner
         backend = self._app.session.settings.features.backend
-        if status.sd_missing and backend != "sift":
+        if status.sd_missing and backend == "auto":
             banner.show_message(WEIGHTS_MISSING.format(reason=status.sd_missing), "warning", "Settings…")
+        elif status.sd_missing and backend == "sd":
+            banner.show_message(WEIGHTS_NEEDED.format(reason=status.sd_missing), "error", "Settings…")
         else:
             banner.hide()
-        resolved = "sift" if backend == "sift" or status.sd_missing else "sd"
+        resolved = "sift" if backend == "sift" or (backend == "auto" and status.sd_missing) else "sd"
         self._app.window.backend_label.setText(f"backend: {resolved}")
 
     def _set_preferences(self, preferences) -> None:

@@ -1,18 +1,21 @@
 """Comparing variants point by point: spread between predictions, error against a reference, PCK.
 
 All distances are in original target pixels. The spread of a point is the largest distance
-between any two variants' predictions; as a fraction it is divided by ``max(W, H)`` of the target
-image. PCK@alpha counts a prediction correct when its error is at most ``alpha * theta`` with
-theta the longer side of the target bounding box when the dataset gives one (SPair-71k's rule),
-else the longer image side (PF-Pascal's rule); see docs/algorithm.md section 6.
+between any two variants' predictions (``engine.comparison.prediction_spread``); as a fraction it
+is divided by ``max(W, H)`` of the target image. PCK@alpha counts a prediction correct when its
+error is at most ``alpha * theta`` (``engine.evaluation``), theta the longer side of the target
+bounding box when the dataset gives one (SPair-71k's rule), else the longer image side
+(PF-Pascal's rule); see docs/algorithm.md section 6.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
+
+from engine.comparison import prediction_spread
+from engine.evaluation.pck import correct_points, reference_length
 
 from .correspondence import Correspondence, Point
 from .pairs import BBox
@@ -20,16 +23,9 @@ from .pairs import BBox
 PCK_ALPHAS = (0.05, 0.1)
 
 
-def spread(points: list[Point]) -> float:
-    """Max pairwise Euclidean distance between predictions (0 for fewer than two)."""
-    return max((float(np.hypot(a[0] - b[0], a[1] - b[1])) for a, b in combinations(points, 2)), default=0.0)
-
-
 def pck_threshold(image_size: tuple[int, int], bbox: BBox | None) -> float:
-    """theta of PCK: the longer bbox side if known, else the longer image side (pixels)."""
-    if bbox is not None:
-        return float(max(bbox[2] - bbox[0], bbox[3] - bbox[1]))
-    return float(max(image_size))
+    """theta of PCK in target pixels: the longer bbox side if known, else the longer image side."""
+    return reference_length("bbox" if bbox is not None else "image", np.zeros((0, 2)), bbox, *image_size)
 
 
 @dataclass(frozen=True)
@@ -82,8 +78,10 @@ def comparison_rows(
             if record is not None:
                 error = float(np.hypot(*np.subtract(record.xy, reference))) if reference is not None else None
                 cells[name] = VariantCell(record.xy, record.confidence, error)
-        spread_px = spread([cell.xy for cell in cells.values()]) if len(cells) > 1 else None
-        fraction = spread_px / max(image_size) if spread_px is not None else None
+        spread_px = fraction = None
+        if len(cells) > 1:
+            pixels, fractions = prediction_spread(np.array([[cell.xy] for cell in cells.values()]), *image_size)
+            spread_px, fraction = float(pixels[0]), float(fractions[0])
         rows.append(ComparisonRow(point, cells, spread_px, fraction, reference))
     return rows
 
@@ -93,4 +91,4 @@ def pck(rows: list[ComparisonRow], variant: str, threshold: float, alpha: float)
     errors = [row.cells[variant].error for row in rows if variant in row.cells and row.cells[variant].error is not None]
     if not errors:
         return None
-    return float(np.mean([error <= alpha * threshold for error in errors]))
+    return float(correct_points(np.array(errors), threshold, (alpha,)).mean())

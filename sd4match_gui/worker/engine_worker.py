@@ -20,7 +20,7 @@ from engine import Matcher, resolve_runtime
 from engine.errors import Cancelled, EngineError
 from engine.export.from_matches import run_details
 from engine.progress import Progress
-from engine.variants import Variant
+from engine.variants import Variant, require_stable_diffusion
 
 from .mailbox import LatestMailbox
 from .messages import ComputeRequest, EngineConfig, Failure, ProgressReport, VariantResult, WeightsStatus
@@ -112,6 +112,8 @@ class EngineWorker(QObject):
             self.progress.emit(ProgressReport(request.request_id, variant.name, stage, fraction))
 
         progress = Progress(report, lambda: self._abandoned(request, variant))
+        if request.refuse_fallback:
+            require_stable_diffusion([variant], matcher)
         pair = matcher.prepare(request.source, request.target, variant.prompt, variant.settings, progress)
         matches = pair.match(request.points_xy, request.localisation)
         heatmap = None

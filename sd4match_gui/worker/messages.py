@@ -37,6 +37,8 @@ class ComputeRequest:
         points_xy: ``N x 2`` source pixels (may be empty: then only features are prepared).
         heatmap_row: row of ``points_xy`` whose score map is returned, or None.
         engine: which matcher to use (a change rebuilds it).
+        refuse_fallback: a variant whose "auto" backend would become SIFT for want of weights
+            fails instead (comparisons must not show SIFT under prompt names).
     """
 
     request_id: int
@@ -47,6 +49,7 @@ class ComputeRequest:
     points_xy: np.ndarray
     heatmap_row: int | None
     engine: EngineConfig
+    refuse_fallback: bool = False
 
     def needs(self, source_digest: str, target_digest: str, variant: Variant) -> bool:
         """Whether this request computes ``variant`` on that image pair (names do not matter)."""

@@ -8,9 +8,10 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from engine import PromptSpec
+from engine import FeatureSettings, Matcher, ModelSources, PromptSpec
 from engine.variants import parse_variants
 from sd4match_gui.views.pair_canvas import SOURCE
+from tests.conftest import TEST_SIZE
 from tests.gui.conftest import SIFT, TINY_SD, wait_idle
 from tests.gui.helpers import click
 
@@ -115,3 +116,16 @@ def test_errors_and_pck_against_ground_truth(make_app, qtbot, sift_matcher, spai
     )
     reference_markers = [m for m in app.window.canvas.targets[0].view.markers.markers if m.style == "reference"]
     assert [m.xy for m in reference_markers] == truth
+
+
+def test_without_weights_prompt_variants_are_refused_not_faked(make_app, qtbot, tmp_path):
+    missing = Matcher(ModelSources(sd=str(tmp_path / "no-such-model")))
+    app = make_app(missing, FeatureSettings(backend="auto", size=TEST_SIZE))
+    app.settings.set_variants("empty,sift")
+    app.settings.set_compare_mode(True)
+    click(app.window.canvas, SOURCE, (200.0, 200.0))
+    wait_idle(qtbot, app)
+    empty, sift = app.window.canvas.targets
+    assert empty.title == "empty — failed" and empty.view.markers.markers == []
+    assert [m.key for m in sift.view.markers.markers] == [0]
+    assert "variant 'empty' needs Stable Diffusion" in app.window.message_banner.text

@@ -11,7 +11,7 @@ from engine import FeatureSettings, LocalisationSettings, PromptSpec
 from engine.errors import DocumentError
 from engine.export.document import ImageRef
 from sd4match_gui.model import datasets
-from sd4match_gui.model.comparison import comparison_rows, pck, pck_threshold, spread
+from sd4match_gui.model.comparison import comparison_rows, pck, pck_threshold
 from sd4match_gui.model.correspondence import Correspondence, PredictionRecord
 from sd4match_gui.model.pairs import PairEntry
 from sd4match_gui.model.runs import RunRegistry
@@ -92,10 +92,10 @@ def test_run_registry_gives_equal_details_one_id():
 
 
 class TestComparison:
-    def test_spread_is_the_largest_pairwise_distance(self):
-        points = [(0.0, 0.0), (3.0, 4.0), (1.0, 1.0)]
-        assert spread(points) == pytest.approx(5.0)
-        assert spread([(1.0, 1.0)]) == 0.0
+    def test_spread_needs_two_predictions(self):
+        point = Correspondence(0, (1, 1), predictions=(PredictionRecord("r1", (10, 10), 0.9),))
+        [row] = comparison_rows([point], {"a": "r1", "b": "r2"}, (200, 100), {})
+        assert row.spread_px is None and row.cells["a"].error is None
 
     def test_rows_errors_and_pck(self):
         point = Correspondence(0, (1, 1), predictions=(PredictionRecord("r1", (10, 10), 0.9),
