@@ -10,7 +10,17 @@ from pathlib import Path
 import pytest
 
 from engine.export import converters
-from engine.export.document import CorrespondenceDocument, ImageRef, Keypoint, PairRecord
+from engine.export.document import (
+    SCHEMA,
+    STATUSES,
+    VISIBILITIES,
+    CorrespondenceDocument,
+    ImageRef,
+    Keypoint,
+    PairRecord,
+    Prediction,
+    Run,
+)
 
 
 @pytest.fixture
@@ -90,3 +100,28 @@ def test_coco_keypoints(document, tmp_path):
     categories = {c["name"]: c for c in data["categories"]}
     assert len(categories["Cat"]["keypoints"]) == 4 and categories["object"]["keypoints"] == ["kp1"]
     assert data["info"]["coordinates"]["origin"] == "center_of_top_left_pixel"
+
+
+def test_the_json_schema_matches_the_writer(document, tmp_path):
+    """The published schema and document.py must not drift apart (no validator is installed, so the
+    enumerations and property names are compared directly)."""
+    schema = json.loads((Path(converters.__file__).parent / "sd-correspondence.schema.json").read_text())
+    definitions = schema["$defs"]
+    assert schema["properties"]["schema"]["const"] == SCHEMA
+    assert definitions["keypoint"]["properties"]["status"]["enum"] == list(STATUSES)
+    assert definitions["keypoint"]["properties"]["visibility"]["enum"] == list(VISIBILITIES)
+    document.runs.append(Run("r1", {"backend": "sift"}))
+    document.pairs[0].keypoints[0].predictions.append(Prediction("r1", (1.0, 2.0), 0.5))
+    written = document.to_dict(tmp_path)
+    assert set(schema["required"]) <= set(written) and set(written) <= set(schema["properties"])
+    pair = written["pairs"][0]
+    for name, data in (
+        ("pair", pair),
+        ("image", pair["source"]),
+        ("keypoint", pair["keypoints"][0]),
+        ("prediction", pair["keypoints"][0]["predictions"][0]),
+        ("run", written["runs"][0]),
+    ):
+        properties = definitions[name]["properties"]
+        assert set(data) <= set(properties), name
+        assert set(definitions[name]["required"]) <= set(data), name
