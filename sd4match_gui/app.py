@@ -56,7 +56,7 @@ def open_initial(controller: AppController, args: argparse.Namespace) -> None:
     elif args.paths:
         controller.files.open_path(args.paths[0], args.split)
     else:
-        controller.offer_recovery()
+        controller.offer_start()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,10 @@ DEMO_FOLDER = Path(__file__).resolve().parents[2] / "resources" / "demo"
 DEMO_PAIR = (DEMO_FOLDER / "astronaut.jpg", DEMO_FOLDER / "grace_hopper.jpg")
 ZOOM_HALF_SIZE = 48.0  # pixels shown around the current point by "zoom both"
 MESSAGE_MS = 6000
+START_HINT = (
+    "Open two images (Ctrl+O), a folder (Ctrl+Shift+O) or a session (Ctrl+Shift+L), or try the bundled pair. "
+    "Then click a point on the source image. F1 lists every shortcut."
+)
 
 
 class AppController(QObject):
@@ -114,12 +118,14 @@ class AppController(QObject):
         self._banner_action = action
         self.window.message_banner.show_message(text, "info", button)
 
-    def offer_recovery(self) -> None:
-        """If an earlier untitled session left a recovery file, offer to reopen it."""
+    def offer_start(self) -> None:
+        """With nothing opened: offer an earlier untitled session left behind, else the demo pair."""
         path = self.files.recovery_candidate()
         if path is not None:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
             self.offer(f"Unsaved work from {when} was kept.", "Reopen", lambda: self.files.reopen_recovery(path))
+        else:
+            self.offer(START_HINT, "Open demo pair", self.open_demo)
 
     def go_to_pair(self, step: int) -> None:
         if self.session.go_to(self.session.current_index + step):

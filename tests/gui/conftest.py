@@ -19,8 +19,9 @@ TINY_SD = FeatureSettings(backend="sd", size=TEST_SIZE, ensemble=1)
 
 
 @pytest.fixture(autouse=True)
-def _isolated_qsettings(tmp_path):
-    """No test reads or writes the user's preferences."""
+def _isolated_user_state(tmp_path, monkeypatch):
+    """No test reads or writes the user's preferences, or another test's recovery files."""
+    monkeypatch.setenv("SD4MATCH_HOME", str(tmp_path / "sd4match-home"))
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
 

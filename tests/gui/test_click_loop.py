@@ -186,3 +186,23 @@ def test_clicking_a_marker_selects_it_instead_of_adding_or_correcting(app, qtbot
     click(canvas, TARGET, first.trg_xy)  # on point 1's target marker: select it, do not correct point 2
     assert app.session.selected == 0
     assert app.session.point(1).status == "predicted" and app.session.point(0).status == "predicted"
+
+
+def test_panning_and_zooming_never_place_a_point(make_app, qtbot, sift_matcher):
+    app = make_app(sift_matcher, SIFT)
+    view = app.window.canvas.source.view
+    before = view.viewRange()
+    drag(app.window.canvas, SOURCE, (300.0, 300.0), (200.0, 250.0))
+    assert view.viewRange() != before  # the drag panned
+    view.scaleBy((0.5, 0.5))
+    assert app.session.points() == []
+
+
+def test_empty_start_offers_the_demo(make_app, qtbot, sift_matcher):
+    app = make_app(sift_matcher, SIFT, demo=False)
+    app.offer_start()
+    banner = app.window.message_banner
+    assert "Open two images" in banner.text and banner.action.text() == "Open demo pair"
+    banner.action.click()
+    wait_idle(qtbot, app)
+    assert app.current_images is not None and app.session.pair.source.name == "astronaut.jpg"

@@ -180,7 +180,7 @@ def test_an_untitled_session_is_offered_back_after_a_crash(make_app, qtbot, sift
     recovered = latest_recovery()
     assert recovered is not None
     app = make_app(sift_matcher, SIFT, demo=False)
-    app.offer_recovery()
+    app.offer_start()
     banner = app.window.message_banner
     assert "Unsaved work" in banner.text and banner.action.text() == "Reopen"
     banner.action.click()
