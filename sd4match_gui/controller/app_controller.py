@@ -193,7 +193,6 @@ class AppController(QObject):
         window.points_table.label_edited.connect(self.annotation.set_label)
         window.compare_panel.point_selected.connect(self.annotation.select)
         window.progress.cancel_clicked.connect(self.computation.cancel)
-        window.weights_banner.action_clicked.connect(self.settings.open_settings_dialog)
         window.message_banner.action_clicked.connect(self._run_banner_action)
         self.computation.updated.connect(self._on_results)
         self.computation.progress.connect(self._on_progress)

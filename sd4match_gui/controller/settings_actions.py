@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QMessageBox
 
 from engine import FeatureSettings, LocalisationSettings, PromptSpec
 from engine.errors import EngineError
+from engine.models.weights import looks_like_path
 
 from .. import __version__
 from ..views.cheat_sheet import CheatSheet
@@ -21,6 +23,7 @@ from ..views.settings_dialog import SettingsDialog
 from ..views.variants_dialog import VariantsDialog
 from ..views.widgets import signals_blocked
 from ..worker.messages import WeightsStatus
+from .downloads import DOWNLOAD_SIZE, WeightsDownload
 
 if TYPE_CHECKING:
     from .app_controller import AppController
@@ -40,12 +43,17 @@ WEIGHTS_NEEDED = (
 )
 
 
-class SettingsActions:
-    """Handlers for the settings widgets of one window."""
+class SettingsActions(QObject):
+    """Handlers for the settings widgets of one window (a QObject so that answers from the download
+    thread are queued to the GUI thread)."""
 
     def __init__(self, app: AppController) -> None:
+        super().__init__()
         self._app = app
         self.cheat_sheet: CheatSheet | None = None
+        self.download = WeightsDownload()
+        self.download.progress.connect(app.window.progress.show_stage)
+        self.download.finished.connect(self._download_finished)
 
     def wire(self) -> None:
         window = self._app.window
@@ -64,6 +72,7 @@ class SettingsActions:
         window.compare_panel.mode_toggled.connect(self.set_compare_mode)
         window.compare_panel.edit_clicked.connect(self.open_variants_dialog)
         window.compare_panel.variant_toggled.connect(self.toggle_variant)
+        window.weights_banner.action_clicked.connect(self.on_weights_banner_action)
 
     def show_settings(self) -> None:
         """Make every settings widget show the session's settings (without feedback)."""
@@ -157,14 +166,41 @@ class SettingsActions:
         """Say which backend runs; without SD weights, say how to get them (never blocking)."""
         banner = self._app.window.weights_banner
         backend = self._app.session.settings.features.backend
+        button = "Settings…" if looks_like_path(self._app.preferences.sd) else f"Download ({DOWNLOAD_SIZE})…"
         if status.sd_missing and backend == "auto":
-            banner.show_message(WEIGHTS_MISSING.format(reason=status.sd_missing), "warning", "Settings…")
+            banner.show_message(WEIGHTS_MISSING.format(reason=status.sd_missing), "warning", button)
         elif status.sd_missing and backend == "sd":
-            banner.show_message(WEIGHTS_NEEDED.format(reason=status.sd_missing), "error", "Settings…")
+            banner.show_message(WEIGHTS_NEEDED.format(reason=status.sd_missing), "error", button)
         else:
             banner.hide()
         resolved = "sift" if backend == "sift" or (backend == "auto" and status.sd_missing) else "sd"
         self._app.window.backend_label.setText(f"backend: {resolved}")
+
+    def on_weights_banner_action(self) -> None:
+        """Download hub weights (after a confirmation), or open Settings for a local folder."""
+        source = self._app.preferences.sd
+        if looks_like_path(source):
+            self.open_settings_dialog()
+            return
+        question = f"Download Stable Diffusion 2-1 from '{source}' ({DOWNLOAD_SIZE}) into the Hugging Face cache?"
+        answer = QMessageBox.question(self._app.window, "Download weights", question)
+        if answer == QMessageBox.StandardButton.Yes:
+            self.start_download()
+
+    def start_download(self) -> None:
+        if self.download.start(self._app.preferences.sd):
+            self._app.window.weights_banner.hide()
+            self._app.notify("Downloading the Stable Diffusion weights; SIFT keeps working meanwhile.")
+
+    @Slot(str)
+    def _download_finished(self, error: str) -> None:
+        self._app.window.progress.hide()
+        if error:
+            self._app.report_error(error)
+        else:
+            self._app.notify("Stable Diffusion weights ready.")
+        self._app.client.check_weights(self._app.preferences.engine_config())
+        self._app.after_change()
 
     def _set_preferences(self, preferences) -> None:
         engine_changed = preferences.engine_config() != self._app.preferences.engine_config()

@@ -107,3 +107,31 @@ def test_status_bar_shows_cursor_pixels_and_selection(make_app, qtbot, sift_matc
     wait_idle(qtbot, app)
     record = app.session.point(0).predictions[0]
     assert f"confidence {record.confidence:.2f}" in app.window.selection_label.text()
+
+
+def test_downloading_weights_reports_progress_and_rechecks(make_app, qtbot, tmp_path, monkeypatch):
+    from engine.models import weights
+
+    calls = []
+
+    def fake_download(source, kind, tqdm_class=None, local_dir=None):
+        bar = tqdm_class(total=4, desc="Fetching 4 files")
+        for _ in range(4):
+            bar.update(1)
+        bar.close()
+        calls.append((source, kind))
+
+    monkeypatch.setattr(weights, "download_weights", fake_download)
+    missing = Matcher(ModelSources(sd=str(tmp_path / "no-such-model")))
+    app = make_app(missing, SIFT.__class__(backend="auto", size=SIFT.size), demo=False)
+    app.preferences = app.preferences.replace(sd="some-org/some-model")  # a hub id: the banner offers a download
+    app.client.check_weights(app.preferences.engine_config())
+    qtbot.waitUntil(lambda: app.window.weights_banner.action.text().startswith("Download"))
+    stages = []
+    app.settings.download.progress.connect(lambda stage, fraction: stages.append((stage, fraction)))
+    with qtbot.waitSignal(app.settings.download.finished, timeout=10000) as finished:
+        app.settings.start_download()
+    assert finished.args == [""] and calls == [("some-org/some-model", "sd")]
+    qtbot.waitUntil(lambda: "weights ready" in app.window.statusBar().currentMessage())  # handled on the GUI thread
+    assert stages[-1] == ("download: Fetching 4 files", 1.0)
+    assert not app.window.progress.isVisible()
