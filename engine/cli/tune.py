@@ -7,8 +7,10 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from statistics import fmean
 
 import torch
 
@@ -51,7 +53,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("dataset", choices=DATASET_KINDS, help="dataset kind (json: sd-correspondence exports)")
     parser.add_argument("root", nargs="+", type=Path, help="dataset folder; for json, files and/or folders")
     parser.add_argument("--prompt-set", required=True, help="name of the tuned set (letters, digits, '-')")
+    _add_data_options(parser)
+    _add_training_options(parser)
+    run_group = parser.add_argument_group("run")
+    run_group.add_argument("--resume", action="store_true", help="continue the run saved in the prompt's folder")
+    run_group.add_argument("--overwrite", action="store_true", help="replace an earlier run of this prompt set")
+    add_model_options(parser)
+    parser.set_defaults(run=run)
 
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
     data.add_argument("--train-split", default="trn", help="training split (default: %(default)s; json: ignored)")
     data.add_argument(
@@ -63,6 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument("--limit", type=int, default=None, help="train on N pairs spread evenly over the split")
     data.add_argument("--val-limit", type=int, default=None, help="validate on N pairs spread evenly")
 
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
     defaults = TrainingConfig("single", "x")
     training = parser.add_argument_group("training (defaults: the paper's)")
     training.add_argument("--epochs", type=int, default=defaults.epochs, help="default: %(default)s (PF-Pascal: 90)")
@@ -106,11 +119,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     training.add_argument(
         "--log-every", type=int, default=defaults.log_every, help="steps between progress lines (default: %(default)s)"
     )
-    run_group = parser.add_argument_group("run")
-    run_group.add_argument("--resume", action="store_true", help="continue the run saved in the prompt's folder")
-    run_group.add_argument("--overwrite", action="store_true", help="replace an earlier run of this prompt set")
-    add_model_options(parser)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -157,8 +165,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainingConfig:
-    if args.prompts is not None and Path(args.prompts).suffix.lower() in (".zip", ".pt"):
-        raise SettingsError(f"--prompts must be a folder to write the tuned prompt into, not '{args.prompts}'")
     return TrainingConfig(
         variant=args.variant,
         prompt_set=args.prompt_set,
@@ -184,13 +190,10 @@ def config_from_args(args: argparse.Namespace) -> TrainingConfig:
 
 def data_from_args(args: argparse.Namespace) -> tuple[TrainingSet, TrainingSet | None]:
     """Training pairs, and validation pairs from --val, the validation split, or none."""
-    if args.dataset != "json" and len(args.root) != 1:
-        raise SettingsError(f"dataset '{args.dataset}' takes one folder, got {len(args.root)}")
-    root = args.root if args.dataset == "json" else args.root[0]
+    root = _dataset_root(args.dataset, args.root)
     train = TrainingSet.open(args.dataset, root, args.train_split).subset(args.limit)
     if args.val is not None:
-        val_root = args.val if args.dataset == "json" else args.val[0]
-        validation = TrainingSet.open(args.dataset, val_root, args.val_split)
+        validation = TrainingSet.open(args.dataset, _dataset_root(args.dataset, args.val), args.val_split)
     elif args.dataset == "json" or args.val_split == "none":
         return train, None
     else:
@@ -198,11 +201,22 @@ def data_from_args(args: argparse.Namespace) -> tuple[TrainingSet, TrainingSet |
     return train, validation.subset(args.val_limit)
 
 
-def _step_printer(config: TrainingConfig):
+def _dataset_root(kind: str, paths: list[Path]) -> Path | list[Path]:
+    if kind == "json":
+        return paths
+    if len(paths) != 1:
+        raise SettingsError(f"dataset '{kind}' takes one folder, got {len(paths)}")
+    return paths[0]
+
+
+def _step_printer(config: TrainingConfig) -> Callable[[StepReport], None]:
+    recent: deque[float] = deque(maxlen=20)
+
     def show(report: StepReport) -> None:
+        recent.append(report.seconds)
         if report.step % config.log_every and report.step not in (1, report.total_steps):
             return
-        remaining = (report.total_steps - report.step) * report.seconds
+        remaining = (report.total_steps - report.step) * fmean(recent)
         print(
             f"  step {report.step}/{report.total_steps} (epoch {report.epoch}/{config.epochs})  "
             f"loss {report.loss:.4f}  {report.seconds:.2f} s/step  ETA {remaining / 60:.1f} min",

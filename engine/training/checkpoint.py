@@ -71,6 +71,11 @@ class RunFolder:
                 f"or choose another --prompt-set"
             )
 
+    def clear(self) -> None:
+        """Remove an earlier run's prompt, state and sidecar."""
+        for path in (self.prompt_file, self.resume_file, self.sidecar):
+            path.unlink(missing_ok=True)
+
 
 def save_tensors(path: Path, tensors: dict[str, Any]) -> None:
     """``torch.save`` a dict atomically (a crash leaves the previous file whole)."""

@@ -77,17 +77,24 @@ class PairLoss:
         Returns:
             ``B`` float32 losses.
         """
+        config = self.config
         features = self.features(examples, states)  # 2B x C x h x w: source, target, source, ...
         losses = []
         for index, example in enumerate(examples):
             source_map, target_map = features[2 * index], features[2 * index + 1]
             source_grid = self._grid_points(example.source, example.sample.source_points, source_map)
             target_grid = self._grid_points(example.target, example.sample.target_points, target_map)
-            config = self.config
-            loss = pair_loss(
-                source_map, target_map, source_grid, target_grid, config.temperature, config.kernel_size, config.sigma
+            losses.append(
+                pair_loss(
+                    source_map,
+                    target_map,
+                    source_grid,
+                    target_grid,
+                    config.temperature,
+                    config.kernel_size,
+                    config.sigma,
+                )
             )
-            losses.append(loss)
         return torch.stack(losses)
 
     def features(self, examples: Sequence[TrainingExample], states: torch.Tensor) -> torch.Tensor:
