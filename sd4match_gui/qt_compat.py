@@ -13,9 +13,11 @@ from __future__ import annotations
 import ctypes
 import sys
 
+import PySide6
 from PySide6.QtCore import QObject
 
 PROBES = 64
+BAD_RELEASE = (6, 12)
 IMMORTAL = 1 << 60  # CPython 3.12's immortal objects use a count of this order
 _guarded = False
 
@@ -30,10 +32,16 @@ def void_calls_lose_none_references() -> bool:
 
 
 def guard_none_refcount() -> bool:
-    """Apply the guard if this interpreter and binding need it; True if it was applied (once)."""
+    """Apply the guard if this interpreter and binding need it; True if it was applied (once).
+
+    The known bad release is recognised by its version as well as measured, so that a probe
+    disturbed by another thread creating references to ``None`` cannot leave the app unguarded.
+    """
     global _guarded
-    if _guarded or sys.version_info >= (3, 12) or not void_calls_lose_none_references():
+    if _guarded or sys.version_info >= (3, 12):
         return _guarded
+    if PySide6.__version_info__[:2] != BAD_RELEASE and not void_calls_lose_none_references():
+        return False
     # ob_refcnt is the first field of every object in release builds of CPython.
     ctypes.c_ssize_t.from_address(id(None)).value += IMMORTAL
     _guarded = True
