@@ -61,6 +61,15 @@ class GridFrame:
         return np.maximum(np.array([self.grid_width - 1, self.grid_height - 1], dtype=np.float64), 1e-12)
 
 
+def clamp_to_image(xy: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Move ``N x 2`` pixel points onto the image ([-0.5, W - 0.5] x [-0.5, H - 0.5]).
+
+    For dataset annotations, which can sit a hair outside the image; the official code clamps
+    keypoints likewise. Points a user typed are validated instead (:func:`validate_points`).
+    """
+    return np.clip(np.asarray(xy, dtype=np.float64), -0.5, np.array([width, height], dtype=np.float64) - 0.5)
+
+
 def validate_points(xy: np.ndarray, width: int, height: int, image_name: str = "the image") -> np.ndarray:
     """Check ``N x 2`` pixel points are finite and inside the image; return them as float64.
 

@@ -23,8 +23,17 @@ from ..settings import (
     ModelSources,
 )
 
+PROMPTS_HELP = (
+    "learned prompts: folder, pretrained_prompts.zip, or one caption.pt/ckpt.pt "
+    "(default: the library filled by `sd4match prompts import`)"
+)
+DTYPE_HELP = "default: float16 on CUDA, bfloat16 autocast on CPUs with native bf16, else float32"
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
+
+def add_model_options(
+    parser: argparse.ArgumentParser, prompts_help: str = PROMPTS_HELP, dtype_help: str = DTYPE_HELP
+) -> None:
+    """--model, --prompts, --dinov2, --device, --dtype; commands that write prompts or train reword two."""
     group = parser.add_argument_group("models")
     group.add_argument(
         "--model",
@@ -34,8 +43,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--prompts",
         default=None,
-        help="learned prompts: folder, pretrained_prompts.zip, or one caption.pt/ckpt.pt "
-        "(default: the library filled by `sd4match prompts import`)",
+        help=prompts_help,
     )
     group.add_argument(
         "--dinov2",
@@ -47,7 +55,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "--dtype",
         default="auto",
         choices=DTYPES,
-        help="default: float16 on CUDA, bfloat16 autocast on CPUs with native bf16, else float32",
+        help=dtype_help,
     )
 
 

@@ -58,7 +58,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run_group = parser.add_argument_group("run")
     run_group.add_argument("--resume", action="store_true", help="continue the run saved in the prompt's folder")
     run_group.add_argument("--overwrite", action="store_true", help="replace an earlier run of this prompt set")
-    add_model_options(parser)
+    add_model_options(
+        parser,
+        prompts_help="prompt library the tuned prompt is written to (default: your prompt library)",
+        dtype_help="mixed precision of training (default: float16 on CUDA, float32 elsewhere)",
+    )
     parser.set_defaults(run=run)
 
 

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..cache import LRUCache
 from ..datasets import PairSample
 from ..errors import EngineError
+from ..frames import clamp_to_image
 from ..images import LoadedImage
 from ..matcher import Matcher
 from ..prompts.spec import PromptSpec
@@ -157,10 +156,7 @@ def score_sample(
         for path in (sample.source_path, sample.target_path)
     )
     pair = matcher.prepare(source, target, prompt_for(sample, variant.prompt), variant.settings)
-    # Annotations can sit a hair outside the image; the official code clamps them likewise.
-    limits = np.array([source.width, source.height], dtype=np.float64) - 0.5
-    queries = np.clip(sample.source_points, -0.5, limits)
-    result = pair.match(queries, localisation)
+    result = pair.match(clamp_to_image(sample.source_points, source.width, source.height), localisation)
     return score_pair(sample, result.match_xy, pair.target.frame)
 
 

@@ -73,7 +73,7 @@ class StableDiffusionFeatures:
         """
         self.check(settings)
         progress("VAE latent", 0.0)
-        mean, std = self._posterior(image, settings.size)
+        mean, std = self.posterior(image, settings.size)
         eps, noise = posterior_and_noise(image.digest, settings.seed, tuple(mean.shape[1:]), settings.ensemble)
         latent = (mean + std * eps) * self.parts.latent_scale  # 1 x 4 x S/8 x S/8, float32 on the CPU
 
@@ -84,7 +84,9 @@ class StableDiffusionFeatures:
         second = self._timestep_average(latent, noise, states, dual.second_layer, (dual.second_timestep,), progress)
         return combine_dual_layer(features, second, dual.weights)
 
-    def _posterior(self, image: LoadedImage, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def posterior(self, image: LoadedImage, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The image's VAE posterior ``(mean, std)``, each ``1 x 4 x S/8 x S/8`` float32 CPU (cached)."""
+
         def encode() -> tuple[torch.Tensor, torch.Tensor]:
             pixels = torch.from_numpy(squash(image.rgb, size).astype(np.float32) / 255.0)
             pixels = ((pixels - 0.5) / 0.5).permute(2, 0, 1)[None]  # 1 x 3 x S x S in [-1, 1]

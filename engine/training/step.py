@@ -104,7 +104,7 @@ class PairLoss:
         latents, noise = [], []
         for example in examples:
             for image in (example.source, example.target):
-                mean, std = self.backend._posterior(image, config.size)
+                mean, std = self.backend.posterior(image, config.size)
                 eps = torch.randn(mean.shape, generator=example.generator, dtype=torch.float32)
                 latents.append((mean + std * eps) * parts.latent_scale)
             shape = (2 * ensemble, *latents[-1].shape[1:])

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from functools import partial
 
-import numpy as np
 import torch
 
 from ..cache import LRUCache
@@ -22,6 +21,7 @@ from ..datasets import PairSample
 from ..evaluation import score_pair
 from ..features import FeatureMap
 from ..features.stable_diffusion import StableDiffusionFeatures
+from ..frames import clamp_to_image
 from ..images import LoadedImage
 from ..prepared_pair import PreparedPair
 from ..progress import SILENT, Progress
@@ -91,9 +91,7 @@ class Validator:
                 for image in (source, target)
             ]
             pair = PreparedPair(source, target, maps[0], maps[1])
-            # Annotations can sit a hair outside the image; clamp them as evaluation does.
-            limits = np.array([source.width, source.height], dtype=np.float64) - 0.5
-            match = pair.match(np.clip(sample.source_points, -0.5, limits), self.localisation)
+            match = pair.match(clamp_to_image(sample.source_points, source.width, source.height), self.localisation)
             measurement = score_pair(sample, match.match_xy, pair.target.frame).measurements["square"]
             scores.append(float(measurement.pck((self.alpha,))[0]))
         return scores
