@@ -48,10 +48,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "File",
     ),
     ActionSpec(
-        "open_spair",
-        "Open SPair-71k folder…",
+        "open_dataset",
+        "Open dataset…",
         (),
-        "Open a split of an SPair-71k-style dataset with its keypoints.",
+        "Open a split of SPair-71k, PF-Pascal or PF-Willow; its keypoints become the reference.",
         "File",
     ),
     ActionSpec("open_demo", "Open demo pair", (), "Open the bundled public-domain portrait pair.", "File"),

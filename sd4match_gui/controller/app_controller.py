@@ -19,7 +19,7 @@ from engine import LoadedImage
 from engine.errors import EngineError
 
 from ..main_window import MainWindow
-from ..model.datasets import complete_pair, ground_truth_points
+from ..model.datasets import ground_truth_points
 from ..model.session import Session
 from ..preferences import AppPreferences, PreferenceStore
 from ..views.pair_canvas import SOURCE
@@ -158,8 +158,6 @@ class AppController(QObject):
             return
         self._shown_pair = pair.pair_id
         try:
-            pair = complete_pair(pair)
-            self.session.pairs[self.session.current_index] = pair
             images = (self.images.load(pair.source), self.images.load(pair.target))
         except EngineError as exc:
             self.current_images = None
@@ -208,7 +206,7 @@ class AppController(QObject):
             "open_images": self.files.ask_open_images,
             "open_folder": self.files.ask_open_folder,
             "open_pair_list": self.files.ask_open_pair_list,
-            "open_spair": self.files.ask_open_spair,
+            "open_dataset": self.files.ask_open_dataset,
             "open_demo": self.open_demo,
             "open_session": self.files.ask_open_session,
             "save_session": lambda: self.files.save_session(),

@@ -67,21 +67,29 @@ class FileController:
 
     # ---- opening ----
 
-    def open_pairs(self, pairs: list[PairEntry]) -> None:
+    def open_pairs(self, pairs: list[PairEntry], dataset: datasets.DatasetRef | None = None) -> None:
         """Start a new untitled session on ``pairs`` with the current settings."""
         session = Session(self._session().settings)
-        session.set_pairs(pairs)
+        session.set_pairs(pairs, dataset=dataset)
         self._start_untitled(session)
+
+    def open_dataset(self, dataset: datasets.DatasetRef) -> None:
+        """A benchmark split: its keypoints are placed on the source and kept as the reference."""
+        pairs, mirrored = datasets.pairs_from_dataset(dataset)
+        self.open_pairs(pairs, dataset)
+        skipped = f"; {mirrored} mirrored pair(s) left out" if mirrored else ""
+        self._notify(f"Opened {dataset.kind} {dataset.split}: {len(pairs)} pair(s){skipped}.")
 
     def open_images(self, source: Path, target: Path) -> None:
         self.open_pairs(datasets.pairs_from_images(source, target))
 
     def open_path(self, path: Path, split: str = "test") -> bool:
-        """Open whatever ``path`` is: a session/export JSON, a pair list, an SPair-71k folder or a folder."""
+        """Open whatever ``path`` is: a session/export JSON, a pair list, a benchmark's folder or a folder."""
         try:
             if path.is_dir():
-                if datasets.is_spair_folder(path):
-                    self.open_pairs(datasets.pairs_from_spair(path, split))
+                kind = datasets.dataset_kind(path)
+                if kind is not None:
+                    self.open_dataset(datasets.DatasetRef(kind, path.resolve(), split))
                 else:
                     self.open_pairs(datasets.pairs_from_folder(path))
             elif path.suffix.lower() == ".json":
@@ -218,15 +226,16 @@ class FileController:
         if path:
             self.open_path(Path(path))
 
-    def ask_open_spair(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self._parent, "SPair-71k folder", self.last_folder)
+    def ask_open_dataset(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self._parent, "Dataset folder", self.last_folder)
         if not folder:
             return
-        splits = datasets.spair_splits(Path(folder))
-        if not splits:
-            self._report_error(f"'{folder}' is not an SPair-71k folder (no PairAnnotation/<split>/)")
+        kind = datasets.dataset_kind(Path(folder))
+        if kind is None:
+            self._report_error(f"'{folder}' is not an SPair-71k, PF-Pascal or PF-Willow folder")
             return
-        split, ok = QInputDialog.getItem(self._parent, "SPair-71k", "Split", splits, 0, False)
+        splits = list(datasets.DATASET_SPLITS[kind])
+        split, ok = QInputDialog.getItem(self._parent, kind, "Split", splits, 0, False)
         if ok:
             self.open_path(Path(folder), split)
 

@@ -4,20 +4,18 @@
   ...), unless the folder holds a ``pairs.txt`` / ``pairs.csv``, which then wins.
 * **Pair list**: one pair a line, ``source target [category]`` separated by whitespace or commas,
   paths relative to the list file; ``#`` starts a comment; a CSV header line is skipped.
-* **SPair-71k**: ``Layout/large/{split}.txt`` (lines ``{id}-{src}-{trg}:{cat}``),
-  ``PairAnnotation/{split}/{line}.json`` and ``JPEGImages/{cat}/{name}.jpg``. Keypoints and boxes
-  are read when a pair is opened (:func:`complete_pair`); SPair keypoints already use the
-  engine's frame (integer pixel centres), so they are taken as they are.
+* **A benchmark** (SPair-71k, PF-Pascal, PF-Willow in their released layouts): read by
+  ``engine.datasets``, with the keypoints as ground truth (the engine's frame: pixel centres).
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import itertools
-import json
+from dataclasses import dataclass
 from pathlib import Path
 
+from engine.datasets import PairSample, open_dataset
 from engine.errors import DocumentError, ImageError
 
 from .correspondence import Correspondence
@@ -25,7 +23,12 @@ from .pairs import GroundTruth, PairEntry, pair_id_for
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 PAIR_LIST_NAMES = ("pairs.txt", "pairs.csv")
-SPAIR_SPLITS = ("test", "val", "trn")
+DATASET_MARKERS = {  # kind -> (file or folder that marks it, the release's folder name)
+    "spair": ("PairAnnotation", "SPair-71k"),
+    "pfpascal": ("PF-dataset-PASCAL", "pf-pascal"),
+    "pfwillow": ("test_pairs.csv", "pf-willow"),
+}
+DATASET_SPLITS = {"spair": ("test", "val", "trn"), "pfpascal": ("test", "val", "trn"), "pfwillow": ("test",)}
 
 
 def pairs_from_images(source: Path, target: Path) -> list[PairEntry]:
@@ -71,75 +74,38 @@ def pairs_from_list(path: Path) -> list[PairEntry]:
     return pairs
 
 
-def is_spair_folder(folder: Path) -> bool:
-    return (folder / "PairAnnotation").is_dir() and (folder / "JPEGImages").is_dir()
+@dataclass(frozen=True)
+class DatasetRef:
+    """A benchmark split opened as the pair list (sessions store this instead of the pairs).
+
+    Attributes:
+        kind: "spair", "pfpascal" or "pfwillow" (``engine.datasets``).
+        root: the dataset folder.
+        split: "trn", "val" or "test".
+    """
+
+    kind: str
+    root: Path
+    split: str = "test"
 
 
-def spair_splits(root: Path) -> list[str]:
-    return [s for s in SPAIR_SPLITS if (root / "PairAnnotation" / s).is_dir()]
+def dataset_kind(folder: Path) -> str | None:
+    """Which benchmark ``folder`` (or its release-named child) holds, if any."""
+    for kind, (marker, release) in DATASET_MARKERS.items():
+        if (folder / marker).exists() or (folder / release / marker).exists():
+            return kind
+    return None
 
 
-def pairs_from_spair(root: Path, split: str = "test") -> list[PairEntry]:
-    """The pairs of one SPair-71k split, in the layout file's order (else sorted file names)."""
-    annotations = root / "PairAnnotation" / split
-    if not annotations.is_dir():
-        raise DocumentError(f"'{root}' has no SPair-71k split '{split}' (expected {annotations})")
-    layout = root / "Layout" / "large" / f"{split}.txt"
-    if layout.is_file():
-        names = [line.strip() for line in layout.read_text(encoding="utf-8").splitlines() if line.strip()]
-    else:
-        names = sorted(p.stem for p in annotations.glob("*.json"))
-    pairs = []
-    for name in names:
-        stem, _, category = name.partition(":")
-        _, source, target = stem.split("-", 2)
-        folder = root / "JPEGImages" / category
-        pairs.append(
-            PairEntry(
-                pair_id=name,
-                source=(folder / f"{source}.jpg").resolve(),
-                target=(folder / f"{target}.jpg").resolve(),
-                category=category,
-                annotation=(annotations / f"{name}.json").resolve(),
-            )
-        )
+def pairs_from_dataset(dataset: DatasetRef) -> tuple[list[PairEntry], int]:
+    """The split's pairs with their ground truth, read by ``engine.datasets``; also returns how many
+    pairs were left out because the dataset mirrors their images (PF-Pascal "flip" training pairs),
+    which the app shows unmirrored."""
+    samples = open_dataset(dataset.kind, dataset.root, dataset.split)
+    pairs = [_entry(sample) for sample in samples if not sample.flip]
     if not pairs:
-        raise DocumentError(f"SPair-71k split '{split}' in '{root}' has no pairs")
-    return pairs
-
-
-def complete_pair(entry: PairEntry) -> PairEntry:
-    """Read boxes and keypoints from the pair's annotation file, if it has one not read yet."""
-    if entry.annotation is None or entry.ground_truth:
-        return entry
-    try:
-        data = json.loads(entry.annotation.read_text(encoding="utf-8"))
-        ids = data.get("kps_ids") or list(range(len(data["src_kps"])))
-        truth = tuple(
-            GroundTruth((float(s[0]), float(s[1])), (float(t[0]), float(t[1])), str(i))
-            for s, t, i in zip(data["src_kps"], data["trg_kps"], ids, strict=True)
-        )
-        return dataclasses.replace(
-            entry,
-            ground_truth=truth,
-            source_bbox=_bbox(data.get("src_bndbox")),
-            target_bbox=_bbox(data.get("trg_bndbox")),
-            category=data.get("category", entry.category),
-        )
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-        raise DocumentError(f"cannot read SPair-71k annotation '{entry.annotation}': {exc}") from exc
-
-
-def _bbox(values: list[float] | None) -> tuple[float, float, float, float] | None:
-    return (float(values[0]), float(values[1]), float(values[2]), float(values[3])) if values else None
-
-
-def _is_image(name: str) -> bool:
-    return Path(name).suffix.lower() in IMAGE_SUFFIXES
-
-
-def _strip_comments(lines: list[str]) -> list[str]:
-    return [line.split("#", 1)[0] for line in lines]
+        raise DocumentError(f"every pair of {dataset.kind} '{dataset.split}' is mirrored; open another split")
+    return pairs, len(samples) - len(pairs)
 
 
 def ground_truth_points(pair: PairEntry) -> list[Correspondence]:
@@ -149,3 +115,27 @@ def ground_truth_points(pair: PairEntry) -> list[Correspondence]:
     as the reference the comparison measures errors against.
     """
     return [Correspondence(id=i, src_xy=truth.src_xy, label=truth.label) for i, truth in enumerate(pair.ground_truth)]
+
+
+def _entry(sample: PairSample) -> PairEntry:
+    truth = tuple(
+        GroundTruth((float(s[0]), float(s[1])), (float(t[0]), float(t[1])), str(index + 1))
+        for index, (s, t) in enumerate(zip(sample.source_points, sample.target_points, strict=True))
+    )
+    return PairEntry(
+        pair_id=sample.pair_id,
+        source=sample.source_path.resolve(),
+        target=sample.target_path.resolve(),
+        category=sample.category,
+        source_bbox=sample.source_bbox,
+        target_bbox=sample.target_bbox,
+        ground_truth=truth,
+    )
+
+
+def _is_image(name: str) -> bool:
+    return Path(name).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _strip_comments(lines: list[str]) -> list[str]:
+    return [line.split("#", 1)[0] for line in lines]

@@ -29,9 +29,6 @@ class PairEntry:
         category: object category, if known (class prompts and templates use it).
         source_bbox, target_bbox: object boxes, if the dataset gives them (PCK uses the target's).
         ground_truth: the dataset's keypoints; empty for plain images.
-        annotation: the dataset annotation file the boxes and ground truth are read from when the
-            pair is opened (SPair-71k splits have thousands of pairs; reading them all up front
-            would delay opening the folder).
     """
 
     pair_id: str
@@ -41,7 +38,6 @@ class PairEntry:
     source_bbox: BBox | None = None
     target_bbox: BBox | None = None
     ground_truth: tuple[GroundTruth, ...] = ()
-    annotation: Path | None = None
 
     @property
     def title(self) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from engine.export.document import ImageRef
 
 from .correspondence import Correspondence, Point
+from .datasets import DatasetRef
 from .history import History, PointEdit
 from .pairs import PairEntry
 from .runs import RunRegistry
@@ -30,6 +31,7 @@ class Session:
         history: undo/redo of point edits (of any pair).
         path: the session file, once saved or opened.
         images: what is known about each opened image (size, digest), for exports.
+        dataset: the benchmark split the pair list came from, if any (saved instead of the pairs).
     """
 
     def __init__(self, settings: SessionSettings | None = None) -> None:
@@ -41,6 +43,7 @@ class Session:
         self.history = History()
         self.path: Path | None = None
         self.images: dict[Path, ImageRef] = {}
+        self.dataset: DatasetRef | None = None
         self._points: dict[str, dict[int, Correspondence]] = {}
 
     # ---- pairs ----
@@ -49,9 +52,10 @@ class Session:
     def pair(self) -> PairEntry | None:
         return self.pairs[self.current_index] if 0 <= self.current_index < len(self.pairs) else None
 
-    def set_pairs(self, pairs: list[PairEntry], current_index: int = 0) -> None:
+    def set_pairs(self, pairs: list[PairEntry], current_index: int = 0, dataset: DatasetRef | None = None) -> None:
         """Replace the pair list; points of pairs that stay (same id) are kept."""
         self.pairs = list(pairs)
+        self.dataset = dataset
         self.current_index = min(max(current_index, 0), len(self.pairs) - 1)
         self.selected = None
 

@@ -17,6 +17,7 @@ from engine.errors import DocumentError
 from engine.export.document import CorrespondenceDocument, Keypoint, PairRecord, Prediction, Run
 
 from .correspondence import Correspondence, PredictionRecord
+from .datasets import DatasetRef, pairs_from_dataset
 from .pairs import GroundTruth, PairEntry
 from .session import Session
 from .settings import SessionSettings
@@ -54,8 +55,16 @@ def session_document(session: Session, path: Path) -> CorrespondenceDocument:
         "current_index": session.current_index,
         "selected": session.selected,
         "settings": session.settings.to_dict(),
-        "pairs": [_pair_to_dict(pair, base) for pair in session.pairs],
     }
+    if session.dataset is not None:  # thousands of pairs: store where they come from, not the list
+        dataset = session.dataset
+        document.extra[SESSION_KEY]["dataset"] = {
+            "kind": dataset.kind,
+            "root": _relative(dataset.root, base),
+            "split": dataset.split,
+        }
+    else:
+        document.extra[SESSION_KEY]["pairs"] = [_pair_to_dict(pair, base) for pair in session.pairs]
     return document
 
 
@@ -77,7 +86,12 @@ def load_session(path: Path) -> Session:
             raise DocumentError(f"'{path}': unsupported session data (expected version {SESSION_VERSION})")
         session.settings = SessionSettings.from_dict(data.get("settings", {}))
         base = path.resolve().parent
-        session.set_pairs([_pair_from_dict(p, base) for p in data.get("pairs", [])], data.get("current_index", 0))
+        index = data.get("current_index", 0)
+        if "dataset" in data:
+            dataset = _dataset_from_dict(data["dataset"], base)
+            session.set_pairs(pairs_from_dataset(dataset)[0], index, dataset)
+        else:
+            session.set_pairs([_pair_from_dict(p, base) for p in data.get("pairs", [])], index)
     for run in document.runs:
         session.runs.restore(run.run_id, run.details)
     _merge_records(session, document.pairs, {run.run_id: run.run_id for run in document.runs})
@@ -156,9 +170,6 @@ def _pair_to_dict(pair: PairEntry, base: Path) -> dict[str, Any]:
         "target": _relative(pair.target, base),
         "category": pair.category,
     }
-    if pair.annotation is not None:  # boxes and ground truth are re-read from the dataset
-        data["annotation"] = _relative(pair.annotation, base)
-        return data
     data["source_bbox"] = list(pair.source_bbox) if pair.source_bbox else None
     data["target_bbox"] = list(pair.target_bbox) if pair.target_bbox else None
     data["ground_truth"] = [[list(g.src_xy), list(g.trg_xy), g.label] for g in pair.ground_truth]
@@ -167,7 +178,6 @@ def _pair_to_dict(pair: PairEntry, base: Path) -> dict[str, Any]:
 
 def _pair_from_dict(data: dict[str, Any], base: Path) -> PairEntry:
     try:
-        annotation = data.get("annotation")
         return PairEntry(
             pair_id=str(data["pair_id"]),
             source=(base / data["source"]).resolve(),
@@ -178,10 +188,16 @@ def _pair_from_dict(data: dict[str, Any], base: Path) -> PairEntry:
             ground_truth=tuple(
                 GroundTruth(tuple(s), tuple(t), str(label)) for s, t, label in data.get("ground_truth", [])
             ),
-            annotation=(base / annotation).resolve() if annotation else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise DocumentError(f"malformed pair in session data: {exc}") from exc
+
+
+def _dataset_from_dict(data: dict[str, Any], base: Path) -> DatasetRef:
+    try:
+        return DatasetRef(str(data["kind"]), (base / data["root"]).resolve(), str(data.get("split", "test")))
+    except (KeyError, TypeError) as exc:
+        raise DocumentError(f"malformed dataset in session data: {exc}") from exc
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -36,8 +36,9 @@ def expected_match(app, matcher_name: str, request, src_xy):
 def test_click_on_source_shows_target_marker_and_heatmap(app, qtbot, request):
     canvas = app.window.canvas
     click(canvas, SOURCE, (210.0, 180.0))
-    # The source marker is drawn at once, before any answer.
+    # The source marker, numbered, is drawn at once, before any answer.
     assert [m.key for m in canvas.source.view.markers.markers] == [0]
+    assert canvas.source.view.markers.label_texts() == ["1"]
     wait_idle(qtbot, app)
     point = app.session.point(0)
     assert point.src_xy == pytest.approx((210.0, 180.0), abs=pixel_tolerance(canvas, SOURCE))

@@ -125,12 +125,12 @@ class TestPairLists:
             ((tmp_path / "3.png").resolve(), None),
         ]
 
-    def test_spair_split_is_read_lazily(self, spair_root):
-        pairs = datasets.pairs_from_spair(spair_root, "test")
-        assert len(pairs) == 1 and pairs[0].ground_truth == () and pairs[0].category == "person"
-        pair = datasets.complete_pair(pairs[0])
+    def test_a_benchmark_split_becomes_pairs_with_ground_truth(self, spair_root):
+        assert datasets.dataset_kind(spair_root) == "spair" and datasets.dataset_kind(spair_root.parent) == "spair"
+        [pair], mirrored = datasets.pairs_from_dataset(datasets.DatasetRef("spair", spair_root, "test"))
+        assert mirrored == 0 and pair.category == "person"
         assert pair.target_bbox == (150.0, 100.0, 400.0, 560.0)
-        assert [g.label for g in pair.ground_truth] == ["0", "3", "7"]
+        assert [g.label for g in pair.ground_truth] == ["1", "2", "3"]
         assert pair.ground_truth[1].trg_xy == (330.0, 250.0)
         assert [p.src_xy for p in datasets.ground_truth_points(pair)] == [g.src_xy for g in pair.ground_truth]
 
@@ -138,8 +138,9 @@ class TestPairLists:
         (tmp_path / "one.jpg").write_bytes(b"x")
         with pytest.raises(Exception, match="a pair needs at least two"):
             datasets.pairs_from_folder(tmp_path)
-        with pytest.raises(DocumentError, match="no SPair-71k split"):
-            datasets.pairs_from_spair(tmp_path, "test")
+        assert datasets.dataset_kind(tmp_path) is None
+        with pytest.raises(DocumentError, match="not a SPair-71k folder"):
+            datasets.pairs_from_dataset(datasets.DatasetRef("spair", tmp_path, "test"))
 
 
 class TestSessionFiles:
@@ -181,6 +182,17 @@ class TestSessionFiles:
         point = target.point(0)
         assert point.status == "corrected" and point.trg_xy == (51, 61)
         assert point.predictions[0].run_id == "r2" and target.runs.details("r2") == {"backend": "sift"}
+
+    def test_a_dataset_session_stores_the_split_not_the_pairs(self, spair_root, tmp_path):
+        dataset = datasets.DatasetRef("spair", spair_root, "test")
+        session = Session()
+        session.set_pairs(datasets.pairs_from_dataset(dataset)[0], dataset=dataset)
+        path = tmp_path / "work.json"
+        save_session(session, path)
+        data = json.loads(path.read_text())["session"]
+        assert "pairs" not in data and data["dataset"] == {"kind": "spair", "root": "SPair-71k", "split": "test"}
+        loaded = load_session(path)
+        assert loaded.pairs == session.pairs and loaded.dataset == dataset
 
     def test_unknown_session_version_is_refused(self, tmp_path):
         path = tmp_path / "s.json"
