@@ -2,9 +2,9 @@
 
 For each backend the demo pair is opened and its features computed once (cached); ten points are
 placed. Then, 200 times: a raw mouse click at a random source pixel is sent to the canvas, and the
-clock stops when the answer for that click has been applied and the canvas has repainted (target
-marker and heatmap drawn); the point is then undone so that every click sees the same ten points.
-Runs offscreen; preferences and autosave go to a temporary folder.
+clock stops when the first repaint of the canvas after the answer was applied has finished (the
+target marker and the heatmap are on screen); the point is then undone so that every click sees
+the same ten points. Runs offscreen; preferences and autosave go to a temporary folder.
 
 Backends: ``sift`` (the weights-free backend at its default input size, 768: a 48 x 48 grid like
 SD2-1's layer 1) and ``tiny-sd`` (a tiny random Stable Diffusion at 256: 16 x 16 grid).
@@ -26,6 +26,7 @@ import numpy as np
 WARM_UP = 10
 BASE_POINTS = 10
 TIMEOUT_MS = 60_000
+MARKER_CLEARANCE = 25  # image pixels between a measured click and the ten existing points
 
 
 def _isolate(folder: Path) -> None:
@@ -70,6 +71,48 @@ def _wait(app, condition) -> None:
         raise RuntimeError("no answer from the engine within the time limit")
 
 
+class PaintWatch:
+    """Records when the first paint of a widget that shows what ``ready()`` checks has finished."""
+
+    def __init__(self, widget) -> None:
+        from PySide6.QtCore import QEvent, QObject, QTimer
+
+        watch = self
+
+        class Filter(QObject):
+            def eventFilter(self, _obj, event) -> bool:
+                if event.type() == QEvent.Type.Paint and watch.ready is not None and watch.ready():
+                    watch.ready = None
+                    # Runs once this paint event has been handled: the frame is drawn.
+                    QTimer.singleShot(0, watch.finish)
+                return False
+
+        self.ready = None
+        self.finished_at = 0.0
+        self._filter = Filter()
+        widget.installEventFilter(self._filter)
+
+    def arm(self, ready) -> None:
+        self.ready, self.finished_at = ready, 0.0
+
+    def finish(self) -> None:
+        self.finished_at = time.perf_counter()
+
+    def done(self) -> bool:
+        return self.finished_at > 0
+
+
+def _wait_until(condition) -> None:
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the canvas did not repaint within the time limit")
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+
+
 def _click(canvas, xy: tuple[float, float]) -> None:
     from PySide6.QtCore import QEvent, QPointF, Qt
     from PySide6.QtGui import QMouseEvent
@@ -111,19 +154,24 @@ def measure(backend: str, clicks: int, folder: Path, seed: int = 0) -> dict[str,
     canvas = app.window.canvas
     rng = np.random.default_rng(seed)
     source = app.current_images[0]
-    spots = rng.uniform((10, 10), (source.width - 10, source.height - 10), size=(BASE_POINTS + WARM_UP + clicks, 2))
+    base = rng.uniform((10, 10), (source.width - 10, source.height - 10), size=(BASE_POINTS, 2))
+    spots = rng.uniform((10, 10), (source.width - 10, source.height - 10), size=(20 * (WARM_UP + clicks), 2))
+    # Clicks away from the ten markers: a click on a marker selects it instead of adding a point.
+    spots = spots[np.linalg.norm(spots[:, None] - base[None], axis=2).min(axis=1) > MARKER_CLEARANCE]
+    spots = np.concatenate([base, spots[: WARM_UP + clicks]])
     for xy in spots[:BASE_POINTS]:
         _click(canvas, tuple(xy))
     _wait(app, lambda: app.computation.idle and all(p.trg_xy is not None for p in app.session.points()))
 
+    painted = PaintWatch(canvas.viewport())
     latencies = []
     for index, xy in enumerate(spots[BASE_POINTS:]):
+        new_id = app.session.next_point_id()
+        painted.arm(lambda new_id=new_id: _drawn(app, new_id))
         started = time.perf_counter()
         _click(canvas, tuple(xy))
-        new_id = app.session.selected
-        _wait(app, lambda new_id=new_id: _drawn(app, new_id))
-        canvas.viewport().repaint()
-        elapsed = (time.perf_counter() - started) * 1000
+        _wait_until(painted.done)
+        elapsed = (painted.finished_at - started) * 1000
         if index >= WARM_UP:
             latencies.append(elapsed)
         app.annotation.undo()

@@ -252,10 +252,15 @@ class AppController(QObject):
             self.annotation.nudge(dx, dy, (target.width, target.height))
 
     def _update_undo_texts(self) -> None:
+        """Name the step in the tooltip (changing the text itself would re-lay out the toolbar at
+        every click)."""
         history, actions = self.session.history, self.window.actions
         for name, text in (("undo", history.undo_text), ("redo", history.redo_text)):
-            actions[name].setEnabled(text is not None)
-            actions[name].setText(f"{name.capitalize()} {text}" if text else name.capitalize())
+            tip = f"{name.capitalize()} {text}" if text else f"Nothing to {name}"
+            if actions[name].toolTip() != tip:
+                actions[name].setToolTip(tip)
+            if actions[name].isEnabled() != (text is not None):
+                actions[name].setEnabled(text is not None)
 
     # ---- slots ----
 

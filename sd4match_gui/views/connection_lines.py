@@ -17,7 +17,9 @@ from PySide6.QtWidgets import QGraphicsObject
 from .coords import to_view
 
 Z_LINES = 1000
-LINE_WIDTH = 2  # screen pixels; fractional widths make antialiased rasterising about twice as slow
+# Screen pixels. Lines are opaque and 2 px wide: fractional widths or translucency make the
+# antialiased software rasteriser about twice as slow, and lines dominate a repaint.
+LINE_WIDTH = 2
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class ConnectionLines(QGraphicsObject):
             end = self._visible_scene_point(link.target_view, link.target_xy)
             if start is None or end is None:
                 continue
-            pen = QPen(pg.mkColor(*link.colour, 200), LINE_WIDTH)
+            pen = QPen(pg.mkColor(*link.colour), LINE_WIDTH)
             pen.setCosmetic(True)
             painter.setPen(pen)
             painter.drawLine(QLineF(start, end))

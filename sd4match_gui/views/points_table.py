@@ -47,6 +47,7 @@ class PointsTable(QTableWidget):
         self.itemChanged.connect(self._on_item_changed)
         self._ids: list[int] = []
         self._shown: tuple[list[tuple[str, ...]], int | None] = ([], None)
+        self._sized_for: list[str] | None = None
 
     def set_points(self, points: list[Correspondence], confidences: dict[int, float], selected: int | None) -> None:
         """Show ``points``; ``confidences`` maps id -> the primary run's confidence."""
@@ -66,7 +67,10 @@ class PointsTable(QTableWidget):
             self.clearSelection()
             if selected in self._ids:
                 self.selectRow(self._ids.index(selected))
-        self.resizeColumnsToContents()
+        sizing = [row[LABEL_COLUMN] for row in rows]
+        if sizing != self._sized_for:  # measuring every cell costs milliseconds: only for new rows or labels
+            self.resizeColumnsToContents()
+            self._sized_for = sizing
 
     def _on_selection(self) -> None:
         rows = {index.row() for index in self.selectedIndexes()}

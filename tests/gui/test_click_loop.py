@@ -117,7 +117,7 @@ def test_delete_undo_redo(app, qtbot):
     assert [p.id for p in app.session.points()] == [0, 2]
     wait_idle(qtbot, app)
     assert [m.key for m in canvas.targets[0].view.markers.markers] == [0, 2]
-    assert actions["redo"].isEnabled() is False and actions["undo"].text().startswith("Undo delete point 2")
+    assert actions["redo"].isEnabled() is False and actions["undo"].toolTip() == "Undo delete point 2"
 
 
 def test_keys_nudge_flag_accept_and_step(app, qtbot):
