@@ -41,13 +41,14 @@ class PointsTable(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # arrow keys stay with the nudge shortcuts
         self.verticalHeader().hide()
+        self.setWordWrap(False)
         self.horizontalHeader().setStretchLastSection(True)
         self.setToolTip("Points of this pair; double-click a label to rename it.")
         self.itemSelectionChanged.connect(self._on_selection)
         self.itemChanged.connect(self._on_item_changed)
         self._ids: list[int] = []
         self._shown: tuple[list[tuple[str, ...]], int | None] = ([], None)
-        self._sized_for: list[str] | None = None
+        self._sized_for: list[int] | None = None
 
     def set_points(self, points: list[Correspondence], confidences: dict[int, float], selected: int | None) -> None:
         """Show ``points``; ``confidences`` maps id -> the primary run's confidence."""
@@ -67,8 +68,8 @@ class PointsTable(QTableWidget):
             self.clearSelection()
             if selected in self._ids:
                 self.selectRow(self._ids.index(selected))
-        sizing = [row[LABEL_COLUMN] for row in rows]
-        if sizing != self._sized_for:  # measuring every cell costs milliseconds: only for new rows or labels
+        sizing = [max((len(row[column]) for row in rows), default=0) for column in range(len(COLUMNS))]
+        if sizing != self._sized_for:  # measuring every cell costs milliseconds: only when a text got longer
             self.resizeColumnsToContents()
             self._sized_for = sizing
 
