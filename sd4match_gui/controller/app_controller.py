@@ -96,6 +96,9 @@ class AppController(QObject):
 
     def replace_session(self, session: Session) -> None:
         """Install a session (new, opened or imported) and show its open pair."""
+        if self._banner_action is not None:  # an offer to open something is moot now
+            self._banner_action = None
+            self.window.message_banner.hide()
         self.session = session
         self._shown_pair = None
         self.computation.heatmaps.clear()
