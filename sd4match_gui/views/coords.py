@@ -7,7 +7,8 @@ point and subtract 0.5 from a click before emitting it.
 
 from __future__ import annotations
 
-import numpy as np
+import dataclasses
+
 from PySide6.QtCore import QPointF, QRectF
 
 from engine.frames import GridFrame
@@ -34,16 +35,20 @@ def inside_image(xy: tuple[float, float], width: int, height: int) -> bool:
     return -0.5 <= xy[0] <= width - 0.5 and -0.5 <= xy[1] <= height - 0.5
 
 
-def heatmap_rect(frame: GridFrame) -> QRectF:
-    """Where an ``h x w`` score map goes so that cell (i, j) is centred where the frame says.
+def heatmap_display(frame: GridFrame, max_side: int) -> tuple[GridFrame, QRectF]:
+    """Where a score map is resampled for display, and where that display map goes in the view.
 
-    Cell centres sit at ``frame.grid_to_pixels`` (align-corners); cells are spaced ``(S - 1) /
-    (w - 1) * W / S`` pixels apart, so the map is drawn as ``w`` cells of that width starting
-    half a cell before the first centre. The map itself is never resampled.
+    Returns ``frame`` with a display-sized image (``engine.heatmap.stretch_to_image`` resamples
+    onto it) and the view rectangle of that map. Up to ``max_side`` pixels on the longer side
+    the display map is the image's own pixel grid, drawn on ``[0, W] x [0, H]``. A larger image
+    gets a map of ``w' = W * max_side / max(W, H)`` columns: ``stretch_to_image`` samples its
+    column ``i`` at square coordinate ``i * S / w'``, which is engine pixel ``i * W / w'``, so
+    column ``i`` is centred there, each column ``W / w'`` engine pixels wide (rows alike).
     """
-    first, second = frame.grid_to_pixels(np.array([[0.0, 0.0], [1.0, 1.0]]))
-    cell_w = second[0] - first[0] if frame.grid_width > 1 else float(frame.image_width)
-    cell_h = second[1] - first[1] if frame.grid_height > 1 else float(frame.image_height)
-    left = first[0] + PIXEL_CENTRE - cell_w / 2
-    top = first[1] + PIXEL_CENTRE - cell_h / 2
-    return QRectF(left, top, cell_w * frame.grid_width, cell_h * frame.grid_height)
+    scale = min(1.0, max_side / max(frame.image_width, frame.image_height))
+    width = max(1, round(frame.image_width * scale))
+    height = max(1, round(frame.image_height * scale))
+    display = dataclasses.replace(frame, image_width=width, image_height=height)
+    pitch_x, pitch_y = frame.image_width / width, frame.image_height / height
+    rect = QRectF(PIXEL_CENTRE - pitch_x / 2, PIXEL_CENTRE - pitch_y / 2, frame.image_width, frame.image_height)
+    return display, rect

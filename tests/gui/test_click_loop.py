@@ -10,7 +10,9 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from engine import PromptSpec
-from sd4match_gui.views.coords import to_view
+from engine.frames import GridFrame
+from sd4match_gui.views.coords import from_view
+from sd4match_gui.views.image_panel import MAX_HEATMAP_SIDE, ImagePanel
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.gui.conftest import SIFT, TINY_SD, wait_idle
 from tests.gui.helpers import click, drag, pixel_tolerance, widget_pos
@@ -53,16 +55,52 @@ def test_click_on_source_shows_target_marker_and_heatmap(app, qtbot, request):
     assert app.window.selection_label.text().startswith("point 1 · confidence ")
 
 
-def test_heatmap_cells_sit_where_the_grid_frame_puts_them(app, qtbot):
+def heatmap_centre(panel: ImagePanel) -> tuple[float, float]:
+    """Engine pixel at the weighted centre of the panel's heatmap (the item's own placement)."""
+    shown = panel.heatmap.image
+    rows, columns = np.mgrid[0 : shown.shape[0], 0 : shown.shape[1]]
+    total = shown.sum()
+    centre = QPointF((columns * shown).sum() / total + 0.5, (rows * shown).sum() / total + 0.5)
+    return from_view(panel.heatmap.mapToParent(centre))
+
+
+def assert_cells_centred(panel: ImagePanel, frame: GridFrame) -> None:
+    """A one-cell map must be centred where ``frame.grid_to_pixels`` puts that cell.
+
+    Its bilinear display is a symmetric tent around the cell centre, so the weighted centre finds
+    that point to a few hundredths of a display pixel. Placement is affine, so three interior
+    cells not on a line pin it everywhere (edge cells' tents are cut in half by the border).
+    """
+    for column, row in ((1, 1), (3, 5), (frame.grid_width - 2, frame.grid_height - 2)):
+        one_cell = np.zeros((frame.grid_height, frame.grid_width), dtype=np.float32)
+        one_cell[row, column] = 1.0
+        panel.set_heatmap(one_cell, frame)
+        shown = panel.heatmap.image.shape
+        pitch = np.array([frame.image_width / shown[1], frame.image_height / shown[0]])
+        expected = frame.grid_to_pixels(np.array([[column, row]], dtype=float))[0]
+        assert (np.abs(np.subtract(heatmap_centre(panel), expected)) <= 0.1 * pitch).all()
+
+
+def test_heatmap_is_smooth_and_cells_sit_where_the_grid_frame_puts_them(app, qtbot):
     click(app.window.canvas, SOURCE, (100.0, 100.0))
     wait_idle(qtbot, app)
     panel = app.window.canvas.targets[0]
     frame = app.computation.heatmaps["current"].frame
-    # The centre of heatmap pixel (i, j) in view coordinates must be grid_to_pixels(i, j) + 0.5.
-    for cell in ((0, 0), (frame.grid_width - 1, frame.grid_height - 1), (3, 5)):
-        centre = panel.heatmap.mapToParent(QPointF(cell[0] + 0.5, cell[1] + 0.5))
-        expected = to_view(tuple(frame.grid_to_pixels(np.array([cell], dtype=float))[0]))
-        assert (centre.x(), centre.y()) == pytest.approx((expected.x(), expected.y()), abs=1e-6)
+    shown = panel.heatmap.image
+    assert shown.shape == (frame.image_height, frame.image_width)  # resampled to the image, not one square a cell
+    # Bilinear between cell centres: neighbouring pixels differ by at most a cell's full range over its width.
+    cell = np.diff(frame.grid_to_pixels(np.array([[0.0, 0.0], [1.0, 1.0]])), axis=0)[0]
+    assert np.abs(np.diff(shown, axis=1)).max() <= 1 / cell[0] + 1e-3
+    assert np.abs(np.diff(shown, axis=0)).max() <= 1 / cell[1] + 1e-3
+    assert_cells_centred(panel, frame)
+
+
+def test_a_large_image_gets_a_capped_heatmap_with_cells_still_in_place(qtbot):
+    panel = ImagePanel("target")
+    frame = GridFrame(3000, 2000, 768, 48, 48)
+    panel.set_heatmap(np.random.default_rng(0).random((48, 48), dtype=np.float32), frame)
+    assert panel.heatmap.image.shape == (round(2000 * MAX_HEATMAP_SIDE / 3000), MAX_HEATMAP_SIDE)
+    assert_cells_centred(panel, frame)
 
 
 def test_click_on_target_corrects_the_selected_point(app, qtbot):
