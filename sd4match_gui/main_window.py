@@ -88,11 +88,13 @@ class MainWindow(QMainWindow):
 
         self.cursor_label = QLabel()
         self.selection_label = QLabel()
+        self.pck_label = QLabel()  # the current variant's PCK on this pair, outside comparison mode
         self.backend_label = QLabel()
         self.progress = ProgressWidget()
         status = self.statusBar()
         status.addWidget(self.cursor_label)
         status.addWidget(self.selection_label, 1)
+        status.addPermanentWidget(self.pck_label)
         status.addPermanentWidget(self.progress)
         status.addPermanentWidget(self.backend_label)
         self.resize(1500, 860)

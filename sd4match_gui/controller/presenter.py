@@ -11,15 +11,20 @@ from engine.render import point_colour
 from engine.variants import Variant
 
 from ..main_window import MainWindow
-from ..model.comparison import PCK_ALPHAS, comparison_rows, pck, pck_threshold
+from ..model.comparison import comparison_rows, errors, pck_by_alpha, pck_rule, pck_threshold, references
 from ..model.correspondence import VISIBILITY_NAMES, Correspondence, Point
 from ..model.session import Session
-from ..views.compare_panel import VariantRow
+from ..views.compare_panel import VariantRow, pck_summary
 from ..views.connection_lines import Link
 from ..views.markers import Marker
 from .computation import ComputationController
 
 REFERENCE_COLOUR = (255, 255, 255)
+THETA_RULES = {
+    "bbox": "the longer side of the target box",
+    "image": "the longer side of the target image",
+    "points": "the larger extent of the ground-truth target points",
+}
 COMPARE_OFF = "Comparison mode is off: tick it (C) to see one target view per variant."
 # Variant colours in comparison mode: distinct from each other (Okabe-Ito, then Tableau).
 VARIANT_COLOURS = (
@@ -40,19 +45,6 @@ def variant_colour(index: int) -> tuple[int, int, int]:
     return VARIANT_COLOURS[index % len(VARIANT_COLOURS)]
 
 
-def references(session: Session) -> dict[int, Point]:
-    """Point id -> the point its errors are measured against: the dataset's ground truth where the
-    point is a ground-truth keypoint (same source position), else the user's approved target."""
-    truth = {g.src_xy: g.trg_xy for g in session.pair.ground_truth} if session.pair else {}
-    result = {}
-    for point in session.points():
-        if point.src_xy in truth:
-            result[point.id] = truth[point.src_xy]
-        elif point.approved and point.trg_xy is not None:
-            result[point.id] = point.trg_xy
-    return result
-
-
 class Presenter:
     """Draws the state into the window."""
 
@@ -63,11 +55,12 @@ class Presenter:
     def render(self, session: Session) -> None:
         variants = session.settings.active_variants()
         points = session.points()
+        truth = references(session.pair, points) if session.pair is not None else {}
         self._draw_source(session, points)
-        self._draw_targets(session, variants, points)
+        self._draw_targets(session, variants, points, truth)
         self._draw_lines(session, variants, points)
-        self._fill_points_table(session, variants[0], points)
-        self._fill_comparison(session, points)
+        self._fill_points_table(session, variants[0], points, truth)
+        self._fill_comparison(session, points, truth)
         self.show_selection(session)
 
     def show_variant_states(self, session: Session) -> None:
@@ -104,9 +97,10 @@ class Presenter:
             ]
         )
 
-    def _draw_targets(self, session: Session, variants: list[Variant], points: list[Correspondence]) -> None:
+    def _draw_targets(
+        self, session: Session, variants: list[Variant], points: list[Correspondence], truth: dict[int, Point]
+    ) -> None:
         comparing = session.settings.compare.active
-        truth = references(session)
         display = session.settings.display
         for index, (panel, variant) in enumerate(zip(self._window.canvas.targets, variants, strict=False)):
             panel.set_title(self._target_title(session, variant))
@@ -156,16 +150,27 @@ class Presenter:
                     links.append(Link(point.src_xy, panel.view, record.xy, variant_colour(index)))
         canvas.lines.set_links(links)
 
-    def _fill_points_table(self, session: Session, primary: Variant, points: list[Correspondence]) -> None:
+    def _fill_points_table(
+        self, session: Session, primary: Variant, points: list[Correspondence], truth: dict[int, Point]
+    ) -> None:
+        """Confidence and error of the primary variant per point; its PCK on the pair in the status
+        bar (outside comparison mode, where the comparison panel shows every variant's)."""
         run_id = self._computation.variant_runs.get(primary.name)
-        confidences = {}
-        for point in points:
-            record = point.prediction(run_id) if run_id else None
-            if record is not None:
-                confidences[point.id] = record.confidence
-        self._window.points_table.set_points(points, confidences, session.selected)
+        runs = {primary.name: run_id} if run_id else {}
+        size = self._target_size(session)
+        rows = comparison_rows(points, runs, size, truth) if size else []
+        confidences = {row.point.id: cell.confidence for row in rows if (cell := row.cells.get(primary.name))}
+        found = errors(rows, primary.name)
+        self._window.points_table.set_points(points, confidences, found, session.selected)
+        label = self._window.pck_label
+        if session.settings.compare.active or not truth or not size:
+            label.setText("")
+            return
+        threshold = pck_threshold(session.pair, size)
+        label.setText(pck_summary({primary.name: pck_by_alpha(rows, primary.name, threshold)}, len(truth)))
+        label.setToolTip(f"theta = {threshold:.1f} px, {THETA_RULES[pck_rule(session.pair)]}")
 
-    def _fill_comparison(self, session: Session, points: list[Correspondence]) -> None:
+    def _fill_comparison(self, session: Session, points: list[Correspondence], truth: dict[int, Point]) -> None:
         panel = self._window.compare_panel
         settings = session.settings
         panel.set_active(settings.compare.active)
@@ -186,20 +191,26 @@ class Presenter:
             ]
         )
         self.show_variant_states(session)
-        if not settings.compare.active or session.pair is None or session.pair.target not in session.images:
+        size = self._target_size(session)
+        if not settings.compare.active or size is None:
             panel.table.set_rows([], [])
             panel.summary.setText(COMPARE_OFF if not settings.compare.active else "")
             return
-        target = session.images[session.pair.target]
         run_ids = {
             v.name: self._computation.variant_runs[v.name] for v in enabled if v.name in self._computation.variant_runs
         }
-        truth = references(session)
-        rows = comparison_rows(points, run_ids, (target.width, target.height), truth)
+        rows = comparison_rows(points, run_ids, size, truth)
         panel.table.set_rows(rows, [v.name for v in enabled])
-        threshold = pck_threshold((target.width, target.height), session.pair.target_bbox)
-        scores = {name: {alpha: pck(rows, name, threshold, alpha) for alpha in PCK_ALPHAS} for name in run_ids}
-        panel.set_summary(scores, len(truth))
+        threshold = pck_threshold(session.pair, size)
+        panel.set_summary({name: pck_by_alpha(rows, name, threshold) for name in run_ids}, len(truth))
+
+    @staticmethod
+    def _target_size(session: Session) -> tuple[int, int] | None:
+        """(W, H) of the open pair's target, once it has been loaded."""
+        if session.pair is None or session.pair.target not in session.images:
+            return None
+        target = session.images[session.pair.target]
+        return target.width, target.height
 
     def _target_title(self, session: Session, variant: Variant) -> str:
         state = self._computation.states.get(variant.name)

@@ -1,11 +1,14 @@
-"""Comparing variants point by point: spread between predictions, error against a reference, PCK.
+"""Scoring variants point by point: spread between predictions, error against a reference, PCK.
 
+Used by the comparison mode (every variant) and by the points table (the current variant).
 All distances are in original target pixels. The spread of a point is the largest distance
 between any two variants' predictions (``engine.comparison.prediction_spread``); as a fraction it
-is divided by ``max(W, H)`` of the target image. PCK@alpha counts a prediction correct when its
-error is at most ``alpha * theta`` (``engine.evaluation``), theta the longer side of the target
-bounding box when the dataset gives one (SPair-71k's rule), else the longer image side
-(PF-Pascal's rule); see docs/algorithm.md section 6.
+is divided by ``max(W, H)`` of the target image. A point's reference is the dataset's ground
+truth, else the target a person accepted or corrected. PCK@alpha counts a prediction correct when
+its error is at most ``alpha * theta`` (``engine.evaluation``), with theta by the dataset's own
+rule for a dataset pair (SPair-71k: longer side of the target box; PF-Pascal: longer side of the
+target image; PF-Willow: larger extent of the target keypoints), otherwise the longer side of
+the target box if known, else of the target image; see docs/algorithm.md section 6.
 """
 
 from __future__ import annotations
@@ -18,14 +21,33 @@ from engine.comparison import prediction_spread
 from engine.evaluation.pck import correct_points, reference_length
 
 from .correspondence import Correspondence, Point
-from .pairs import BBox
+from .pairs import PairEntry
 
 PCK_ALPHAS = (0.05, 0.1)
 
 
-def pck_threshold(image_size: tuple[int, int], bbox: BBox | None) -> float:
-    """theta of PCK in target pixels: the longer bbox side if known, else the longer image side."""
-    return reference_length("bbox" if bbox is not None else "image", np.zeros((0, 2)), bbox, *image_size)
+def pck_rule(pair: PairEntry) -> str:
+    """How theta is measured for ``pair``: "bbox", "image" or "points" (see the module docstring)."""
+    return pair.threshold or ("bbox" if pair.target_bbox is not None else "image")
+
+
+def pck_threshold(pair: PairEntry, image_size: tuple[int, int]) -> float:
+    """theta of PCK in target pixels; ``image_size`` is the target's (W, H)."""
+    truth = np.array([g.trg_xy for g in pair.ground_truth], dtype=np.float64).reshape(-1, 2)
+    return reference_length(pck_rule(pair), truth, pair.target_bbox, *image_size)
+
+
+def references(pair: PairEntry, points: list[Correspondence]) -> dict[int, Point]:
+    """Point id -> the target its errors are measured against: the dataset's ground truth where the
+    point is a ground-truth keypoint (same source position), else the user's approved target."""
+    truth = {g.src_xy: g.trg_xy for g in pair.ground_truth}
+    result = {}
+    for point in points:
+        if point.src_xy in truth:
+            result[point.id] = truth[point.src_xy]
+        elif point.approved and point.trg_xy is not None:
+            result[point.id] = point.trg_xy
+    return result
 
 
 @dataclass(frozen=True)
@@ -86,9 +108,23 @@ def comparison_rows(
     return rows
 
 
+def errors(rows: list[ComparisonRow], variant: str) -> dict[int, float]:
+    """Point id -> ``variant``'s error, for the points that have a reference and a prediction."""
+    return {
+        row.point.id: cell.error
+        for row in rows
+        if (cell := row.cells.get(variant)) is not None and cell.error is not None
+    }
+
+
 def pck(rows: list[ComparisonRow], variant: str, threshold: float, alpha: float) -> float | None:
     """Share of points with a reference whose ``variant`` error is within ``alpha * threshold``."""
-    errors = [row.cells[variant].error for row in rows if variant in row.cells and row.cells[variant].error is not None]
-    if not errors:
+    found = list(errors(rows, variant).values())
+    if not found:
         return None
-    return float(correct_points(np.array(errors), threshold, (alpha,)).mean())
+    return float(correct_points(np.array(found), threshold, (alpha,)).mean())
+
+
+def pck_by_alpha(rows: list[ComparisonRow], variant: str, threshold: float) -> dict[float, float | None]:
+    """:func:`pck` at each of :data:`PCK_ALPHAS`."""
+    return {alpha: pck(rows, variant, threshold, alpha) for alpha in PCK_ALPHAS}

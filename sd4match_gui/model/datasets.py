@@ -130,6 +130,7 @@ def _entry(sample: PairSample) -> PairEntry:
         source_bbox=sample.source_bbox,
         target_bbox=sample.target_bbox,
         ground_truth=truth,
+        threshold=sample.threshold,
     )
 
 

@@ -29,6 +29,8 @@ class PairEntry:
         category: object category, if known (class prompts and templates use it).
         source_bbox, target_bbox: object boxes, if the dataset gives them (PCK uses the target's).
         ground_truth: the dataset's keypoints; empty for plain images.
+        threshold: the dataset's PCK rule (``engine.datasets.PairSample.threshold``: "bbox",
+            "image" or "points"); None outside datasets.
     """
 
     pair_id: str
@@ -38,6 +40,7 @@ class PairEntry:
     source_bbox: BBox | None = None
     target_bbox: BBox | None = None
     ground_truth: tuple[GroundTruth, ...] = ()
+    threshold: str | None = None
 
     @property
     def title(self) -> str:

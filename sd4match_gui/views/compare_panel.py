@@ -40,6 +40,16 @@ class VariantRow:
     exploratory: bool
 
 
+def pck_summary(pck: dict[str, dict[float, float | None]], references: int) -> str:
+    """One line: ``pck`` maps variant -> alpha -> PCK over the ``references`` points with a reference."""
+    alphas = " / ".join(f"@{a:g}" for a in PCK_ALPHAS)
+    parts = [
+        f"{name}: " + " / ".join("—" if values[a] is None else f"{values[a]:.2f}" for a in PCK_ALPHAS)
+        for name, values in pck.items()
+    ]
+    return f"PCK{alphas} over {references} reference point(s): " + ";  ".join(parts)
+
+
 def _number_item(value: float | None, tip: str) -> QTableWidgetItem:
     """An item holding a number, so that sorting is numeric; empty while there is no value."""
     item = QTableWidgetItem()
@@ -199,9 +209,4 @@ class ComparePanel(QWidget):
         if not references:
             self.summary.setText("Correct a point (or open a dataset pair) to see each variant's error and PCK.")
             return
-        alphas = " / ".join(f"@{a:g}" for a in PCK_ALPHAS)
-        parts = [
-            f"{name}: " + " / ".join("—" if values[a] is None else f"{values[a]:.2f}" for a in PCK_ALPHAS)
-            for name, values in pck.items()
-        ]
-        self.summary.setText(f"PCK{alphas} over {references} reference point(s): " + ";  ".join(parts))
+        self.summary.setText(pck_summary(pck, references))

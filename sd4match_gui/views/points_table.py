@@ -1,4 +1,5 @@
-"""The list of point pairs of the open image pair: number, label, coordinates, status, confidence."""
+"""The list of point pairs of the open image pair: number, label, coordinates, status, confidence,
+and the error of the current variant's prediction where the point has a reference."""
 
 from __future__ import annotations
 
@@ -8,15 +9,19 @@ from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem,
 from ..model.correspondence import VISIBILITY_NAMES, Correspondence
 from .widgets import signals_blocked
 
-COLUMNS = ("#", "label", "source x, y", "target x, y", "status", "visibility", "confidence")
+COLUMNS = ("#", "label", "source x, y", "target x, y", "status", "visibility", "confidence", "error px")
 LABEL_COLUMN = 1
+ERROR_TIP = (
+    "Distance in target pixels from the current variant's prediction to the reference: the dataset's "
+    "ground truth, or the target you accepted or corrected."
+)
 
 
 def _format_xy(xy: tuple[float, float] | None) -> str:
     return "—" if xy is None else f"{xy[0]:.1f}, {xy[1]:.1f}"
 
 
-def _row(point: Correspondence, confidence: float | None) -> tuple[str, ...]:
+def _row(point: Correspondence, confidence: float | None, error: float | None) -> tuple[str, ...]:
     return (
         str(point.number),
         point.label,
@@ -25,6 +30,7 @@ def _row(point: Correspondence, confidence: float | None) -> tuple[str, ...]:
         point.status,
         f"{point.visibility} {VISIBILITY_NAMES[point.visibility]}",
         "—" if confidence is None else f"{confidence:.2f}",
+        "—" if error is None else f"{error:.1f}",
     )
 
 
@@ -37,6 +43,7 @@ class PointsTable(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(COLUMNS)
+        self.horizontalHeaderItem(COLUMNS.index("error px")).setToolTip(ERROR_TIP)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # arrow keys stay with the nudge shortcuts
@@ -50,9 +57,16 @@ class PointsTable(QTableWidget):
         self._shown: tuple[list[tuple[str, ...]], int | None] = ([], None)
         self._sized_for: list[int] | None = None
 
-    def set_points(self, points: list[Correspondence], confidences: dict[int, float], selected: int | None) -> None:
-        """Show ``points``; ``confidences`` maps id -> the primary run's confidence."""
-        rows = [_row(point, confidences.get(point.id)) for point in points]
+    def set_points(
+        self,
+        points: list[Correspondence],
+        confidences: dict[int, float],
+        errors: dict[int, float],
+        selected: int | None,
+    ) -> None:
+        """Show ``points``; ``confidences`` and ``errors`` map id -> the primary run's confidence and
+        its error in target pixels (points without a reference or prediction are absent)."""
+        rows = [_row(point, confidences.get(point.id), errors.get(point.id)) for point in points]
         if (rows, selected) == self._shown:
             return  # most redraws change other views only; rebuilding the table would cost milliseconds
         self._shown = (rows, selected)

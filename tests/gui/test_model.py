@@ -11,9 +11,9 @@ from engine import FeatureSettings, LocalisationSettings, PromptSpec
 from engine.errors import DocumentError
 from engine.export.document import ImageRef
 from sd4match_gui.model import datasets
-from sd4match_gui.model.comparison import comparison_rows, pck, pck_threshold
+from sd4match_gui.model.comparison import comparison_rows, errors, pck, pck_by_alpha, pck_threshold, references
 from sd4match_gui.model.correspondence import Correspondence, PredictionRecord
-from sd4match_gui.model.pairs import PairEntry
+from sd4match_gui.model.pairs import GroundTruth, PairEntry
 from sd4match_gui.model.runs import RunRegistry
 from sd4match_gui.model.session import Session
 from sd4match_gui.model.session_file import import_document, load_session, save_session, to_document
@@ -104,10 +104,43 @@ class TestComparison:
         row = rows[0]
         assert row.spread_px == pytest.approx(5.0) and row.spread_fraction == pytest.approx(5.0 / 200)
         assert row.cells["a"].error == 0 and row.cells["b"].error == pytest.approx(5.0)
-        threshold = pck_threshold((200, 100), bbox=(0, 0, 40, 30))
+        threshold = pck_threshold(PairEntry("p", Path("a"), Path("b"), target_bbox=(0, 0, 40, 30)), (200, 100))
         assert threshold == 40
         assert pck(rows, "b", threshold, 0.1) == 0.0 and pck(rows, "b", threshold, 0.15) == 1.0
         assert pck(rows, "missing", threshold, 0.1) is None
+
+    def test_theta_follows_the_datasets_rule(self):
+        truth = (GroundTruth((0, 0), (10, 20), "1"), GroundTruth((5, 5), (110, 60), "2"))
+        bbox = (0, 0, 40, 30)
+
+        def theta(threshold):
+            return pck_threshold(PairEntry("p", Path("a"), Path("b"), None, None, bbox, truth, threshold), (200, 100))
+
+        assert theta("bbox") == 40  # SPair-71k: longer side of the target box
+        assert theta("image") == 200  # PF-Pascal: longer image side, although the pair has a box
+        assert theta("points") == 100  # PF-Willow: x extent 10..110 beats y extent 20..60
+        assert theta(None) == 40  # not from a dataset: the box when known ...
+        assert pck_threshold(PairEntry("p", Path("a"), Path("b")), (200, 100)) == 200  # ... else the image
+
+    def test_references_are_ground_truth_else_approved_targets(self):
+        pair = PairEntry("p", Path("a"), Path("b"), ground_truth=(GroundTruth((1, 2), (30, 40), "1"),))
+        points = [
+            Correspondence(0, (1, 2), (99, 99)),  # a dataset keypoint: its ground truth wins
+            Correspondence(1, (5, 5), (7, 8), status="corrected"),
+            Correspondence(2, (6, 6), (9, 9), status="accepted"),
+            Correspondence(3, (7, 7), (1, 1)),  # predicted: nobody vouched for it
+            Correspondence(4, (8, 8), (2, 2), status="rejected"),
+        ]
+        assert references(pair, points) == {0: (30, 40), 1: (7, 8), 2: (9, 9)}
+
+    def test_pck_by_alpha_counts_points_exactly_at_the_threshold(self):
+        points = [
+            Correspondence(i, (i, i), predictions=(PredictionRecord("r1", (100.0, 100.0 + error), 0.5),))
+            for i, error in enumerate((5.0, 10.0, 20.0, 30.0))
+        ]
+        rows = comparison_rows(points, {"a": "r1"}, (200, 100), {i: (100.0, 100.0) for i in range(4)})
+        assert errors(rows, "a") == {0: 5.0, 1: 10.0, 2: 20.0, 3: 30.0}
+        assert pck_by_alpha(rows, "a", 200.0) == {0.05: 0.5, 0.1: 0.75}  # 10 <= 0.05 * 200 and 20 <= 0.1 * 200
 
 
 class TestPairLists:
