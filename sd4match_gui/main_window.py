@@ -91,11 +91,13 @@ class MainWindow(QMainWindow):
         self.pck_label = QLabel()  # the current variant's PCK on this pair, outside comparison mode
         self.backend_label = QLabel()
         self.progress = ProgressWidget()
+        self.loading = ProgressWidget("Stop waiting for it; the open session stays as it is.")
         status = self.statusBar()
         status.addWidget(self.cursor_label)
         status.addWidget(self.selection_label, 1)
         status.addPermanentWidget(self.pck_label)
         status.addPermanentWidget(self.progress)
+        status.addPermanentWidget(self.loading)
         status.addPermanentWidget(self.backend_label)
         self.resize(1500, 860)
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtCore import QObject, Slot
 
 from engine import LoadedImage
 from engine.errors import EngineError
@@ -24,19 +24,19 @@ from ..model.session import Session
 from ..preferences import AppPreferences, PreferenceStore
 from ..views.pair_canvas import SOURCE
 from ..worker.engine_client import EngineClient
-from ..worker.messages import ProgressReport, WeightsStatus
+from ..worker.messages import WeightsStatus
 from .annotation import AnnotationController
 from .computation import ComputationController
 from .files import FileController
 from .pair_images import PairImages, image_ref
 from .presenter import Presenter
 from .settings_actions import SettingsActions
+from .status_progress import StatusProgress
 
 DEMO_FOLDER = Path(__file__).resolve().parents[2] / "resources" / "demo"
 DEMO_PAIR = (DEMO_FOLDER / "astronaut.jpg", DEMO_FOLDER / "grace_hopper.jpg")
 ZOOM_HALF_SIZE = 48.0  # pixels shown around the current point by "zoom both"
 MESSAGE_MS = 6000
-PROGRESS_DELAY_MS = 150  # stages of work that finishes sooner are not shown
 START_HINT = (
     "Open two images (Ctrl+O), a folder (Ctrl+Shift+O) or a session (Ctrl+Shift+L), or try the bundled pair. "
     "Then click a point on the source image. F1 lists every shortcut."
@@ -64,10 +64,6 @@ class AppController(QObject):
         self._shown_pair: str | None = None
         self._banner_action: Callable[[], object] | None = None
         self._shut_down = False
-        self._last_progress: ProgressReport | None = None
-        self._progress_delay = QTimer(self)
-        self._progress_delay.setSingleShot(True)
-        self._progress_delay.timeout.connect(self._show_progress)
         self.computation = ComputationController(
             client, lambda: self.session, lambda: self.current_images, lambda: self.preferences.engine_config()
         )
@@ -83,6 +79,9 @@ class AppController(QObject):
         )
         self.files.last_folder = self.preferences.last_folder
         self.settings = SettingsActions(self)
+        self.status_progress = StatusProgress(
+            window, self.computation, self.presenter, lambda: self.session, self.files.loader
+        )
         self._wire()
         store.restore_window(window)
         window.before_close = self.shutdown
@@ -198,11 +197,8 @@ class AppController(QObject):
         window.points_table.point_selected.connect(self.annotation.select)
         window.points_table.label_edited.connect(self.annotation.set_label)
         window.compare_panel.point_selected.connect(self.annotation.select)
-        window.progress.cancel_clicked.connect(self.computation.cancel)
         window.message_banner.action_clicked.connect(self._run_banner_action)
         self.computation.updated.connect(self._on_results)
-        self.computation.progress.connect(self._on_progress)
-        self.computation.busy.connect(self._on_busy)
         self.computation.error.connect(self.report_error)
         self.client.worker.weights.connect(self._on_weights)
         connections = {
@@ -271,31 +267,6 @@ class AppController(QObject):
     def _on_results(self) -> None:
         self.presenter.render(self.session)
         self.files.autosave_later()
-
-    @Slot(object)
-    def _on_progress(self, report: ProgressReport) -> None:
-        """Show stages only once work has taken a moment: a cached click also passes stage
-        boundaries, and flashing a progress bar at every click would cost a relayout each time."""
-        self._last_progress = report
-        if self.window.progress.isVisible():
-            self._show_progress()
-        elif not self._progress_delay.isActive():
-            self._progress_delay.start(PROGRESS_DELAY_MS)
-
-    def _show_progress(self) -> None:
-        report = self._last_progress
-        if report is None or self.computation.idle:
-            return
-        self.window.progress.show_stage(f"{report.variant}: {report.stage}", report.fraction)
-        self.presenter.show_variant_states(self.session)
-
-    @Slot(bool)
-    def _on_busy(self, busy: bool) -> None:
-        if not busy:
-            self._progress_delay.stop()
-            self._last_progress = None
-            self.window.progress.hide()
-            self.presenter.show_variant_states(self.session)
 
     @Slot(object)
     def _on_weights(self, status: WeightsStatus) -> None:

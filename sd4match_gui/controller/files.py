@@ -1,7 +1,9 @@
 """Opening pairs and sessions, saving, exporting, importing, and autosave.
 
 Methods taking a path do the work (tests call them); ``ask_*`` methods first show a file dialog.
-Errors become a message for the user, never an exception out of a slot.
+Errors become a message for the user, never an exception out of a slot. Datasets and sessions
+(which may name a dataset) are read off the GUI thread by :attr:`FileController.loader`; the open
+session stays, and keeps working, until the new one has been read.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..model.autosave import AutosaveWriter, latest_recovery, new_recovery_path
 from ..model.pairs import PairEntry
 from ..model.session import Session
 from ..model.session_file import import_document, load_session, session_document, to_document
+from .background import BackgroundLoader
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
 SESSION_FILTER = "SD4Match session (*.json)"
@@ -59,6 +62,7 @@ class FileController:
         self._report_error = report_error
         self._autosave_enabled = autosave_enabled
         self.writer = AutosaveWriter()
+        self.loader = BackgroundLoader()
         self.recovery_path = new_recovery_path()
         self.last_folder = ""
         self._results_timer = QTimer()
@@ -69,22 +73,29 @@ class FileController:
 
     def open_pairs(self, pairs: list[PairEntry], dataset: datasets.DatasetRef | None = None) -> None:
         """Start a new untitled session on ``pairs`` with the current settings."""
+        self.loader.abandon()  # the user opened something else meanwhile
         session = Session(self._session().settings)
         session.set_pairs(pairs, dataset=dataset)
         self._start_untitled(session)
 
     def open_dataset(self, dataset: datasets.DatasetRef) -> None:
-        """A benchmark split: its keypoints are placed on the source and kept as the reference."""
-        pairs, mirrored = datasets.pairs_from_dataset(dataset)
-        self.open_pairs(pairs, dataset)
-        skipped = f"; {mirrored} mirrored pair(s) left out" if mirrored else ""
-        self._notify(f"Opened {dataset.kind} {dataset.split}: {len(pairs)} pair(s){skipped}.")
+        """A benchmark split, read in the background; its keypoints become the reference."""
+
+        def opened(found: tuple[list[PairEntry], int]) -> None:
+            pairs, mirrored = found
+            self.open_pairs(pairs, dataset)
+            skipped = f"; {mirrored} mirrored pair(s) left out" if mirrored else ""
+            self._notify(f"Opened {dataset.kind} {dataset.split}: {len(pairs)} pair(s){skipped}.")
+
+        description = f"reading {dataset.kind} {dataset.split}"
+        self.loader.start(description, lambda: datasets.pairs_from_dataset(dataset), opened, self._report_error)
 
     def open_images(self, source: Path, target: Path) -> None:
         self.open_pairs(datasets.pairs_from_images(source, target))
 
     def open_path(self, path: Path, split: str = "test") -> bool:
-        """Open whatever ``path`` is: a session/export JSON, a pair list, a benchmark's folder or a folder."""
+        """Open a session/export JSON, a pair list, a benchmark's folder or a folder; False if that failed
+        at once (datasets and sessions are read in the background and report errors then)."""
         try:
             if path.is_dir():
                 kind = datasets.dataset_kind(path)
@@ -101,30 +112,25 @@ class FileController:
             return False
         return True
 
-    def open_session(self, path: Path) -> bool:
-        try:
-            session = load_session(path)
-        except (EngineError, OSError) as exc:
-            self._report_error(str(exc))
-            return False
-        self._leave_current()
-        self._replace_session(session)
-        self._notify(f"Opened {path.name}: {len(session.pairs)} pair(s).")
-        return True
+    def open_session(self, path: Path) -> None:
+        """Read a session in the background, then make it the window's."""
+        self._read_session(path, recovery=False)
 
-    def reopen_recovery(self, path: Path) -> bool:
+    def reopen_recovery(self, path: Path) -> None:
         """Continue an untitled session a crash (or a quit) left behind; it keeps autosaving there."""
-        try:
-            session = load_session(path)
-        except (EngineError, OSError) as exc:
-            self._report_error(str(exc))
-            return False
-        self._leave_current()
-        session.path = None
-        self.recovery_path = path
-        self._replace_session(session)
-        self._notify(f"Reopened the unsaved session from {path.name}.")
-        return True
+        self._read_session(path, recovery=True)
+
+    def _read_session(self, path: Path, recovery: bool) -> None:
+        def opened(session: Session) -> None:
+            self._leave_current()
+            if recovery:
+                session.path = None
+                self.recovery_path = path
+            self._replace_session(session)
+            verb = "Reopened the unsaved session from" if recovery else "Opened"
+            self._notify(f"{verb} {path.name}: {len(session.pairs)} pair(s).")
+
+        self.loader.start(f"opening {path.name}", lambda: load_session(path), opened, self._report_error)
 
     # ---- saving ----
 
@@ -161,6 +167,7 @@ class FileController:
             self._results_timer.start(RESULTS_AUTOSAVE_DELAY_MS)
 
     def close(self) -> None:
+        self.loader.abandon()  # a read still in flight must not replace the session of a closed window
         if self._results_timer.isActive():
             self.autosave()
         self.writer.close()

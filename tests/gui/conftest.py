@@ -61,6 +61,12 @@ def wait_idle(qtbot, controller, timeout: int = 20000) -> None:
     qtbot.waitUntil(lambda: controller.computation.idle, timeout=timeout)
 
 
+def wait_loaded(qtbot, controller, timeout: int = 20000) -> None:
+    """Until a dataset or session read in the background has arrived, and the engine has answered."""
+    qtbot.waitUntil(lambda: not controller.files.loader.busy, timeout=timeout)
+    wait_idle(qtbot, controller, timeout)
+
+
 def with_features(controller, **changes) -> None:
     settings = controller.session.settings
     controller.settings.set_engine(settings.prompt, dataclasses.replace(settings.features, **changes))

@@ -12,7 +12,7 @@ from engine import FeatureSettings, Matcher, ModelSources, PromptSpec
 from engine.variants import parse_variants
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.conftest import TEST_SIZE
-from tests.gui.conftest import SIFT, TINY_SD, wait_idle
+from tests.gui.conftest import SIFT, TINY_SD, wait_idle, wait_loaded
 from tests.gui.helpers import click
 
 VARIANTS = "empty,single,class:cat,text:a photo of a person,sift"
@@ -96,6 +96,7 @@ def test_toggling_a_variant_reuses_the_cache(make_app, qtbot, fresh_matcher):
 def test_errors_and_pck_against_ground_truth(make_app, qtbot, sift_matcher, spair_root):
     app = make_app(sift_matcher, SIFT, demo=False)
     assert app.files.open_path(spair_root)
+    wait_loaded(qtbot, app)
     app.settings.set_variants("sift,sift@size=384")
     app.settings.set_compare_mode(True)
     wait_idle(qtbot, app)

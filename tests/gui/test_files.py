@@ -15,7 +15,7 @@ from engine.export.document import CorrespondenceDocument
 from sd4match_gui.model.autosave import latest_recovery
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.conftest import REPO
-from tests.gui.conftest import SIFT, wait_idle
+from tests.gui.conftest import SIFT, wait_idle, wait_loaded
 from tests.gui.helpers import click
 
 TARGET = 0
@@ -61,8 +61,8 @@ def test_session_save_and_reopen(make_app, qtbot, sift_matcher, tmp_path):
     assert data["session"]["pairs"][0]["source"].startswith("../")  # relative to the session file
 
     second = make_app(sift_matcher, SIFT, demo=False)
-    assert second.files.open_session(path)
-    wait_idle(qtbot, second)
+    second.files.open_session(path)
+    wait_loaded(qtbot, second)
     assert comparable(second.session.points()) == comparable(saved_points)
     assert second.session.settings == saved_settings
     assert second.window.engine_panel.localisation.currentText() == "softargmax"
@@ -109,11 +109,12 @@ def test_export_then_import(make_app, qtbot, sift_matcher, tmp_path):
     assert second.session.point(1).trg_xy == first.session.point(1).prediction(kernel_run).xy
 
 
-def test_a_broken_file_is_a_message_not_a_crash(make_app, sift_matcher, tmp_path):
+def test_a_broken_file_is_a_message_not_a_crash(make_app, qtbot, sift_matcher, tmp_path):
     app = make_app(sift_matcher, SIFT)
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema": "something else"}')
-    assert not app.files.open_session(bad)
+    app.files.open_session(bad)
+    wait_loaded(qtbot, app)
     assert "not an sd-correspondence file" in app.window.message_banner.text
     assert app.session.pair is not None  # the open session is untouched
 
@@ -168,7 +169,8 @@ def run_and_kill(tmp_path, mode: str) -> None:
 def test_autosave_survives_a_killed_process(make_app, qtbot, sift_matcher, tmp_path):
     run_and_kill(tmp_path, "titled")
     app = make_app(sift_matcher, SIFT, demo=False)
-    assert app.files.open_session(tmp_path / "work.json")
+    app.files.open_session(tmp_path / "work.json")
+    wait_loaded(qtbot, app)
     points = app.session.points()
     assert len(points) in (5, 6)  # at most the last action is lost
     assert points[4].src_xy == (210.0, 180.0)
@@ -184,6 +186,6 @@ def test_an_untitled_session_is_offered_back_after_a_crash(make_app, qtbot, sift
     banner = app.window.message_banner
     assert "Unsaved work" in banner.text and banner.action.text() == "Reopen"
     banner.action.click()
+    wait_loaded(qtbot, app)
     assert len(app.session.points()) >= 5 and app.session.path is None
-    wait_idle(qtbot, app)
     assert app.files.recovery_path == recovered  # it keeps autosaving there
