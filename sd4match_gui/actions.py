@@ -117,6 +117,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "edit_variants", "Edit variants…", ("Ctrl+Shift+C",), "Choose the variants the comparison shows.", "View"
     ),
+    # Tools
+    ActionSpec(
+        "tune_prompt",
+        "Tune a prompt on this session…",
+        (),
+        "Learn a Single, Class or CPM prompt from this session's accepted and corrected points; "
+        "it joins the comparison list.",
+        "Tools",
+    ),
     # Go
     ActionSpec("next_pair", "Next pair", ("D",), "Open the next pair of the list.", "Go"),
     ActionSpec("previous_pair", "Previous pair", ("A",), "Open the previous pair of the list.", "Go"),
@@ -135,4 +144,4 @@ MOUSE_GESTURES: tuple[tuple[str, str], ...] = (
     ("Mouse wheel", "Zoom around the cursor."),
 )
 
-MENUS = ("File", "Edit", "View", "Go", "Help")
+MENUS = ("File", "Edit", "View", "Tools", "Go", "Help")

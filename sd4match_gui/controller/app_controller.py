@@ -32,6 +32,7 @@ from .pair_images import PairImages, image_ref
 from .presenter import Presenter
 from .settings_actions import SettingsActions
 from .status_progress import StatusProgress
+from .tuning import TuningController
 
 DEMO_FOLDER = Path(__file__).resolve().parents[2] / "resources" / "demo"
 DEMO_PAIR = (DEMO_FOLDER / "astronaut.jpg", DEMO_FOLDER / "grace_hopper.jpg")
@@ -79,6 +80,7 @@ class AppController(QObject):
         )
         self.files.last_folder = self.preferences.last_folder
         self.settings = SettingsActions(self)
+        self.tuning = TuningController(self)
         self.status_progress = StatusProgress(
             window, self.computation, self.presenter, lambda: self.session, self.files.loader
         )
@@ -225,6 +227,7 @@ class AppController(QObject):
             "next_pair": lambda: self.go_to_pair(1),
             "previous_pair": lambda: self.go_to_pair(-1),
             "cancel": self.computation.cancel,
+            "tune_prompt": self.tuning.open_dialog,
         }
         for visibility in (0, 1, 2):
             connections[f"visibility_{visibility}"] = lambda *_, v=visibility: self.annotation.set_visibility(v)

@@ -18,6 +18,7 @@ from engine.errors import EngineError
 from engine.models.weights import looks_like_path
 
 from .. import __version__
+from ..model.settings import TunedPrompt
 from ..views.cheat_sheet import CheatSheet
 from ..views.settings_dialog import SettingsDialog
 from ..views.variants_dialog import VariantsDialog
@@ -132,6 +133,15 @@ class SettingsActions(QObject):
         compare = dataclasses.replace(settings.compare, variants=text)
         names = {v.name for v in dataclasses.replace(settings, compare=compare).compare_variants()}
         self._set_compare(variants=text, disabled=tuple(n for n in compare.disabled if n in names))
+
+    def add_tuned(self, tuned: TunedPrompt) -> None:
+        """Put a prompt tuned in the app into the comparison list, enabled (a re-tuned set keeps its place)."""
+        compare = self._app.session.settings.compare
+        if any(t.name == tuned.name for t in compare.tuned):
+            listed = tuple(tuned if t.name == tuned.name else t for t in compare.tuned)
+        else:
+            listed = (*compare.tuned, tuned)
+        self._set_compare(tuned=listed, disabled=tuple(n for n in compare.disabled if n != tuned.name))
 
     def toggle_variant(self, name: str, on: bool) -> None:
         disabled = set(self._app.session.settings.compare.disabled)

@@ -12,7 +12,7 @@ from typing import Any
 
 from engine import FeatureSettings, LocalisationSettings, PromptSpec
 from engine.errors import EngineError
-from engine.variants import Variant, parse_variants
+from engine.variants import Variant, parse_variant, parse_variants
 
 PRIMARY_NAME = "current"
 COLOUR_MAPS = ("viridis", "inferno", "magma", "plasma", "turbo", "CET-L4")
@@ -42,6 +42,34 @@ class DisplaySettings:
 
 
 @dataclass(frozen=True)
+class TunedPrompt:
+    """A prompt tuned in the app, compared beside the stock variants.
+
+    (The mini-language cannot name a tuned Class set: ``class:...`` takes a category.)
+
+    Attributes:
+        variant: "single", "class" or "cpm".
+        prompt_set: the tuned set's name; its files are in the prompt library under that name.
+        category: for a Class set tuned on pairs of one category, that category (the session's
+            category is used otherwise).
+    """
+
+    variant: str
+    prompt_set: str
+    category: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.variant}/{self.prompt_set}"
+
+    def as_variant(self, base_prompt: PromptSpec, base_settings: FeatureSettings) -> Variant:
+        """The variant, on the same feature settings as the stock ones (``parse_variant``'s rules)."""
+        argument = (self.category or base_prompt.category or "") if self.variant == "class" else self.prompt_set
+        prompt = dataclasses.replace(base_prompt, prompt_set=self.prompt_set)
+        return dataclasses.replace(parse_variant(f"{self.variant}:{argument}", prompt, base_settings), name=self.name)
+
+
+@dataclass(frozen=True)
 class CompareSettings:
     """The comparison mode.
 
@@ -49,11 +77,13 @@ class CompareSettings:
         variants: the variant list in ``engine.variants`` mini-language (``"single,class:cat,text@t=261"``).
         disabled: names of variants toggled off (kept in the list, not computed or shown).
         active: whether the target side shows one view per variant.
+        tuned: prompts tuned in the app, shown after ``variants``.
     """
 
     variants: str = DEFAULT_COMPARE_VARIANTS
     disabled: tuple[str, ...] = ()
     active: bool = False
+    tuned: tuple[TunedPrompt, ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CompareSettings:
@@ -61,7 +91,12 @@ class CompareSettings:
             variants=str(data.get("variants", DEFAULT_COMPARE_VARIANTS)),
             disabled=tuple(data.get("disabled", ())),
             active=bool(data.get("active", False)),
+            tuned=tuple(TunedPrompt(**item) for item in data.get("tuned", ())),
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        return data | {"disabled": list(self.disabled), "tuned": list(data["tuned"])}
 
 
 @dataclass(frozen=True)
@@ -86,8 +121,11 @@ class SessionSettings:
         return Variant(PRIMARY_NAME, self.prompt, self.features)
 
     def compare_variants(self) -> list[Variant]:
-        """All listed variants (enabled or not); raises EngineError on a malformed list."""
-        return parse_variants(self.compare.variants, self.prompt, self.features)
+        """All listed variants (enabled or not), then the tuned prompts; raises EngineError on a malformed list."""
+        listed = parse_variants(self.compare.variants, self.prompt, self.features)
+        names = {v.name for v in listed}
+        tuned = [t.as_variant(self.prompt, self.features) for t in self.compare.tuned if t.name not in names]
+        return listed + tuned
 
     def active_variants(self) -> list[Variant]:
         """What the target side shows: the enabled comparison variants, or the primary alone.
@@ -108,7 +146,7 @@ class SessionSettings:
             "prompt": self.prompt.to_dict(),
             "features": self.features.to_dict(),
             "localisation": dataclasses.asdict(self.localisation),
-            "compare": dataclasses.asdict(self.compare) | {"disabled": list(self.compare.disabled)},
+            "compare": self.compare.to_dict(),
             "display": dataclasses.asdict(self.display),
         }
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from .engine_worker import EngineWorker, MatcherFactory, default_matcher
 from .mailbox import LatestMailbox
-from .messages import ComputeRequest, EngineConfig
+from .messages import ComputeRequest, EngineConfig, TrainingRequest
 
 
 class EngineClient(QObject):
@@ -19,6 +19,7 @@ class EngineClient(QObject):
 
     _wake = Signal()
     _check_weights = Signal(object)
+    _train = Signal(object)
 
     def __init__(self, make_matcher: MatcherFactory = default_matcher, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -30,6 +31,7 @@ class EngineClient(QObject):
         self._thread.finished.connect(self.worker.deleteLater)
         self._wake.connect(self.worker.drain)
         self._check_weights.connect(self.worker.check_weights)
+        self._train.connect(self.worker.train)
         self._last_id = 0
         self._thread.start()
 
@@ -51,6 +53,14 @@ class EngineClient(QObject):
         """Ask (off the GUI thread) whether the SD weights exist; the answer comes as ``worker.weights``."""
         self._check_weights.emit(config)
 
+    def train(self, request: TrainingRequest) -> None:
+        """Tune a prompt on the engine thread; reports arrive as ``worker.training_*`` signals."""
+        self._train.emit(request)
+
+    def stop_training(self) -> None:
+        """Stop the tuning run at its next step; it saves its state first (resumable)."""
+        self.worker.stop_training.set()
+
     def cancel(self) -> None:
         """Drop the unread request and stop the running one at its next stage boundary."""
         self._mailbox.clear()
@@ -59,5 +69,6 @@ class EngineClient(QObject):
     def shutdown(self) -> None:
         """Stop the thread; a forward pass in flight finishes first (it cannot be interrupted)."""
         self.cancel()
+        self.stop_training()
         self._thread.quit()
         self._thread.wait()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 
@@ -25,7 +26,15 @@ from engine.progress import Progress
 from engine.variants import Variant, require_stable_diffusion
 
 from .mailbox import LatestMailbox
-from .messages import ComputeRequest, EngineConfig, Failure, ProgressReport, VariantResult, WeightsStatus
+from .messages import (
+    ComputeRequest,
+    EngineConfig,
+    Failure,
+    ProgressReport,
+    TrainingRequest,
+    VariantResult,
+    WeightsStatus,
+)
 
 MatcherFactory = Callable[[EngineConfig], Matcher]
 
@@ -58,9 +67,12 @@ class EngineWorker(QObject):
         progress(ProgressReport), result(VariantResult), failed(Failure): per variant.
         finished(int): the request is done (or abandoned).
         weights(WeightsStatus): answer to :meth:`check_weights`.
+        training_stage(str, float), training_step(StepReport), training_epoch(EpochReport):
+            reports of a :meth:`train` run; training_done(TrainingOutcome) ends it.
 
     Attributes:
         computations: requests taken so far (tests count them to prove coalescing).
+        stop_training: set (from any thread) to stop the running :meth:`train` between steps.
     """
 
     started = Signal(int)
@@ -69,6 +81,10 @@ class EngineWorker(QObject):
     failed = Signal(object)
     finished = Signal(int)
     weights = Signal(object)
+    training_stage = Signal(str, float)
+    training_step = Signal(object)
+    training_epoch = Signal(object)
+    training_done = Signal(object)
 
     def __init__(self, make_matcher: MatcherFactory, mailbox: LatestMailbox[ComputeRequest]) -> None:
         super().__init__()
@@ -78,6 +94,7 @@ class EngineWorker(QObject):
         self._matcher: Matcher | None = None
         self.cancel_upto = 0  # requests with an id up to this were cancelled (an int store is atomic)
         self.computations = 0
+        self.stop_training = threading.Event()
 
     @Slot()
     def drain(self) -> None:
@@ -98,6 +115,22 @@ class EngineWorker(QObject):
             self.weights.emit(WeightsStatus(self._matcher_for(config).sd_unavailable_reason()))
         except EngineError as exc:
             self.weights.emit(WeightsStatus(str(exc)))
+
+    @Slot(object)
+    def train(self, request: TrainingRequest) -> None:
+        """Tune a prompt; clicks meanwhile wait in the mailbox (the newest is computed afterwards)."""
+        from .training_job import tune  # imports accelerate: only once someone tunes
+
+        self.stop_training.clear()
+        progress = Progress(self.training_stage.emit, self.stop_training.is_set)
+        outcome = tune(
+            lambda: self._matcher_for(request.engine),
+            request,
+            self.training_step.emit,
+            self.training_epoch.emit,
+            progress,
+        )
+        self.training_done.emit(outcome)
 
     # ---- internals ----
 

@@ -7,13 +7,17 @@ since replaced. Coordinates are original-image pixels ((0, 0) = centre of the to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine import LoadedImage, LocalisationSettings, MatchResult, ModelSources
+from engine.export.document import CorrespondenceDocument
 from engine.frames import GridFrame
 from engine.variants import Variant
+
+if TYPE_CHECKING:  # engine.training pulls in accelerate (0.3 s): imported only once a prompt is tuned
+    from engine.training import TrainingConfig, TrainingResult
 
 
 @dataclass(frozen=True)
@@ -103,3 +107,32 @@ class WeightsStatus:
     """Whether SD weights are on disk: None, or the engine's message saying how to get them."""
 
     sd_missing: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingRequest:
+    """Tune a prompt on the engine thread (which owns the Matcher and its models).
+
+    Attributes:
+        config: the run's settings (variant, prompt set name, epochs, batch size, ...).
+        document: the session's export; its accepted and corrected points are the training data,
+            read exactly as ``sd4match tune ... json`` reads an export (``engine.datasets.exported``).
+        provenance: how the run's sidecar describes the data.
+        engine: which matcher; the prompt goes into its prompt library folder.
+        resume: continue the run a cancel stopped; overwrite: replace an earlier run of this name.
+    """
+
+    config: TrainingConfig
+    document: CorrespondenceDocument
+    provenance: dict[str, Any]
+    engine: EngineConfig
+    resume: bool = False
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """How a tuning run ended: ``result`` (``result.stopped`` after a cancel), or an ``error`` for the user."""
+
+    result: TrainingResult | None
+    error: str = ""

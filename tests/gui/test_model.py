@@ -17,7 +17,8 @@ from sd4match_gui.model.pairs import GroundTruth, PairEntry
 from sd4match_gui.model.runs import RunRegistry
 from sd4match_gui.model.session import Session
 from sd4match_gui.model.session_file import import_document, load_session, save_session, to_document
-from sd4match_gui.model.settings import CompareSettings, SessionSettings
+from sd4match_gui.model.settings import CompareSettings, SessionSettings, TunedPrompt
+from sd4match_gui.model.tuning import default_set_name, session_points
 from tests.conftest import DEMO_SOURCE, DEMO_TARGET
 
 
@@ -183,7 +184,7 @@ class TestSessionFiles:
             prompt=PromptSpec("text", category="person"),
             features=FeatureSettings(backend="sift", size=256),
             localisation=LocalisationSettings("argmax"),
-            compare=CompareSettings("sift,empty", ("empty",), True),
+            compare=CompareSettings("sift,empty", ("empty",), True, (TunedPrompt("class", "birds", "bird"),)),
         )
         run = session.runs.register({"backend": "sift"})
         point = add(session, (100.5, 200.25)).with_prediction(PredictionRecord(run, (50, 60), 0.25), primary=True)
@@ -235,3 +236,44 @@ class TestSessionFiles:
         path.write_text(json.dumps(data))
         with pytest.raises(DocumentError, match="unsupported session data"):
             load_session(path)
+
+
+class TestTuning:
+    def test_tuned_prompts_follow_the_listed_variants(self):
+        tuned = (TunedPrompt("class", "birds", "bird"), TunedPrompt("cpm", "mine"), TunedPrompt("class", "pets"))
+        settings = SessionSettings(
+            prompt=PromptSpec("empty", category="cat"),
+            features=FeatureSettings(backend="sift", size=256),
+            compare=CompareSettings("single,empty", tuned=tuned),
+        )
+        variants = settings.compare_variants()
+        assert [v.name for v in variants] == ["single", "empty", "class/birds", "cpm/mine", "class/pets"]
+        birds, mine, pets = variants[2:]
+        assert (birds.prompt.variant, birds.prompt.prompt_set, birds.prompt.category) == ("class", "birds", "bird")
+        assert pets.prompt.category == "cat"  # tuned on several categories: the session's category
+        assert (mine.prompt.variant, mine.prompt.prompt_set) == ("cpm", "mine")
+        assert mine.settings == variants[0].settings and mine.settings.backend == "sd"  # as the stock prompts
+        assert SessionSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
+
+    def test_session_points_count_what_the_trainer_reads(self):
+        session = demo_session()
+        for status, visibility in (
+            ("corrected", 2),
+            ("accepted", 0),
+            ("predicted", 2),
+            ("rejected", 2),
+            ("accepted", 1),
+        ):
+            point = Correspondence(session.next_point_id(), (10, 10), (20, 20), status, visibility)
+            session.edit("add", point)
+        found = session_points(session)
+        # Counted: corrected and accepted-occluded; not: "not labelled", unchecked predictions, rejected.
+        assert (found.pairs, found.points, found.categories) == (1, 2, {"": 1})
+        assert found.single_category is None and found.default_batch == 1
+        assert len(found.document.pairs[0].keypoints) == 5  # the trainer reads the same document
+
+    def test_default_set_name_is_a_valid_prompt_set_name(self, tmp_path):
+        session = demo_session()
+        assert default_set_name(session) == "my-prompt"
+        session.path = tmp_path / "Birds (2nd try).json"
+        assert default_set_name(session) == "Birds-2nd-try"
