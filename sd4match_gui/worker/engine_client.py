@@ -55,6 +55,7 @@ class EngineClient(QObject):
 
     def train(self, request: TrainingRequest) -> None:
         """Tune a prompt on the engine thread; reports arrive as ``worker.training_*`` signals."""
+        self.worker.stop_training.clear()  # here, not when the run starts: a cancel before it starts counts
         self._train.emit(request)
 
     def stop_training(self) -> None:

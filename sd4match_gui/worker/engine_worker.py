@@ -121,7 +121,6 @@ class EngineWorker(QObject):
         """Tune a prompt; clicks meanwhile wait in the mailbox (the newest is computed afterwards)."""
         from .training_job import tune  # imports accelerate: only once someone tunes
 
-        self.stop_training.clear()
         progress = Progress(self.training_stage.emit, self.stop_training.is_set)
         outcome = tune(
             lambda: self._matcher_for(request.engine),
