@@ -97,6 +97,10 @@ class ImagePanel(pg.GraphicsLayout):
         self.heatmap.setVisible(False)
         self._heatmap_enabled = True
         self.heatmap_scores: np.ndarray | None = None  # the last map drawn, for tests and screenshots
+        # Redraws are frequent (every click, every variant's answer) and mostly keep the map and the
+        # colours: resampling (1-8 ms) and re-colouring the full-size map happen only on a change.
+        self._resampled: tuple[np.ndarray, GridFrame] | None = None
+        self._colormap = ""
 
     # ---- setters ----
 
@@ -124,15 +128,19 @@ class ImagePanel(pg.GraphicsLayout):
         if scores is None or frame is None:
             self.heatmap.setVisible(False)
             return
-        display, rect = heatmap_display(frame, MAX_HEATMAP_SIDE)
-        # Normalising the small map first costs 48 x 48 operations instead of H x W.
-        smooth = stretch_to_image(min_max(scores.astype(np.float32)), display)
-        self.heatmap.setImage(smooth, autoLevels=False, levels=(0.0, 1.0))
-        self.heatmap.setRect(rect)
+        if self._resampled is None or self._resampled[0] is not scores or self._resampled[1] != frame:
+            display, rect = heatmap_display(frame, MAX_HEATMAP_SIDE)
+            # Normalising the small map first costs 48 x 48 operations instead of H x W.
+            smooth = stretch_to_image(min_max(scores.astype(np.float32)), display)
+            self.heatmap.setImage(smooth, autoLevels=False, levels=(0.0, 1.0))
+            self.heatmap.setRect(rect)
+            self._resampled = (scores, frame)
         self.heatmap.setVisible(self._heatmap_enabled)
 
     def set_heatmap_style(self, colormap: str, opacity: float, visible: bool) -> None:
-        self.heatmap.setColorMap(pg.colormap.get(colormap))
+        if colormap != self._colormap:  # a new lookup table re-colours the whole map
+            self.heatmap.setColorMap(pg.colormap.get(colormap))
+            self._colormap = colormap
         self.heatmap.setOpacity(opacity)
         self._heatmap_enabled = visible
         self.heatmap.setVisible(visible and self.heatmap_scores is not None)

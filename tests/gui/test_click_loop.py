@@ -206,6 +206,10 @@ def test_lines_and_heatmap_toggle(app, qtbot):
     assert len(lines.links) == 1 and panel.heatmap.isVisible()
     spot = widget_pos(canvas, TARGET, (256.0, 520.0))  # away from markers and lines
     with_heatmap = canvas.grab().toImage().pixelColor(spot)
+    app.window.colormap.setCurrentText("inferno")
+    assert canvas.grab().toImage().pixelColor(spot) != with_heatmap  # re-coloured, not only restyled
+    app.window.colormap.setCurrentText("viridis")
+    assert canvas.grab().toImage().pixelColor(spot) == with_heatmap
     app.window.actions["toggle_lines"].trigger()
     app.window.actions["toggle_heatmap"].trigger()
     assert lines.links == [] and not panel.heatmap.isVisible()
