@@ -52,7 +52,7 @@ class TuningController(QObject):
         worker.training_epoch.connect(self._on_epoch)
         worker.training_done.connect(self._on_done)
 
-    def open_dialog(self) -> TuneDialog:
+    def open_dialog(self) -> None:
         """Show the dialog with defaults for this session's data."""
         data = session_points(self._app.session)
         if self.dialog is None:
@@ -73,7 +73,6 @@ class TuningController(QObject):
         self.dialog.set_defaults(defaults, data.pairs, self._describe(data))
         self.dialog.show()
         self.dialog.raise_()
-        return self.dialog
 
     @Slot()
     def start(self) -> None:
