@@ -7,6 +7,8 @@ the pixel ``GridFrame.grid_to_pixels`` gives for it.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -15,11 +17,20 @@ from .frames import GridFrame
 
 def stretch_to_image(score_map: np.ndarray, frame: GridFrame) -> np.ndarray:
     """``h x w`` scores -> ``H x W`` float32 over the original image (bilinear, edges clamped)."""
+    map_x, map_y = _sampling_maps(frame)
+    return cv2.remap(score_map.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+@functools.lru_cache(maxsize=8)
+def _sampling_maps(frame: GridFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Grid coordinates of every pixel centre, ``H x W`` each: the same for every click on one image."""
     xs = frame.pixels_to_grid(np.stack([np.arange(frame.image_width), np.zeros(frame.image_width)], 1))[:, 0]
     ys = frame.pixels_to_grid(np.stack([np.zeros(frame.image_height), np.arange(frame.image_height)], 1))[:, 1]
     map_x = np.broadcast_to(xs[None, :], (frame.image_height, frame.image_width)).astype(np.float32)
     map_y = np.broadcast_to(ys[:, None], (frame.image_height, frame.image_width)).astype(np.float32)
-    return cv2.remap(score_map.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    for shared in (map_x, map_y):
+        shared.setflags(write=False)  # cached and handed to every caller
+    return map_x, map_y
 
 
 def min_max(values: np.ndarray) -> np.ndarray:

@@ -130,7 +130,7 @@ class ImageRef:
             raise DocumentError(f"{where}.bbox_xyxy must be [x1, y1, x2, y2] or null")
         path = Path(_text(data, "path", where))
         return cls(
-            path=path if path.is_absolute() else (base / path),
+            path=path if path.is_absolute() else Path(os.path.normpath(base / path)),
             width=_integer(data, "width", where),
             height=_integer(data, "height", where),
             sha256=data.get("sha256"),

@@ -126,12 +126,17 @@ class PromptTrainer:
         Raises:
             SettingsError: unusable settings or data (too few points, unknown categories, a batch
                 larger than the data, an existing run without ``resume`` or ``overwrite``).
+            Cancelled: a cancel request arrived while the models were still loading (nothing to save).
         """
         folder = Path(library).expanduser() if library is not None else prompt_library_home()
         run = RunFolder(folder, self.config.variant, self.config.prompt_set)
         run.check_start(resume, overwrite)
         session = _Session(self, run, train, validation, on_step, on_epoch, progress)
-        session.start(resume)
+        try:
+            session.start(resume)
+        except BaseException:
+            session.accelerator.free_memory()  # run() frees it on every other path
+            raise
         return session.run()
 
     # ---- pieces the session uses ----
