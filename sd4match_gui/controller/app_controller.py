@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Slot
 from engine import LoadedImage
 from engine.errors import EngineError
 
+from ..gui_thread_gc import GuiThreadGarbageCollector
 from ..main_window import MainWindow
 from ..model.datasets import ground_truth_points
 from ..model.session import Session
@@ -87,6 +88,8 @@ class AppController(QObject):
         self._wire()
         store.restore_window(window)
         window.before_close = self.shutdown
+        self._collector = GuiThreadGarbageCollector(window)
+        self._collector.start()
         self.settings.show_settings()
         client.check_weights(self.preferences.engine_config())
 
@@ -152,6 +155,7 @@ class AppController(QObject):
         self.store.save_window(self.window)
         self.files.close()
         self.client.shutdown()
+        self._collector.stop()
         return True
 
     # ---- pairs ----
