@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from ..comparison import prediction_spread
-from ..errors import PointError
+from ..errors import PointError, SettingsError
 from ..export.from_matches import RunResult, matches_document
+from ..export.heatmaps import write_heatmaps
 from ..frames import validate_points
 from ..images import load_image
 from ..render import Panel, render_grid, save_png
@@ -48,6 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--json", type=Path, default=None, help="also write every variant's predictions (sd-correspondence)"
     )
+    parser.add_argument(
+        "--heatmaps",
+        action="store_true",
+        help="with --json: also write every point's similarity map per variant as .npy files under heatmaps/",
+    )
     parser.add_argument("--heatmap-point", type=int, default=1, help="which point's heatmap the panels show (1-based)")
     parser.add_argument(
         "--columns", type=int, default=4, help="panels per row, the source included (default: %(default)s)"
@@ -60,6 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     points = parse_points(args.points)
+    if args.heatmaps and args.json is None:
+        raise SettingsError("--heatmaps needs --json: the heatmap files are named in that JSON")
     if not 1 <= args.heatmap_point <= len(points):
         raise PointError(f"--heatmap-point {args.heatmap_point} is not one of the {len(points)} points")
     source, target = load_image(args.source), load_image(args.target)
@@ -69,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     matcher = matcher_from_args(args)
     require_stable_diffusion(variants, matcher)
 
-    runs, panels = [], [Panel(f"source: {source.name}", source.rgb, points)]
+    runs, panels, heatmaps = [], [Panel(f"source: {source.name}", source.rgb, points)], {}
     heat_point = points[args.heatmap_point - 1 : args.heatmap_point]
     for variant in variants:
         backend = matcher.resolve_backend(variant.settings.backend)
@@ -78,12 +86,16 @@ def run(args: argparse.Namespace) -> int:
         )
         result = pair.match(points, localisation)
         runs.append(RunResult(variant.name, pair, localisation, result))
+        if args.heatmaps:
+            heatmaps[variant.name] = pair.score_maps(points)
         title = f"{variant.name} [{backend}]" + (" (exploratory)" if variant.exploratory else "")
         panels.append(Panel(title, target.rgb, result.match_xy, pair.score_maps(heat_point)[0], pair.target.frame))
 
     save_png(render_grid(panels, max(1, args.columns)), args.out)
     if args.json is not None:
-        matches_document(runs, category=args.category).save(args.json)
+        document = matches_document(runs, category=args.category)
+        write_heatmaps(document.pairs[0], heatmaps, args.json)
+        document.save(args.json)
     _print_table(runs, target.width, target.height)
     if any(variant.exploratory for variant in variants):
         print(f"note: dual-layer and multi-timestep variants are {EXPLORATORY_NOTE}")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..export.from_matches import RunResult, matches_document
+from ..export.heatmaps import write_heatmaps
 from ..frames import validate_points
 from ..images import load_image
 from ..render import Panel, render_panels, save_png
@@ -36,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--render", type=Path, default=None, help="also write a PNG with matches and the first point's heatmap"
     )
+    parser.add_argument(
+        "--heatmaps",
+        action="store_true",
+        help="also write each point's similarity map as a .npy file under heatmaps/ beside --out",
+    )
     add_variant_options(parser)
     add_localisation_options(parser)
     add_model_options(parser)
@@ -53,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     result = pair.match(points, localisation)
 
     document = matches_document([RunResult("r1", pair, localisation, result)], category=args.category)
+    if args.heatmaps:
+        write_heatmaps(document.pairs[0], {"r1": pair.score_maps(points)}, args.out)
     document.save(args.out)
     if args.render is not None:
         panels = [

@@ -1,8 +1,10 @@
 """Converters from an ``sd-correspondence`` document to other tools' formats.
 
-All three formats index pixels like the document: (0, 0) is the centre of the top-left pixel, so
-no offset is applied, only rounding where a format wants integers. Only usable keypoints are
-written: a target exists, the status is not "rejected" and the visibility is not 0.
+SPair-71k, PF-Pascal and COCO index pixels like the document: (0, 0) is the centre of the top-left
+pixel, so no offset is applied, only rounding where a format wants integers. labelme draws the
+image from its top-left *corner*, so its points are shifted by half a pixel. Only usable keypoints
+are written: a target exists, the status is not "rejected" and the visibility is not 0 (COCO keeps
+the unlabelled ones with ``v = 0`` so that both annotations of a pair share one keypoint order).
 
 * **SPair-71k-style JSON** (one file per pair, the ``PairAnnotation`` layout): integer keypoints,
   ``kps_ids`` from numeric labels (SPair keypoint ids) or else the keypoint ids, image sizes as
@@ -15,6 +17,12 @@ written: a target exists, the status is not "rejected" and the visibility is not
   index ``j`` of the source annotation corresponds to index ``j`` of the target one; ``v`` is the
   visibility flag (0 where the target is missing); coordinates keep two decimals. Each annotation
   also carries ``pair_id``, ``role`` and ``keypoint_ids`` (extra keys COCO readers ignore).
+* **labelme pairs**: two labelme files per pair, ``{pair}_source.json`` and ``{pair}_target.json``,
+  one ``point`` shape per keypoint, linked across the two files by ``group_id`` = keypoint id (and
+  the same ``label``); ``imagePath`` relative to the file, no inline ``imageData``. Open them in
+  labelme with File > Open. The keypoint's status goes to ``description`` and an occluded point
+  (visibility 1) has the shape flag ``occluded``; ``sd_correspondence`` (pair id, role, category)
+  is an extra top-level key, which labelme keeps as ``otherData``.
 """
 
 from __future__ import annotations
@@ -22,13 +30,12 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 from .. import atomic
 from ..prompts.categories import PFPASCAL_CATEGORIES, canonical_category
-from .document import COORDINATES, CorrespondenceDocument, ImageRef, Keypoint, PairRecord
+from .document import COORDINATES, CorrespondenceDocument, ImageRef, Keypoint, PairRecord, relative_path
 
 PFPASCAL_COLUMNS = ("source_image", "target_image", "class", "XA", "YA", "XB", "YB")
 SPAIR_FLAGS = ("mirror", "viewpoint_variation", "scale_variation", "truncation", "occlusion")
@@ -72,7 +79,7 @@ def write_spair(document: CorrespondenceDocument, folder: str | Path) -> list[Pa
     folder = Path(folder)
     written = []
     for pair in document.pairs:
-        path = folder / f"{pair.pair_id.replace('/', '_').replace(os.sep, '_')}.json"
+        path = folder / f"{pair.file_stem}.json"
         atomic.write_json(path, spair_annotation(pair))
         written.append(path)
     return written
@@ -90,8 +97,8 @@ def pfpascal_csv(document: CorrespondenceDocument, base: Path) -> str:
         keypoints = usable_keypoints(pair)
         writer.writerow(
             [
-                _relative(pair.source.path, base),
-                _relative(pair.target.path, base),
+                relative_path(pair.source.path, base),
+                relative_path(pair.target.path, base),
                 _pfpascal_class(pair.category),
                 ";".join(f"{k.src_xy[0]:.2f}" for k in keypoints),
                 ";".join(f"{k.src_xy[1]:.2f}" for k in keypoints),
@@ -129,7 +136,7 @@ def coco_keypoints(document: CorrespondenceDocument, base: Path) -> dict[str, An
                 ref.path,
                 {
                     "id": len(images) + 1,
-                    "file_name": _relative(ref.path, base),
+                    "file_name": relative_path(ref.path, base),
                     "width": ref.width,
                     "height": ref.height,
                 },
@@ -197,6 +204,53 @@ def _coco_box(ref: ImageRef, points: list[tuple[float, float]]) -> list[float]:
     return [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)]
 
 
+# ---- labelme ----
+
+LABELME_VERSION = "5.5.0"  # the file layout written here is that of labelme 4.x and 5.x
+
+
+def labelme_file(pair: PairRecord, role: str, base: Path) -> dict[str, Any]:
+    """One image of a pair (``role`` "source" or "target") as a labelme annotation."""
+    ref = pair.source if role == "source" else pair.target
+    shapes = []
+    for keypoint in usable_keypoints(pair):
+        x, y = keypoint.src_xy if role == "source" else keypoint.trg_xy  # type: ignore[misc]
+        shapes.append(
+            {
+                "label": keypoint.label or str(keypoint.id),
+                "points": [[round(x + 0.5, 3), round(y + 0.5, 3)]],  # labelme: (0, 0) is the image corner
+                "group_id": keypoint.id,
+                "description": keypoint.status,
+                "shape_type": "point",
+                "flags": {"occluded": keypoint.visibility == 1},
+                "mask": None,
+            }
+        )
+    return {
+        "version": LABELME_VERSION,
+        "flags": {},
+        "shapes": shapes,
+        "imagePath": relative_path(ref.path, base),
+        "imageData": None,
+        "imageHeight": ref.height,
+        "imageWidth": ref.width,
+        "sd_correspondence": {"pair_id": pair.pair_id, "role": role, "category": pair.category},
+    }
+
+
+def write_labelme(document: CorrespondenceDocument, folder: str | Path) -> list[Path]:
+    """Write ``{pair}_source.json`` and ``{pair}_target.json`` per pair into ``folder`` (created)."""
+    folder = Path(folder)
+    base = folder.resolve()
+    written = []
+    for pair in document.pairs:
+        for role in ("source", "target"):
+            path = folder / f"{pair.file_stem}_{role}.json"
+            atomic.write_json(path, labelme_file(pair, role, base))
+            written.append(path)
+    return written
+
+
 # ---- helpers ----
 
 
@@ -214,10 +268,3 @@ def _pfpascal_class(category: str | None) -> int:
 def _round(value: float) -> int:
     """Round half up (Python's round() rounds half to even, which would bias .5 coordinates)."""
     return math.floor(value + 0.5)
-
-
-def _relative(path: Path, base: Path) -> str:
-    try:
-        return Path(os.path.relpath(Path(path).resolve(), base)).as_posix()
-    except ValueError:  # another drive on Windows
-        return Path(path).resolve().as_posix()

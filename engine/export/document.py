@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,11 @@ SCHEMA_VERSION = "1.0.0"
 STATUSES = ("predicted", "accepted", "corrected", "rejected")
 VISIBILITIES = (0, 1, 2)  # COCO: 0 not labelled, 1 labelled but occluded, 2 visible
 COORDINATES = {"space": "original_pixels", "origin": "center_of_top_left_pixel", "exif_orientation_applied": True}
+
+
+def file_stem(text: str) -> str:
+    """``text`` made safe as a file name stem (pair and run ids name exported files)."""
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", text).strip("._") or "_"
 
 
 def now_utc() -> str:
@@ -116,7 +122,7 @@ class ImageRef:
 
     def to_dict(self, base: Path) -> dict[str, Any]:
         return {
-            "path": _relative(self.path, base),
+            "path": relative_path(self.path, base),
             "sha256": self.sha256,
             "width": self.width,
             "height": self.height,
@@ -147,6 +153,10 @@ class PairRecord:
     target: ImageRef
     category: str | None = None
     keypoints: list[Keypoint] = field(default_factory=list)
+
+    @property
+    def file_stem(self) -> str:
+        return file_stem(self.pair_id)
 
     def to_dict(self, base: Path) -> dict[str, Any]:
         return {
@@ -249,7 +259,8 @@ class CorrespondenceDocument:
 # ---- field readers with messages that point at the offending field ----
 
 
-def _relative(path: Path, base: Path) -> str:
+def relative_path(path: Path, base: Path) -> str:
+    """``path`` relative to the folder ``base``, with ``/`` separators (absolute across drives)."""
     try:
         return Path(os.path.relpath(Path(path).resolve(), base)).as_posix()
     except ValueError:  # another drive on Windows

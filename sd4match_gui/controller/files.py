@@ -32,6 +32,7 @@ EXPORT_FORMATS = {  # dialog filter -> format name
     "SPair-71k-style JSON, one file per pair (*.json)": "spair",
     "PF-Pascal CSV (*.csv)": "pfpascal",
     "COCO keypoints JSON (*.json)": "coco",
+    "labelme, two files per pair (*.json)": "labelme",
 }
 RESULTS_AUTOSAVE_DELAY_MS = 1000  # predictions are recomputable, so they are saved lazily
 
@@ -179,7 +180,10 @@ class FileController:
     # ---- export and import ----
 
     def export(self, path: Path, fmt: str = "json") -> list[Path]:
-        """Write the annotated pairs as ``fmt`` ("json", "spair", "pfpascal" or "coco"); returns the files."""
+        """Write the annotated pairs as ``fmt`` (a value of ``EXPORT_FORMATS``); returns the files.
+
+        Formats written as a folder of files ("spair", "labelme") use ``path`` without its suffix.
+        """
         document = to_document(self._session())
         if not document.pairs:
             self._report_error("Nothing to export yet: add points to a pair first.")
@@ -190,10 +194,14 @@ class FileController:
                 written = [path]
             elif fmt == "spair":
                 written = converters.write_spair(document, path.with_suffix(""))
+            elif fmt == "labelme":
+                written = converters.write_labelme(document, path.with_suffix(""))
             elif fmt == "pfpascal":
                 written = [converters.write_pfpascal_csv(document, path)]
-            else:
+            elif fmt == "coco":
                 written = [converters.write_coco(document, path)]
+            else:
+                raise ValueError(f"unknown export format '{fmt}'")
         except (EngineError, OSError) as exc:
             self._report_error(f"export failed: {exc}")
             return []

@@ -12,6 +12,7 @@ from PIL import Image
 
 from engine.cli import main
 from engine.export import CorrespondenceDocument
+from engine.export.heatmaps import read_heatmap
 from tests.conftest import DEMO_SOURCE, DEMO_TARGET, TEST_SIZE
 
 POINTS = "200,180;300,200.5;0,0;511,511"
@@ -76,6 +77,25 @@ def test_render_writes_a_png(tmp_path):
     with Image.open(tmp_path / "fig.png") as figure:
         assert figure.width > 600 and figure.height > 400
         assert np.asarray(figure).std() > 10  # not blank
+
+
+def test_heatmap_side_files_follow_the_documented_grid(tmp_path):
+    """Each point's map is a .npy beside the JSON; with argmax localisation the prediction is the
+    best cell's centre, mapped to pixels by the formula in engine/export/heatmaps.py."""
+    code, data = run_match(tmp_path, "--backend", "sift", "--localisation", "argmax", "--heatmaps")
+    assert code == 0
+    run = data["runs"][0]
+    size = run["features"]["size"]
+    width, height = data["pairs"][0]["target"]["width"], data["pairs"][0]["target"]["height"]
+    for keypoint in data["pairs"][0]["keypoints"]:
+        prediction = keypoint["predictions"][0]
+        assert prediction["heatmap"] == f"heatmaps/{data['pairs'][0]['pair_id']}_k{keypoint['id']}_r1.npy"
+        heatmap = read_heatmap(tmp_path / "out.json", prediction["heatmap"])
+        assert heatmap.dtype == np.float32 and heatmap.min() >= -1.0001 and heatmap.max() <= 1.0001
+        h, w = heatmap.shape
+        row, column = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
+        expected = (column * (size - 1) / (w - 1) * width / size, row * (size - 1) / (h - 1) * height / size)
+        np.testing.assert_allclose(prediction["xy"], expected, atol=1e-6)
 
 
 def test_auto_backend_without_weights_says_so(tmp_path, capsys):

@@ -9,6 +9,7 @@ from PIL import Image
 
 from engine.cli import main
 from engine.comparison import prediction_spread
+from engine.export.heatmaps import read_heatmap
 from tests.conftest import DEMO_SOURCE, DEMO_TARGET, TEST_SIZE
 
 
@@ -28,7 +29,7 @@ def test_compare_writes_a_figure_and_every_variants_predictions(
         "--variants", "sift,single,class,cpm,text@t=261@dual", "--out", str(tmp_path / "fig.png"),
         "--json", str(tmp_path / "all.json"), "--model", str(tiny_sd_dir), "--dinov2", str(tiny_dinov2_dir),
         "--prompts", str(tiny_prompts_dir), "--device", "cpu", "--dtype", "float32", "--size", str(TEST_SIZE),
-        "--ensemble", "1", "--columns", "3",
+        "--ensemble", "1", "--columns", "3", "--heatmaps",
     ])  # fmt: skip
     assert code == 0
     with Image.open(tmp_path / "fig.png") as figure:
@@ -39,3 +40,6 @@ def test_compare_writes_a_figure_and_every_variants_predictions(
     assert data["runs"][4]["features"]["dual_layer"]["second_layer"] == 2
     for keypoint in data["pairs"][0]["keypoints"]:
         assert [p["run_id"] for p in keypoint["predictions"]] == [run["run_id"] for run in data["runs"]]
+        heatmaps = [read_heatmap(tmp_path / "all.json", p["heatmap"]) for p in keypoint["predictions"]]
+        assert len({p["heatmap"] for p in keypoint["predictions"]}) == 5  # one file per variant
+        assert not np.array_equal(heatmaps[0], heatmaps[1])  # each variant its own map

@@ -1,4 +1,5 @@
-"""Converters from the sd-correspondence document to SPair-71k JSON, PF-Pascal CSV and COCO keypoints."""
+"""Converters from the sd-correspondence document to SPair-71k JSON, PF-Pascal CSV, COCO keypoints and
+labelme pairs; heatmap side files."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from engine.errors import DocumentError
 from engine.export import converters
 from engine.export.document import (
     SCHEMA,
@@ -21,6 +24,7 @@ from engine.export.document import (
     Prediction,
     Run,
 )
+from engine.export.heatmaps import read_heatmap, write_heatmaps
 
 
 @pytest.fixture
@@ -100,6 +104,47 @@ def test_coco_keypoints(document, tmp_path):
     categories = {c["name"]: c for c in data["categories"]}
     assert len(categories["Cat"]["keypoints"]) == 4 and categories["object"]["keypoints"] == ["kp1"]
     assert data["info"]["coordinates"]["origin"] == "center_of_top_left_pixel"
+
+
+def test_labelme_pairs(document, tmp_path):
+    written = converters.write_labelme(document, tmp_path / "labelme")
+    assert [p.name for p in written] == ["p1_source.json", "p1_target.json", "p2_source.json", "p2_target.json"]
+    source, target = (json.loads(p.read_text()) for p in written[:2])
+    assert source["imagePath"] == "../images/a.jpg" and source["imageData"] is None
+    assert (source["imageWidth"], source["imageHeight"], target["imageWidth"]) == (100, 80, 120)
+    # usable keypoints only, linked by group_id and label; labelme's origin is the image corner
+    assert [(s["label"], s["group_id"], s["points"]) for s in source["shapes"]] == [
+        ("4", 0, [[11.0, 20.99]]),
+        ("tip", 2, [[12.75, 23.25]]),
+    ]
+    assert [(s["group_id"], s["points"]) for s in target["shapes"]] == [(0, [[31.0, 40.5]]), (2, [[32.5, 42.5]])]
+    assert [s["flags"]["occluded"] for s in target["shapes"]] == [False, True]
+    assert [s["description"] for s in target["shapes"]] == ["predicted", "corrected"]
+    assert all(s["shape_type"] == "point" for s in source["shapes"] + target["shapes"])
+    assert target["sd_correspondence"] == {"pair_id": "p1", "role": "target", "category": "Cat"}
+
+
+def test_file_names_from_ids_are_safe(document, tmp_path):
+    document.pairs[0].pair_id = "../cats/a b:c"
+    written = converters.write_spair(document, tmp_path / "spair")
+    assert written[0].parent == tmp_path / "spair" and written[0].name == "cats_a_b_c.json"
+
+
+def test_heatmap_side_files(document, tmp_path):
+    pair = document.pairs[1]
+    pair.keypoints[0].predictions = [Prediction("class:cat", (3.0, 4.0)), Prediction("class/cat", (3.5, 4.0))]
+    maps = {"class:cat": np.full((1, 3, 4), 0.25), "class/cat": np.full((1, 3, 4), -0.5)}
+    export = tmp_path / "out" / "export.json"
+    written = write_heatmaps(pair, maps, export)
+    names = [p.heatmap for p in pair.keypoints[0].predictions]
+    assert names == ["heatmaps/p2_k0_class_cat.npy", "heatmaps/p2_k0_class_cat-2.npy"]  # no id overwrites another
+    assert [p.parent for p in written] == [tmp_path / "out" / "heatmaps"] * 2
+    loaded = read_heatmap(export, names[1])
+    assert loaded.dtype == np.float32 and loaded.shape == (3, 4) and (loaded == -0.5).all()
+    with pytest.raises(ValueError, match="2 heatmaps for 1 keypoints"):
+        write_heatmaps(pair, {"x": np.zeros((2, 3, 4))}, export)
+    with pytest.raises(DocumentError, match="cannot read the heatmap"):
+        read_heatmap(export, "heatmaps/missing.npy")
 
 
 def test_the_json_schema_matches_the_writer(document, tmp_path):

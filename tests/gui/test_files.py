@@ -87,7 +87,7 @@ def test_export_then_import(make_app, qtbot, sift_matcher, tmp_path):
     assert {details["matching"]["localisation"] for details in runs.values()} == {"kernel_softargmax", "softargmax"}
     assert all(details["backend"] == "sift" for details in runs.values())
     assert "session" not in json.loads(path.read_text())
-    for fmt, name in (("spair", "spair.json"), ("pfpascal", "pairs.csv"), ("coco", "coco.json")):
+    for fmt, name in (("spair", "spair.json"), ("pfpascal", "pairs.csv"), ("coco", "coco.json"), ("labelme", "lm")):
         written = first.files.export(tmp_path / "out" / name, fmt)
         assert written and all(p.stat().st_size > 0 for p in written)
 

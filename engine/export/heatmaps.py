@@ -1,0 +1,74 @@
+"""Heatmap side files of an export: one ``.npy`` per keypoint and run, never inline in the JSON.
+
+Each file holds the cosine similarity of the source point's feature with every target feature
+cell, ``h x w`` float32 in [-1, 1], on the target's feature grid (48 x 48 for SD at 768 px); it is
+not upsampled. Cell ``(row i, column j)`` is centred on the target pixel
+``(j * (S - 1) / (w - 1) * W / S, i * (S - 1) / (h - 1) * H / S)`` for an S x S model input and a
+W x H image (align-corners, :mod:`engine.frames`), S being the run's ``features.size``.
+The prediction's ``heatmap`` field names the file relative to the JSON file:
+``heatmaps/{pair}_k{keypoint id}_{run id}.npy``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .. import atomic
+from ..errors import DocumentError
+from .document import PairRecord, file_stem, relative_path
+
+HEATMAP_FOLDER = "heatmaps"
+
+
+def write_heatmaps(pair: PairRecord, maps: Mapping[str, np.ndarray], export_path: str | Path) -> list[Path]:
+    """Write the heatmaps of ``pair`` beside ``export_path`` and point its predictions at them.
+
+    Args:
+        pair: the exported pair; its predictions whose run id is in ``maps`` get a ``heatmap``.
+        maps: run id -> ``N x h x w`` maps, row ``k`` for ``pair.keypoints[k]``.
+        export_path: the JSON file the document will be saved to (save it after this call, so
+            that it never names a file that is not there yet).
+
+    Returns:
+        The files written, each atomically.
+    """
+    export_path = Path(export_path)
+    base = export_path.resolve().parent
+    written = []
+    for run_id, stem in _unique_stems(list(maps)).items():
+        run_maps = maps[run_id]
+        if len(run_maps) != len(pair.keypoints):
+            raise ValueError(f"run '{run_id}': {len(run_maps)} heatmaps for {len(pair.keypoints)} keypoints")
+        for keypoint, heatmap in zip(pair.keypoints, run_maps, strict=True):
+            path = base / HEATMAP_FOLDER / f"{pair.file_stem}_k{keypoint.id}_{stem}.npy"
+            with atomic.atomic_writer(path, "wb") as handle:
+                np.save(handle, np.ascontiguousarray(heatmap, dtype=np.float32), allow_pickle=False)
+            for prediction in keypoint.predictions:
+                if prediction.run_id == run_id:
+                    prediction.heatmap = relative_path(path, base)
+            written.append(path)
+    return written
+
+
+def read_heatmap(export_path: str | Path, heatmap: str) -> np.ndarray:
+    """Load a prediction's ``heatmap`` file (relative to the JSON file ``export_path``): ``h x w``."""
+    path = Path(export_path).resolve().parent / heatmap
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DocumentError(f"cannot read the heatmap '{path}': {exc}") from exc
+    if data.ndim != 2:
+        raise DocumentError(f"the heatmap '{path}' has shape {data.shape}; expected h x w")
+    return data
+
+
+def _unique_stems(run_ids: list[str]) -> dict[str, str]:
+    """File stems per run id; ids that clean up to the same stem get their position appended."""
+    stems: dict[str, str] = {}
+    for index, run_id in enumerate(run_ids):
+        stem = file_stem(run_id)
+        stems[run_id] = f"{stem}-{index + 1}" if stem in stems.values() else stem
+    return stems
