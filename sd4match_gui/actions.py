@@ -110,6 +110,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "View",
         checkable=True,
     ),
+    ActionSpec(
+        "toggle_preview",
+        "Hover preview",
+        ("Shift+H",),
+        "While the cursor is over the source, show where that pixel lands on each target and its heatmap "
+        "(from features already computed; hovering never starts an extraction).",
+        "View",
+        checkable=True,
+    ),
     ActionSpec("toggle_lines", "Lines", ("L",), "Draw lines between paired points.", "View", checkable=True),
     ActionSpec(
         "toggle_compare", "Comparison mode", ("C",), "One target view per prompt variant.", "View", checkable=True

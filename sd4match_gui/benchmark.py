@@ -1,10 +1,13 @@
-"""Click-to-drawn latency of the real window: ``python -m sd4match_gui.benchmark``.
+"""Click-to-drawn and hover-to-drawn latency of the real window: ``python -m sd4match_gui.benchmark``.
 
 For each backend the demo pair is opened and its features computed once (cached); ten points are
 placed. Then, 200 times: a raw mouse click at a random source pixel is sent to the canvas, and the
 clock stops when the first repaint of the canvas after the answer was applied has finished (the
 target marker and the heatmap are on screen); the point is then undone so that every click sees
-the same ten points. Runs offscreen; preferences and autosave go to a temporary folder.
+the same ten points. Then 200 hovers: a raw mouse move to a random source pixel, until the first
+repaint that shows its preview (the preview point and its heatmap on the target), each move after
+the previous preview's throttle cool-down. Runs offscreen; preferences and autosave go to a
+temporary folder.
 
 Backends: ``sift`` (the weights-free backend at its default input size, 768: a 48 x 48 grid like
 SD2-1's layer 1) and ``tiny-sd`` (a tiny random Stable Diffusion at 256: 16 x 16 grid).
@@ -113,7 +116,8 @@ def _wait_until(condition) -> None:
         QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
 
 
-def _click(canvas, xy: tuple[float, float]) -> None:
+def _mouse(canvas, xy: tuple[float, float], events: tuple[tuple[str, str, str], ...]) -> None:
+    """Send raw mouse ``events`` (event type, button, buttons held) at source pixel ``xy``."""
     from PySide6.QtCore import QEvent, QPointF, Qt
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
@@ -124,14 +128,39 @@ def _click(canvas, xy: tuple[float, float]) -> None:
     view = canvas.panel(SOURCE).view
     position = QPointF(canvas.mapFromScene(view.mapViewToScene(to_view(xy))))
     global_position = QPointF(canvas.viewport().mapToGlobal(position))
-    for kind, buttons in (
-        (QEvent.Type.MouseButtonPress, Qt.MouseButton.LeftButton),
-        (QEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton),
-    ):
+    for kind, button, buttons in events:
         event = QMouseEvent(
-            kind, position, global_position, Qt.MouseButton.LeftButton, buttons, Qt.KeyboardModifier.NoModifier
+            getattr(QEvent.Type, kind),
+            position,
+            global_position,
+            getattr(Qt.MouseButton, button),
+            getattr(Qt.MouseButton, buttons),
+            Qt.KeyboardModifier.NoModifier,
         )
         QApplication.sendEvent(canvas.viewport(), event)
+
+
+CLICK = (("MouseButtonPress", "LeftButton", "LeftButton"), ("MouseButtonRelease", "LeftButton", "NoButton"))
+HOVER = (("MouseMove", "NoButton", "NoButton"),)
+
+
+def _timed(painted: PaintWatch, ready, action) -> float:
+    """Milliseconds from ``action()`` to the end of the first paint after which ``ready()`` holds."""
+    painted.arm(ready)
+    started = time.perf_counter()
+    action()
+    _wait_until(painted.done)
+    return (painted.finished_at - started) * 1000
+
+
+def _summary(latencies: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "count": len(ordered),
+        "median_ms": statistics.median(ordered),
+        "p95_ms": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+        "max_ms": ordered[-1],
+    }
 
 
 def measure(backend: str, clicks: int, folder: Path, seed: int = 0) -> dict[str, float]:
@@ -160,32 +189,40 @@ def measure(backend: str, clicks: int, folder: Path, seed: int = 0) -> dict[str,
     spots = spots[np.linalg.norm(spots[:, None] - base[None], axis=2).min(axis=1) > MARKER_CLEARANCE]
     spots = np.concatenate([base, spots[: WARM_UP + clicks]])
     for xy in spots[:BASE_POINTS]:
-        _click(canvas, tuple(xy))
+        _mouse(canvas, tuple(xy), CLICK)
     _wait(app, lambda: app.computation.idle and all(p.trg_xy is not None for p in app.session.points()))
 
     painted = PaintWatch(canvas.viewport())
-    latencies = []
+    clicks_ms = []
     for index, xy in enumerate(spots[BASE_POINTS:]):
         new_id = app.session.next_point_id()
-        painted.arm(lambda new_id=new_id: _drawn(app, new_id))
-        started = time.perf_counter()
-        _click(canvas, tuple(xy))
-        _wait_until(painted.done)
-        elapsed = (painted.finished_at - started) * 1000
+        elapsed = _timed(painted, lambda new_id=new_id: _drawn(app, new_id), lambda xy=xy: _mouse(canvas, xy, CLICK))
         if index >= WARM_UP:
-            latencies.append(elapsed)
+            clicks_ms.append(elapsed)
         app.annotation.undo()
         _wait(app, lambda: app.computation.idle)
+    hovers_ms = []
+    for index, xy in enumerate(spots[BASE_POINTS:]):
+        elapsed = _timed(painted, lambda xy=xy: _preview_drawn(app, xy), lambda xy=xy: _mouse(canvas, xy, HOVER))
+        if index >= WARM_UP:
+            hovers_ms.append(elapsed)
+        _wait_until(lambda: not app.hover.cooling_down)
     misses = matcher.features.stats.misses
     app.window.close()
-    ordered = sorted(latencies)
-    return {
-        "clicks": len(latencies),
-        "median_ms": statistics.median(ordered),
-        "p95_ms": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
-        "max_ms": ordered[-1],
-        "feature_extractions": misses,  # two (source, target): every measured click used the cache
-    }
+    # Two extractions (source, target): every measured click and hover used the cache.
+    return {"click": _summary(clicks_ms), "hover": _summary(hovers_ms), "feature_extractions": misses}
+
+
+def _preview_drawn(app, xy: np.ndarray) -> bool:
+    """The preview of the source pixel ``xy`` (its target point and heatmap) is in the view."""
+    preview = app.hover.previews.get("current")
+    panel = app.window.canvas.targets[0]
+    return (
+        preview is not None
+        and float(np.abs(np.subtract(preview.source_xy, xy)).max()) < 2.0  # screen pixels are ~1.3 image px
+        and panel.preview_xy == preview.xy
+        and panel.heatmap_scores is preview.scores
+    )
 
 
 def _drawn(app, point_id: int) -> bool:
@@ -203,7 +240,7 @@ def _drawn(app, point_id: int) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sd4match_gui.benchmark", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clicks", type=int, default=200, help="measured clicks per backend (default: %(default)s)")
+    parser.add_argument("--clicks", type=int, default=200, help="measured clicks (and hovers) per backend")
     parser.add_argument("--backends", nargs="+", default=["sift", "tiny-sd"], choices=["sift", "tiny-sd"])
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args(argv)
@@ -214,13 +251,14 @@ def main(argv: list[str] | None = None) -> int:
 
         QApplication.instance() or QApplication(sys.argv[:1])
         results = {backend: measure(backend, args.clicks, folder) for backend in args.backends}
-    print(f"click-to-drawn latency, {args.clicks} clicks, cached features, {BASE_POINTS} points on the pair, offscreen")
-    print("| backend | median ms | p95 ms | max ms | feature extractions |")
-    print("|---|---|---|---|---|")
+    print(f"latency to drawn, {args.clicks} each, cached features, {BASE_POINTS} points on the pair, offscreen")
+    print("| backend | event | median ms | p95 ms | max ms | feature extractions |")
+    print("|---|---|---|---|---|---|")
     for backend, r in results.items():
-        print(
-            f"| {backend} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} | {r['max_ms']:.1f} | {r['feature_extractions']} |"
-        )
+        for event in ("click", "hover"):
+            e = r[event]
+            row = f"| {backend} | {event} | {e['median_ms']:.1f} | {e['p95_ms']:.1f} | {e['max_ms']:.1f} |"
+            print(f"{row} {r['feature_extractions']} |")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

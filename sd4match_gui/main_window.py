@@ -45,6 +45,7 @@ TOOLBAR_ACTIONS = (
     "fit",
     "zoom_current",
     "toggle_heatmap",
+    "toggle_preview",
     "toggle_lines",
     "toggle_compare",
 )

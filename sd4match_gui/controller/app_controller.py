@@ -29,6 +29,7 @@ from ..worker.messages import WeightsStatus
 from .annotation import AnnotationController
 from .computation import ComputationController
 from .files import FileController
+from .hover_preview import HoverPreviewController
 from .pair_images import PairImages, image_ref
 from .presenter import Presenter
 from .settings_actions import SettingsActions
@@ -69,7 +70,8 @@ class AppController(QObject):
         self.computation = ComputationController(
             client, lambda: self.session, lambda: self.current_images, lambda: self.preferences.engine_config()
         )
-        self.presenter = Presenter(window, self.computation)
+        self.hover = HoverPreviewController(client, lambda: self.session, lambda: self.current_images)
+        self.presenter = Presenter(window, self.computation, self.hover)
         self.annotation = AnnotationController(lambda: self.session, self.after_change, self.notify)
         self.files = FileController(
             window,
@@ -114,6 +116,7 @@ class AppController(QObject):
         self._show_pair_if_changed()
         self.presenter.render(self.session)
         self.computation.request()
+        self.hover.refresh()
         self.files.autosave()
         self._update_undo_texts()
 
@@ -165,6 +168,7 @@ class AppController(QObject):
         if pair is None or pair.pair_id == self._shown_pair:
             return
         self._shown_pair = pair.pair_id
+        self.hover.clear()  # previews of the other pair's images
         try:
             images = (self.images.load(pair.source), self.images.load(pair.target))
         except EngineError as exc:
@@ -199,7 +203,10 @@ class AppController(QObject):
         canvas.marker_clicked.connect(lambda _panel, key: self.annotation.select(key))
         canvas.marker_dropped.connect(self.annotation.drop)
         canvas.cursor_moved.connect(self._show_cursor)
+        canvas.cursor_moved.connect(self.hover.cursor_moved)
         canvas.cursor_left.connect(lambda: window.cursor_label.setText(""))
+        canvas.cursor_left.connect(self.hover.clear)
+        self.hover.changed.connect(lambda: self.presenter.show_heatmaps(self.session))
         window.points_table.point_selected.connect(self.annotation.select)
         window.points_table.label_edited.connect(self.annotation.set_label)
         window.compare_panel.point_selected.connect(self.annotation.select)
@@ -273,6 +280,7 @@ class AppController(QObject):
     @Slot()
     def _on_results(self) -> None:
         self.presenter.render(self.session)
+        self.hover.refresh()  # features that were missing may be ready now
         self.files.autosave_later()
 
     @Slot(object)

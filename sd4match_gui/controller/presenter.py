@@ -18,8 +18,10 @@ from ..views.compare_panel import VariantRow, pck_summary
 from ..views.connection_lines import Link
 from ..views.markers import Marker
 from .computation import ComputationController
+from .hover_preview import HoverPreviewController
 
 REFERENCE_COLOUR = (255, 255, 255)
+PREVIEW_COLOUR = (255, 255, 255)
 THETA_RULES = {
     "bbox": "the longer side of the target box",
     "image": "the longer side of the target image",
@@ -48,9 +50,10 @@ def variant_colour(index: int) -> tuple[int, int, int]:
 class Presenter:
     """Draws the state into the window."""
 
-    def __init__(self, window: MainWindow, computation: ComputationController) -> None:
+    def __init__(self, window: MainWindow, computation: ComputationController, hover: HoverPreviewController) -> None:
         self._window = window
         self._computation = computation
+        self._hover = hover
 
     def render(self, session: Session) -> None:
         variants = session.settings.active_variants()
@@ -62,6 +65,30 @@ class Presenter:
         self._fill_points_table(session, variants[0], points, truth)
         self._fill_comparison(session, points, truth)
         self.show_selection(session)
+
+    def show_heatmaps(self, session: Session) -> None:
+        """Per target view: the hover preview's heatmap and point while the cursor is on the source,
+        else the selected point's heatmap. Cheap enough for every preview answer."""
+        variants = session.settings.active_variants()
+        display = session.settings.display
+        pair_id = session.pair.pair_id if session.pair else ""
+        comparing = session.settings.compare.active
+        for index, (panel, variant) in enumerate(zip(self._window.canvas.targets, variants, strict=False)):
+            preview = self._hover.previews.get(variant.name)
+            if preview is not None:
+                scores, frame = preview.scores, preview.frame
+            else:
+                heatmap = self._computation.heatmap_for(variant.name, pair_id, session.selected)
+                scores, frame = (heatmap.scores, heatmap.frame) if heatmap else (None, None)
+            panel.set_heatmap_style(display.colormap, display.opacity, display.heatmap_visible)
+            panel.set_heatmap(scores, frame)
+            colour = variant_colour(index) if comparing else PREVIEW_COLOUR
+            panel.set_preview(preview.xy if preview else None, colour)
+        preview = self._hover.previews.get(variants[0].name)
+        if preview is not None:
+            (sx, sy), (tx, ty) = preview.source_xy, preview.xy
+            landing = f"target x {tx:.1f}  y {ty:.1f} · confidence {preview.confidence:.2f}"
+            self._window.cursor_label.setText(f"source x {sx:.1f}  y {sy:.1f} px → {landing}")
 
     def show_variant_states(self, session: Session) -> None:
         """Refresh titles and progress bars only (progress reports arrive often)."""
@@ -101,7 +128,6 @@ class Presenter:
         self, session: Session, variants: list[Variant], points: list[Correspondence], truth: dict[int, Point]
     ) -> None:
         comparing = session.settings.compare.active
-        display = session.settings.display
         for index, (panel, variant) in enumerate(zip(self._window.canvas.targets, variants, strict=False)):
             panel.set_title(self._target_title(session, variant))
             markers = []
@@ -124,10 +150,7 @@ class Presenter:
                 if reference is not None and (comparing or reference != point.trg_xy):
                     markers.append(Marker(point.id, reference, REFERENCE_COLOUR, "", "reference", False))
             panel.set_markers(markers)
-            pair_id = session.pair.pair_id if session.pair else ""
-            heatmap = self._computation.heatmap_for(variant.name, pair_id, session.selected)
-            panel.set_heatmap_style(display.colormap, display.opacity, display.heatmap_visible)
-            panel.set_heatmap(heatmap.scores if heatmap else None, heatmap.frame if heatmap else None)
+        self.show_heatmaps(session)
 
     def _draw_lines(self, session: Session, variants: list[Variant], points: list[Correspondence]) -> None:
         canvas = self._window.canvas

@@ -65,6 +65,7 @@ class SettingsActions(QObject):
         window.opacity.valueChanged.connect(lambda value: self.set_display(opacity=value / 100))
         actions["toggle_heatmap"].toggled.connect(lambda on: self.set_display(heatmap_visible=on))
         actions["toggle_lines"].toggled.connect(lambda on: self.set_display(lines_visible=on))
+        actions["toggle_preview"].toggled.connect(self.set_hover_preview)
         actions["toggle_compare"].toggled.connect(self.set_compare_mode)
         actions["edit_variants"].triggered.connect(self.open_variants_dialog)
         actions["settings"].triggered.connect(self.open_settings_dialog)
@@ -87,6 +88,7 @@ class SettingsActions(QObject):
         for name, on in (
             ("toggle_heatmap", display.heatmap_visible),
             ("toggle_lines", display.lines_visible),
+            ("toggle_preview", display.hover_preview),
             ("toggle_compare", settings.compare.active),
         ):
             with signals_blocked(window.actions[name]):
@@ -119,6 +121,11 @@ class SettingsActions(QObject):
         )
         self._app.presenter.render(session)
         self._app.files.autosave_later()
+
+    def set_hover_preview(self, on: bool) -> None:
+        if not on:
+            self._app.hover.clear()
+        self.set_display(hover_preview=on)
 
     # ---- comparison ----
 

@@ -28,12 +28,14 @@ class DisplaySettings:
         opacity: heatmap opacity in [0, 1].
         heatmap_visible: draw the heatmap of the selected point.
         lines_visible: draw lines between paired points.
+        hover_preview: while the cursor is on the source, show where that pixel lands.
     """
 
     colormap: str = "viridis"
     opacity: float = 0.45
     heatmap_visible: bool = True
     lines_visible: bool = True
+    hover_preview: bool = True
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DisplaySettings:

@@ -16,9 +16,10 @@ from engine.frames import GridFrame
 from engine.heatmap import min_max, stretch_to_image
 
 from .coords import clamp_to_image, from_view, heatmap_display, inside_image, to_view
-from .markers import Marker, MarkerLayer
+from .markers import Z_MARKERS, Marker, MarkerLayer, PassiveScatter
 
 Z_HEATMAP = 10
+PREVIEW_SIZE = 22  # screen pixels: larger than a marker, hollow, so the point under it stays visible
 FIT_PADDING = 0.02
 # Longer side of the resampled heatmap: an image this size costs about 8 ms a click to resample;
 # bigger photos share one display pixel among a few image pixels (48 cells stay smooth).
@@ -101,6 +102,12 @@ class ImagePanel(pg.GraphicsLayout):
         # colours: resampling (1-8 ms) and re-colouring the full-size map happen only on a change.
         self._resampled: tuple[np.ndarray, GridFrame] | None = None
         self._colormap = ""
+        # Where the hovered source pixel would land: not a marker (it cannot be clicked or dragged).
+        self.preview = PassiveScatter(pxMode=True, symbol="crosshair", size=PREVIEW_SIZE, brush=None)
+        self.preview.setZValue(Z_MARKERS + 2)
+        self.preview.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.view.addItem(self.preview)
+        self.preview_xy: tuple[float, float] | None = None
 
     # ---- setters ----
 
@@ -136,6 +143,17 @@ class ImagePanel(pg.GraphicsLayout):
             self.heatmap.setRect(rect)
             self._resampled = (scores, frame)
         self.heatmap.setVisible(self._heatmap_enabled)
+
+    def set_preview(self, xy: tuple[float, float] | None, colour: tuple[int, int, int] = (255, 255, 255)) -> None:
+        """Show the hover preview's target point (engine pixels), or hide it with None."""
+        if xy == self.preview_xy:
+            return
+        self.preview_xy = xy
+        if xy is None:
+            self.preview.setData([], [])
+            return
+        view_xy = to_view(xy)
+        self.preview.setData([view_xy.x()], [view_xy.y()], pen=pg.mkPen(colour, width=2.5))
 
     def set_heatmap_style(self, colormap: str, opacity: float, visible: bool) -> None:
         if colormap != self._colormap:  # a new lookup table re-colours the whole map

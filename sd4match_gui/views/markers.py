@@ -66,7 +66,7 @@ def _pen_and_brush(colour: tuple[int, int, int], style: str, selected: bool) -> 
     return pen, pg.mkBrush(*colour, 0 if hollow else 230)
 
 
-class _PassiveScatter(pg.ScatterPlotItem):
+class PassiveScatter(pg.ScatterPlotItem):
     """A scatter that never takes clicks: pyqtgraph hands clicks to any item with this method,
     whatever its accepted buttons, and the ViewBox must get them to hit-test in screen pixels."""
 
@@ -131,7 +131,7 @@ class MarkerLayer:
 
     def __init__(self, view: pg.ViewBox) -> None:
         self._view = view
-        self._scatter = _PassiveScatter(pxMode=True)
+        self._scatter = PassiveScatter(pxMode=True)
         self._scatter.setZValue(Z_MARKERS)
         self._scatter.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         view.addItem(self._scatter)

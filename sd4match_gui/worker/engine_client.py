@@ -11,25 +11,28 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from .engine_worker import EngineWorker, MatcherFactory, default_matcher
 from .mailbox import LatestMailbox
-from .messages import ComputeRequest, EngineConfig, TrainingRequest
+from .messages import ComputeRequest, EngineConfig, PreviewRequest, TrainingRequest
 
 
 class EngineClient(QObject):
     """Owns the engine thread and its single worker."""
 
     _wake = Signal()
+    _wake_preview = Signal()
     _check_weights = Signal(object)
     _train = Signal(object)
 
     def __init__(self, make_matcher: MatcherFactory = default_matcher, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._mailbox: LatestMailbox[ComputeRequest] = LatestMailbox()
+        self._previews: LatestMailbox[PreviewRequest] = LatestMailbox()
         self._thread = QThread()
         self._thread.setObjectName("sd4match-engine")
-        self.worker = EngineWorker(make_matcher, self._mailbox)
+        self.worker = EngineWorker(make_matcher, self._mailbox, self._previews)
         self.worker.moveToThread(self._thread)
         self._thread.finished.connect(self.worker.deleteLater)
         self._wake.connect(self.worker.drain)
+        self._wake_preview.connect(self.worker.drain_preview)
         self._check_weights.connect(self.worker.check_weights)
         self._train.connect(self.worker.train)
         self._last_id = 0
@@ -48,6 +51,11 @@ class EngineClient(QObject):
         """Replace any unread request with ``request`` and wake the worker."""
         self._mailbox.put(request)
         self._wake.emit()
+
+    def preview(self, request: PreviewRequest) -> None:
+        """Replace any unread hover preview with ``request``; answers come as ``worker.preview``."""
+        self._previews.put(request)
+        self._wake_preview.emit()
 
     def check_weights(self, config: EngineConfig) -> None:
         """Ask (off the GUI thread) whether the SD weights exist; the answer comes as ``worker.weights``."""

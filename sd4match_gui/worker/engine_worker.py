@@ -5,6 +5,7 @@ and the window never waits. Requests arrive through a :class:`LatestMailbox`; a 
 makes the worker take the newest one (older ones were overwritten and are never computed).
 Between variants, and at every engine stage, the worker gives up a request that was cancelled or
 that a newer request no longer needs (the newer one then reuses whatever reached the cache).
+Hover previews have a mailbox of their own and only query pairs that a computation prepared.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from engine import Matcher, resolve_runtime
 from engine.errors import Cancelled, EngineError
 from engine.export.from_matches import run_details
+from engine.prepared_pair import PreparedPair
 from engine.progress import Progress
 from engine.variants import Variant, require_stable_diffusion
 
@@ -30,6 +32,8 @@ from .messages import (
     ComputeRequest,
     EngineConfig,
     Failure,
+    PreviewRequest,
+    PreviewResult,
     ProgressReport,
     TrainingRequest,
     VariantResult,
@@ -37,6 +41,7 @@ from .messages import (
 )
 
 MatcherFactory = Callable[[EngineConfig], Matcher]
+PreparedKey = tuple[str, str, object, object]  # source digest, target digest, prompt, feature settings
 
 
 @contextlib.contextmanager
@@ -66,6 +71,7 @@ class EngineWorker(QObject):
         started(int): a request was taken from the mailbox.
         progress(ProgressReport), result(VariantResult), failed(Failure): per variant.
         finished(int): the request is done (or abandoned).
+        preview(PreviewResult): per variant whose features are ready, for :meth:`drain_preview`.
         weights(WeightsStatus): answer to :meth:`check_weights`.
         training_stage(str, float), training_step(StepReport), training_epoch(EpochReport):
             reports of a :meth:`train` run; training_done(TrainingOutcome) ends it.
@@ -80,16 +86,26 @@ class EngineWorker(QObject):
     result = Signal(object)
     failed = Signal(object)
     finished = Signal(int)
+    preview = Signal(object)
     weights = Signal(object)
     training_stage = Signal(str, float)
     training_step = Signal(object)
     training_epoch = Signal(object)
     training_done = Signal(object)
 
-    def __init__(self, make_matcher: MatcherFactory, mailbox: LatestMailbox[ComputeRequest]) -> None:
+    def __init__(
+        self,
+        make_matcher: MatcherFactory,
+        mailbox: LatestMailbox[ComputeRequest],
+        previews: LatestMailbox[PreviewRequest],
+    ) -> None:
         super().__init__()
         self._make_matcher = make_matcher
         self._mailbox = mailbox
+        self._previews = previews
+        # The open pair's prepared variants: previews query these and never extract. Holding them
+        # costs nothing while the feature cache holds the same maps, and a new pair replaces them.
+        self._prepared: dict[PreparedKey, PreparedPair] = {}
         self._config: EngineConfig | None = None
         self._matcher: Matcher | None = None
         self.cancel_upto = 0  # requests with an id up to this were cancelled (an int store is atomic)
@@ -108,6 +124,29 @@ class EngineWorker(QObject):
             self._compute(request)
         finally:
             self.finished.emit(request.request_id)
+
+    @Slot()
+    def drain_preview(self) -> None:
+        """Answer the newest hover preview from the prepared variants (a few milliseconds)."""
+        request = self._previews.take()
+        if request is None:
+            return
+        point = np.array([request.point_xy], dtype=np.float64)
+        for variant in request.variants:
+            pair = self._prepared.get((request.source_digest, request.target_digest, variant.prompt, variant.settings))
+            if pair is None:
+                continue
+            try:
+                with single_threaded_torch():
+                    matches = pair.match(point, request.localisation)
+                    heatmap = np.ascontiguousarray(pair.score_maps(point)[0], dtype=np.float32)
+            except EngineError:
+                return  # e.g. a point just off the image: a preview has nothing to say
+            xy = (float(matches.match_xy[0, 0]), float(matches.match_xy[0, 1]))
+            result = PreviewResult(
+                request.preview_id, variant.name, xy, float(matches.confidence[0]), heatmap, pair.target.frame
+            )
+            self.preview.emit(result)
 
     @Slot(object)
     def check_weights(self, config: EngineConfig) -> None:
@@ -165,6 +204,7 @@ class EngineWorker(QObject):
         if request.refuse_fallback:
             require_stable_diffusion([variant], matcher)
         pair = matcher.prepare(request.source, request.target, variant.prompt, variant.settings, progress)
+        self._remember(request, variant, pair)
         with single_threaded_torch():
             matches = pair.match(request.points_xy, request.localisation)
             heatmap = None
@@ -173,6 +213,12 @@ class EngineWorker(QObject):
                 heatmap = np.ascontiguousarray(pair.score_maps(row)[0], dtype=np.float32)
         run = run_details(pair, request.localisation)
         self.result.emit(VariantResult(request.request_id, variant.name, run, matches, heatmap, pair.target.frame))
+
+    def _remember(self, request: ComputeRequest, variant: Variant, pair: PreparedPair) -> None:
+        digests = (request.source.digest, request.target.digest)
+        if any(key[:2] != digests for key in self._prepared):
+            self._prepared.clear()  # another pair is open now
+        self._prepared[(*digests, variant.prompt, variant.settings)] = pair
 
     def _abandoned(self, request: ComputeRequest, variant: Variant) -> bool:
         """Cancelled by the user, or replaced by a request that does not need this variant."""
@@ -183,6 +229,7 @@ class EngineWorker(QObject):
 
     def _matcher_for(self, config: EngineConfig) -> Matcher:
         if self._matcher is None or config != self._config:
+            self._prepared.clear()  # they belong to the old matcher's models
             self._matcher = self._make_matcher(config)
             self._config = config
         return self._matcher

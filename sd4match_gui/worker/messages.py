@@ -82,6 +82,47 @@ class VariantResult:
     frame: GridFrame
 
 
+@dataclass(frozen=True, eq=False)
+class PreviewRequest:
+    """Where the source point under the cursor would land, from features already computed.
+
+    A preview never starts an extraction: variants whose features the last computation of this
+    pair did not prepare are skipped (the hover must stay in milliseconds).
+
+    Attributes:
+        preview_id: increasing; answers carry it back.
+        source_digest, target_digest: the open pair.
+        variants: the variants on screen.
+        localisation: score map -> point.
+        point_xy: the source pixel under the cursor.
+    """
+
+    preview_id: int
+    source_digest: str
+    target_digest: str
+    variants: tuple[Variant, ...]
+    localisation: LocalisationSettings
+    point_xy: tuple[float, float]
+
+
+@dataclass(frozen=True, eq=False)
+class PreviewResult:
+    """One variant's answer to a :class:`PreviewRequest`.
+
+    Attributes:
+        preview_id, variant: what it answers (``variant`` is the variant's name).
+        xy: predicted target pixel; confidence: in [0, 1].
+        heatmap: ``h x w`` float32 cosine scores on the target grid ``frame``.
+    """
+
+    preview_id: int
+    variant: str
+    xy: tuple[float, float]
+    confidence: float
+    heatmap: np.ndarray
+    frame: GridFrame
+
+
 @dataclass(frozen=True)
 class Failure:
     """A request (or one of its variants) failed; ``message`` is one line for the user."""

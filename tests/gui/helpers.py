@@ -33,6 +33,12 @@ def _send(canvas: PairCanvas, kind: QEvent.Type, pos: QPoint, button, buttons) -
     QApplication.sendEvent(canvas.viewport(), event)
 
 
+def hover(canvas: PairCanvas, panel: int, xy: tuple[float, float]) -> None:
+    """Move the cursor over ``xy`` with no button held (paced like a real mouse)."""
+    QTest.qWait(MOVE_INTERVAL_MS)
+    _send(canvas, QEvent.Type.MouseMove, widget_pos(canvas, panel, xy), NONE, NONE)
+
+
 def click(canvas: PairCanvas, panel: int, xy: tuple[float, float]) -> None:
     pos = widget_pos(canvas, panel, xy)
     _send(canvas, QEvent.Type.MouseMove, pos, NONE, NONE)
