@@ -82,4 +82,5 @@ def _sample(record: PairRecord, prefix: str) -> PairSample | None:
         source_bbox=record.source.bbox_xyxy,
         target_bbox=target_bbox,
         threshold="bbox" if target_bbox is not None else "image",
+        labels=tuple(keypoint.label or str(keypoint.id + 1) for keypoint in keypoints),
     )

@@ -36,6 +36,8 @@ class PairSample:
         threshold: what the PCK reference length theta is: "bbox" (max side of the target box,
             SPair-71k), "image" (max(H, W) of the target, PF-Pascal) or "points" (max extent
             of the target keypoints, PF-Willow).
+        labels: the points' names, row-aligned (SPair-71k: the ``kps_ids`` of its category's
+            keypoint list; an export: the keypoint labels); empty when the dataset has none.
     """
 
     pair_id: str
@@ -48,12 +50,15 @@ class PairSample:
     target_bbox: BBox | None
     flip: bool = False
     threshold: Threshold = "bbox"
+    labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         source = _points(self.source_points, self.pair_id, "source")
         target = _points(self.target_points, self.pair_id, "target")
         if len(source) != len(target):
             raise DocumentError(f"pair '{self.pair_id}' has {len(source)} source but {len(target)} target points")
+        if self.labels and len(self.labels) != len(source):
+            raise DocumentError(f"pair '{self.pair_id}' has {len(self.labels)} labels for {len(source)} points")
         if self.threshold not in THRESHOLDS:
             raise DocumentError(f"pair '{self.pair_id}': unknown PCK threshold '{self.threshold}'")
         if self.threshold == "bbox" and self.target_bbox is None:
@@ -63,6 +68,7 @@ class PairSample:
         object.__setattr__(self, "target_points", target)
         object.__setattr__(self, "source_path", Path(self.source_path))
         object.__setattr__(self, "target_path", Path(self.target_path))
+        object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
 
     @property
     def num_points(self) -> int:

@@ -5,6 +5,7 @@
     SPair-71k/
       Layout/large/{trn,val,test}.txt      one pair a line: {id}-{source}-{target}:{category}
       PairAnnotation/{split}/{line}.json   src_kps, trg_kps ([[x, y], ...], index-aligned),
+                                           kps_ids (their ids in the category's keypoint list),
                                            src_bndbox, trg_bndbox ([x1, y1, x2, y2]), category,
                                            src_imname, trg_imname, ...
       JPEGImages/{category}/{name}.jpg
@@ -61,6 +62,7 @@ def _read_pair(folder: Path, split: str, line: str, layout: Path) -> PairSample:
         source_bbox=tuple(number_list(data.get("src_bndbox"), f"{where} src_bndbox", 4)),  # type: ignore[arg-type]
         target_bbox=tuple(number_list(data.get("trg_bndbox"), f"{where} trg_bndbox", 4)),  # type: ignore[arg-type]
         threshold="bbox",
+        labels=_keypoint_ids(data.get("kps_ids"), f"{where} kps_ids"),
     )
 
 
@@ -71,6 +73,15 @@ def _parse_line(line: str, layout: Path) -> tuple[tuple[str, str], str]:
     if not category or len(parts) != 3 or not all(parts):
         raise DocumentError(f"line '{line}' of '{layout}' is not '{{id}}-{{source}}-{{target}}:{{category}}'")
     return (parts[1], parts[2]), category
+
+
+def _keypoint_ids(value: Any, where: str) -> tuple[str, ...]:
+    """``kps_ids`` as text (the release writes strings, converters often integers); optional."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) and str(v).isdigit() for v in value):
+        raise DocumentError(f"{where} must be a list of keypoint ids")
+    return tuple(str(int(v)) for v in value)
 
 
 def _keypoints(value: Any, where: str) -> np.ndarray:

@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import atomic
 from ..errors import DocumentError
+from ..file_names import file_stem
 from .scores import PairScore
 
 PART_PATTERN = re.compile(r"part-p(\d+)-(\d+)\.json")
@@ -31,7 +32,7 @@ PART_PATTERN = re.compile(r"part-p(\d+)-(\d+)\.json")
 def results_folder(out: Path, name: str, identity: dict[str, Any]) -> Path:
     """``out/parts/{slug}-{digest}``: the slug is for people, the digest of ``identity`` keeps runs apart."""
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    slug = re.sub(r"[^A-Za-z0-9._=+-]+", "_", name).strip("_")[:40] or "variant"
+    slug = file_stem(name, max_length=40)
     return out / "parts" / f"{slug}-{digest}"
 
 

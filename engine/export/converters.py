@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import atomic
+from ..file_names import unique_stems
 from ..prompts.categories import PFPASCAL_CATEGORIES, canonical_category
 from .document import COORDINATES, CorrespondenceDocument, ImageRef, Keypoint, PairRecord, relative_path
 
@@ -78,8 +79,8 @@ def write_spair(document: CorrespondenceDocument, folder: str | Path) -> list[Pa
     """Write ``{pair_id}.json`` per pair into ``folder`` (created); returns the files."""
     folder = Path(folder)
     written = []
-    for pair in document.pairs:
-        path = folder / f"{pair.file_stem}.json"
+    for pair, stem in zip(document.pairs, unique_stems([p.pair_id for p in document.pairs]), strict=True):
+        path = folder / f"{stem}.json"
         atomic.write_json(path, spair_annotation(pair))
         written.append(path)
     return written
@@ -243,9 +244,9 @@ def write_labelme(document: CorrespondenceDocument, folder: str | Path) -> list[
     folder = Path(folder)
     base = folder.resolve()
     written = []
-    for pair in document.pairs:
+    for pair, stem in zip(document.pairs, unique_stems([p.pair_id for p in document.pairs]), strict=True):
         for role in ("source", "target"):
-            path = folder / f"{pair.file_stem}_{role}.json"
+            path = folder / f"{stem}_{role}.json"
             atomic.write_json(path, labelme_file(pair, role, base))
             written.append(path)
     return written

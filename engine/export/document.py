@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,11 +27,6 @@ SCHEMA_VERSION = "1.0.0"
 STATUSES = ("predicted", "accepted", "corrected", "rejected")
 VISIBILITIES = (0, 1, 2)  # COCO: 0 not labelled, 1 labelled but occluded, 2 visible
 COORDINATES = {"space": "original_pixels", "origin": "center_of_top_left_pixel", "exif_orientation_applied": True}
-
-
-def file_stem(text: str) -> str:
-    """``text`` made safe as a file name stem (pair and run ids name exported files)."""
-    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", text).strip("._") or "_"
 
 
 def now_utc() -> str:
@@ -153,10 +147,6 @@ class PairRecord:
     target: ImageRef
     category: str | None = None
     keypoints: list[Keypoint] = field(default_factory=list)
-
-    @property
-    def file_stem(self) -> str:
-        return file_stem(self.pair_id)
 
     def to_dict(self, base: Path) -> dict[str, Any]:
         return {

@@ -18,7 +18,8 @@ import numpy as np
 
 from .. import atomic
 from ..errors import DocumentError
-from .document import PairRecord, file_stem, relative_path
+from ..file_names import file_stem, unique_stems
+from .document import PairRecord, relative_path
 
 HEATMAP_FOLDER = "heatmaps"
 
@@ -38,12 +39,12 @@ def write_heatmaps(pair: PairRecord, maps: Mapping[str, np.ndarray], export_path
     export_path = Path(export_path)
     base = export_path.resolve().parent
     written = []
-    for run_id, stem in _unique_stems(list(maps)).items():
+    for run_id, stem in zip(maps, unique_stems(list(maps)), strict=True):
         run_maps = maps[run_id]
         if len(run_maps) != len(pair.keypoints):
             raise ValueError(f"run '{run_id}': {len(run_maps)} heatmaps for {len(pair.keypoints)} keypoints")
         for keypoint, heatmap in zip(pair.keypoints, run_maps, strict=True):
-            path = base / HEATMAP_FOLDER / f"{pair.file_stem}_k{keypoint.id}_{stem}.npy"
+            path = base / HEATMAP_FOLDER / f"{file_stem(pair.pair_id)}_k{keypoint.id}_{stem}.npy"
             with atomic.atomic_writer(path, "wb") as handle:
                 np.save(handle, np.ascontiguousarray(heatmap, dtype=np.float32), allow_pickle=False)
             for prediction in keypoint.predictions:
@@ -63,12 +64,3 @@ def read_heatmap(export_path: str | Path, heatmap: str) -> np.ndarray:
     if data.ndim != 2:
         raise DocumentError(f"the heatmap '{path}' has shape {data.shape}; expected h x w")
     return data
-
-
-def _unique_stems(run_ids: list[str]) -> dict[str, str]:
-    """File stems per run id; ids that clean up to the same stem get their position appended."""
-    stems: dict[str, str] = {}
-    for index, run_id in enumerate(run_ids):
-        stem = file_stem(run_id)
-        stems[run_id] = f"{stem}-{index + 1}" if stem in stems.values() else stem
-    return stems

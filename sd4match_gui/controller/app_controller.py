@@ -70,7 +70,9 @@ class AppController(QObject):
         self.computation = ComputationController(
             client, lambda: self.session, lambda: self.current_images, lambda: self.preferences.engine_config()
         )
-        self.hover = HoverPreviewController(client, lambda: self.session, lambda: self.current_images)
+        self.hover = HoverPreviewController(
+            client, lambda: self.session, lambda: self.current_images, lambda: not self.computation.idle
+        )
         self.presenter = Presenter(window, self.computation, self.hover)
         self.annotation = AnnotationController(lambda: self.session, self.after_change, self.notify)
         self.files = FileController(

@@ -22,7 +22,7 @@ from engine.frames import GridFrame
 from ..model.session import Session
 from ..views.pair_canvas import SOURCE
 from ..worker.engine_client import EngineClient
-from ..worker.messages import PreviewRequest, PreviewResult
+from ..worker.messages import PreviewAnswer, PreviewRequest
 
 THROTTLE_MS = 30
 
@@ -41,8 +41,14 @@ class Preview:
 class HoverPreviewController(QObject):
     """Turns source hovers into preview requests and keeps the current answers.
 
+    Args:
+        client: the engine thread.
+        session, images: the open session and its pair's decoded images.
+        engine_busy: whether the engine is computing a request (its answer to a preview would wait
+            for the end of an extraction, so a moved cursor hides the old preview meanwhile).
+
     Signals:
-        changed(): ``previews`` changed (redraw the targets' heatmaps and preview markers).
+        changed(): ``previews`` changed (redraw the targets' heatmaps and preview points).
 
     Attributes:
         previews: variant name -> its preview of the hovered pixel (empty when not hovering).
@@ -56,22 +62,29 @@ class HoverPreviewController(QObject):
         client: EngineClient,
         session: Callable[[], Session],
         images: Callable[[], tuple[LoadedImage, LoadedImage] | None],
+        engine_busy: Callable[[], bool],
     ) -> None:
         super().__init__()
         self._client = client
         self._session = session
         self._images = images
+        self._engine_busy = engine_busy
         self.previews: dict[str, Preview] = {}
         self.sent = 0
         self._latest_id = 0
-        self._shown_id = 0  # the preview whose answers ``previews`` holds (variants answer one by one)
         self._pending: tuple[float, float] | None = None
         self._hovered: tuple[float, float] | None = None
+        self._last_request: tuple[object, ...] | None = None  # what the newest request asked, bar the point
         self._timer = QTimer(self)  # the cool-down after a send; its end sends what arrived meanwhile
         self._timer.setSingleShot(True)
         self._timer.setInterval(THROTTLE_MS)
         self._timer.timeout.connect(self._send)
-        client.worker.preview.connect(self._on_preview)
+        client.worker.preview.connect(self._on_answer)
+
+    @property
+    def cooling_down(self) -> bool:
+        """A preview went out less than ``THROTTLE_MS`` ago: the next move waits for the cool-down."""
+        return self._timer.isActive()
 
     @Slot(int, float, float)
     def cursor_moved(self, panel: int, x: float, y: float) -> None:
@@ -82,6 +95,8 @@ class HoverPreviewController(QObject):
             return
         if not self._session().settings.display.hover_preview:
             return
+        if self.previews and self._engine_busy():
+            self._show({})  # the answer waits for an extraction: do not leave the old one standing
         self._pending = (x, y)
         if not self._timer.isActive():
             self._send()
@@ -90,53 +105,56 @@ class HoverPreviewController(QObject):
     def clear(self) -> None:
         """The cursor left the source: forget the preview and drop answers still on their way."""
         self._timer.stop()
-        self._pending = self._hovered = None
+        self._pending = self._hovered = self._last_request = None
         self._latest_id += 1
-        if self.previews:
-            self.previews = {}
-            self.changed.emit()
-
-    @property
-    def cooling_down(self) -> bool:
-        """A preview went out less than ``THROTTLE_MS`` ago: the next move waits for the cool-down."""
-        return self._timer.isActive()
+        self._show({})
 
     def refresh(self) -> None:
-        """Preview the hovered pixel again (new features or settings since the last answer); the
-        shown preview stays until the new answers replace it, so nothing flickers."""
-        if self._hovered is not None and self._pending is None:
+        """Ask again for the hovered pixel if the settings changed or a variant had no features;
+        the shown preview stays until the new answer replaces it, so nothing flickers."""
+        if self._hovered is None or self._pending is not None:
+            return
+        active = {variant.name for variant in self._session().settings.active_variants()}
+        if self._request_context() != self._last_request or not active <= set(self.previews):
             self._pending = self._hovered
             if not self._timer.isActive():
                 self._send()
 
-    def _send(self) -> None:
+    def _request_context(self) -> tuple[object, ...] | None:
         session, images = self._session(), self._images()
-        if self._pending is None or images is None or session.pair is None:
+        if images is None or session.pair is None:
+            return None
+        settings = session.settings
+        return (images[0].digest, images[1].digest, tuple(settings.active_variants()), settings.localisation)
+
+    def _send(self) -> None:
+        context = self._request_context()
+        if self._pending is None or context is None:
             return
-        if not session.settings.display.hover_preview:
+        if not self._session().settings.display.hover_preview:
             self.clear()
             return
-        self._hovered, self._pending = self._pending, None
+        source_digest, target_digest, variants, localisation = context
+        self._hovered, self._pending, self._last_request = self._pending, None, context
         self._latest_id += 1
-        self._client.preview(
-            PreviewRequest(
-                preview_id=self._latest_id,
-                source_digest=images[0].digest,
-                target_digest=images[1].digest,
-                variants=tuple(session.settings.active_variants()),
-                localisation=session.settings.localisation,
-                point_xy=self._hovered,
-            )
-        )
+        request = PreviewRequest(self._latest_id, source_digest, target_digest, variants, localisation, self._hovered)
+        self._client.preview(request)
         self.sent += 1
         self._timer.start()
 
     @Slot(object)
-    def _on_preview(self, result: PreviewResult) -> None:
-        if result.preview_id != self._latest_id or self._hovered is None:
-            return
-        if result.preview_id != self._shown_id:
-            self.previews, self._shown_id = {}, result.preview_id
-        preview = Preview(self._hovered, result.xy, result.confidence, result.heatmap, result.frame)
-        self.previews[result.variant] = preview
-        self.changed.emit()
+    def _on_answer(self, answer: PreviewAnswer) -> None:
+        if answer.preview_id != self._latest_id or self._hovered is None:
+            return  # an older position, or the cursor has left
+        source_xy = self._hovered
+        self._show(
+            {
+                name: Preview(source_xy, variant.xy, variant.confidence, variant.heatmap, variant.frame)
+                for name, variant in answer.variants.items()
+            }
+        )
+
+    def _show(self, previews: dict[str, Preview]) -> None:
+        if previews or self.previews:
+            self.previews = previews
+            self.changed.emit()

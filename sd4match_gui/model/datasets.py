@@ -117,10 +117,15 @@ def ground_truth_points(pair: PairEntry) -> list[Correspondence]:
     return [Correspondence(id=i, src_xy=truth.src_xy, label=truth.label) for i, truth in enumerate(pair.ground_truth)]
 
 
+def _labels(sample: PairSample) -> tuple[str, ...]:
+    """The dataset's point names (SPair-71k keypoint ids survive an SPair export), else 1..N."""
+    return sample.labels or tuple(str(index + 1) for index in range(sample.num_points))
+
+
 def _entry(sample: PairSample) -> PairEntry:
     truth = tuple(
-        GroundTruth((float(s[0]), float(s[1])), (float(t[0]), float(t[1])), str(index + 1))
-        for index, (s, t) in enumerate(zip(sample.source_points, sample.target_points, strict=True))
+        GroundTruth((float(s[0]), float(s[1])), (float(t[0]), float(t[1])), label)
+        for s, t, label in zip(sample.source_points, sample.target_points, _labels(sample), strict=True)
     )
     return PairEntry(
         pair_id=sample.pair_id,

@@ -9,12 +9,11 @@ are relative to the file.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from engine.errors import DocumentError
-from engine.export.document import CorrespondenceDocument, Keypoint, PairRecord, Prediction, Run
+from engine.export.document import CorrespondenceDocument, Keypoint, PairRecord, Prediction, Run, relative_path
 
 from .correspondence import Correspondence, PredictionRecord
 from .datasets import DatasetRef, pairs_from_dataset
@@ -60,7 +59,7 @@ def session_document(session: Session, path: Path) -> CorrespondenceDocument:
         dataset = session.dataset
         document.extra[SESSION_KEY]["dataset"] = {
             "kind": dataset.kind,
-            "root": _relative(dataset.root, base),
+            "root": relative_path(dataset.root, base),
             "split": dataset.split,
         }
     else:
@@ -166,8 +165,8 @@ def _entry_from_record(record: PairRecord) -> PairEntry:
 def _pair_to_dict(pair: PairEntry, base: Path) -> dict[str, Any]:
     data: dict[str, Any] = {
         "pair_id": pair.pair_id,
-        "source": _relative(pair.source, base),
-        "target": _relative(pair.target, base),
+        "source": relative_path(pair.source, base),
+        "target": relative_path(pair.target, base),
         "category": pair.category,
     }
     data["source_bbox"] = list(pair.source_bbox) if pair.source_bbox else None
@@ -198,10 +197,3 @@ def _dataset_from_dict(data: dict[str, Any], base: Path) -> DatasetRef:
         return DatasetRef(str(data["kind"]), (base / data["root"]).resolve(), str(data.get("split", "test")))
     except (KeyError, TypeError) as exc:
         raise DocumentError(f"malformed dataset in session data: {exc}") from exc
-
-
-def _relative(path: Path, base: Path) -> str:
-    try:
-        return Path(os.path.relpath(path, base)).as_posix()
-    except ValueError:  # another drive on Windows
-        return path.as_posix()

@@ -108,6 +108,7 @@ class ImagePanel(pg.GraphicsLayout):
         self.preview.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.view.addItem(self.preview)
         self.preview_xy: tuple[float, float] | None = None
+        self._preview_colour: tuple[int, int, int] | None = None
 
     # ---- setters ----
 
@@ -146,9 +147,9 @@ class ImagePanel(pg.GraphicsLayout):
 
     def set_preview(self, xy: tuple[float, float] | None, colour: tuple[int, int, int] = (255, 255, 255)) -> None:
         """Show the hover preview's target point (engine pixels), or hide it with None."""
-        if xy == self.preview_xy:
+        if (xy, colour) == (self.preview_xy, self._preview_colour):
             return
-        self.preview_xy = xy
+        self.preview_xy, self._preview_colour = xy, colour
         if xy is None:
             self.preview.setData([], [])
             return

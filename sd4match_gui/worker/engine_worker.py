@@ -32,16 +32,21 @@ from .messages import (
     ComputeRequest,
     EngineConfig,
     Failure,
+    PreviewAnswer,
     PreviewRequest,
-    PreviewResult,
     ProgressReport,
     TrainingRequest,
+    VariantPreview,
     VariantResult,
     WeightsStatus,
 )
 
 MatcherFactory = Callable[[EngineConfig], Matcher]
 PreparedKey = tuple[str, str, object, object]  # source digest, target digest, prompt, feature settings
+
+
+def _prepared_key(source_digest: str, target_digest: str, variant: Variant) -> PreparedKey:
+    return (source_digest, target_digest, variant.prompt, variant.settings)
 
 
 @contextlib.contextmanager
@@ -71,7 +76,7 @@ class EngineWorker(QObject):
         started(int): a request was taken from the mailbox.
         progress(ProgressReport), result(VariantResult), failed(Failure): per variant.
         finished(int): the request is done (or abandoned).
-        preview(PreviewResult): per variant whose features are ready, for :meth:`drain_preview`.
+        preview(PreviewAnswer): the answer of :meth:`drain_preview`.
         weights(WeightsStatus): answer to :meth:`check_weights`.
         training_stage(str, float), training_step(StepReport), training_epoch(EpochReport):
             reports of a :meth:`train` run; training_done(TrainingOutcome) ends it.
@@ -103,8 +108,8 @@ class EngineWorker(QObject):
         self._make_matcher = make_matcher
         self._mailbox = mailbox
         self._previews = previews
-        # The open pair's prepared variants: previews query these and never extract. Holding them
-        # costs nothing while the feature cache holds the same maps, and a new pair replaces them.
+        # The prepared variants the newest computation shows: previews query these and never
+        # extract. Each computation drops the others, so only what is on screen is held.
         self._prepared: dict[PreparedKey, PreparedPair] = {}
         self._config: EngineConfig | None = None
         self._matcher: Matcher | None = None
@@ -132,8 +137,9 @@ class EngineWorker(QObject):
         if request is None:
             return
         point = np.array([request.point_xy], dtype=np.float64)
+        answers = {}
         for variant in request.variants:
-            pair = self._prepared.get((request.source_digest, request.target_digest, variant.prompt, variant.settings))
+            pair = self._prepared.get(_prepared_key(request.source_digest, request.target_digest, variant))
             if pair is None:
                 continue
             try:
@@ -141,12 +147,10 @@ class EngineWorker(QObject):
                     matches = pair.match(point, request.localisation)
                     heatmap = np.ascontiguousarray(pair.score_maps(point)[0], dtype=np.float32)
             except EngineError:
-                return  # e.g. a point just off the image: a preview has nothing to say
+                break  # e.g. a point just off the image: a preview has nothing to say
             xy = (float(matches.match_xy[0, 0]), float(matches.match_xy[0, 1]))
-            result = PreviewResult(
-                request.preview_id, variant.name, xy, float(matches.confidence[0]), heatmap, pair.target.frame
-            )
-            self.preview.emit(result)
+            answers[variant.name] = VariantPreview(xy, float(matches.confidence[0]), heatmap, pair.target.frame)
+        self.preview.emit(PreviewAnswer(request.preview_id, answers))
 
     @Slot(object)
     def check_weights(self, config: EngineConfig) -> None:
@@ -178,6 +182,8 @@ class EngineWorker(QObject):
         except EngineError as exc:
             self.failed.emit(Failure(request.request_id, None, str(exc)))
             return
+        shown = {_prepared_key(request.source.digest, request.target.digest, v) for v in request.variants}
+        self._prepared = {key: pair for key, pair in self._prepared.items() if key in shown}
         for variant in request.variants:
             if self._mailbox.peek() is not None:
                 return  # superseded: the newer request redoes this variant from the cache, in milliseconds
@@ -204,7 +210,7 @@ class EngineWorker(QObject):
         if request.refuse_fallback:
             require_stable_diffusion([variant], matcher)
         pair = matcher.prepare(request.source, request.target, variant.prompt, variant.settings, progress)
-        self._remember(request, variant, pair)
+        self._prepared[_prepared_key(request.source.digest, request.target.digest, variant)] = pair
         with single_threaded_torch():
             matches = pair.match(request.points_xy, request.localisation)
             heatmap = None
@@ -213,12 +219,6 @@ class EngineWorker(QObject):
                 heatmap = np.ascontiguousarray(pair.score_maps(row)[0], dtype=np.float32)
         run = run_details(pair, request.localisation)
         self.result.emit(VariantResult(request.request_id, variant.name, run, matches, heatmap, pair.target.frame))
-
-    def _remember(self, request: ComputeRequest, variant: Variant, pair: PreparedPair) -> None:
-        digests = (request.source.digest, request.target.digest)
-        if any(key[:2] != digests for key in self._prepared):
-            self._prepared.clear()  # another pair is open now
-        self._prepared[(*digests, variant.prompt, variant.settings)] = pair
 
     def _abandoned(self, request: ComputeRequest, variant: Variant) -> bool:
         """Cancelled by the user, or replaced by a request that does not need this variant."""

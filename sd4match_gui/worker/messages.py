@@ -106,21 +106,31 @@ class PreviewRequest:
 
 
 @dataclass(frozen=True, eq=False)
-class PreviewResult:
-    """One variant's answer to a :class:`PreviewRequest`.
+class VariantPreview:
+    """One variant's preview of the hovered pixel.
 
     Attributes:
-        preview_id, variant: what it answers (``variant`` is the variant's name).
         xy: predicted target pixel; confidence: in [0, 1].
         heatmap: ``h x w`` float32 cosine scores on the target grid ``frame``.
     """
 
-    preview_id: int
-    variant: str
     xy: tuple[float, float]
     confidence: float
     heatmap: np.ndarray
     frame: GridFrame
+
+
+@dataclass(frozen=True, eq=False)
+class PreviewAnswer:
+    """The answer to a :class:`PreviewRequest`, always sent, even when empty.
+
+    Attributes:
+        preview_id: the request it answers.
+        variants: variant name -> its preview, for the variants whose features were prepared.
+    """
+
+    preview_id: int
+    variants: dict[str, VariantPreview]
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ def test_spair_reads_layout_lines_annotations_and_images(tmp_path):
     np.testing.assert_array_equal(sample.target_points, [[10, 20], [30, 40.25]])
     assert sample.source_bbox == (1, 2, 30, 20) and sample.target_bbox == (3, 4, 40, 25)
     assert sample.threshold == "bbox" and not sample.flip
+    assert sample.labels == ("0", "1")  # kps_ids, as the release writes them (strings)
     source, target = sample.load_images()
     assert (source.width, source.height, target.width, target.height) == (48, 32, 64, 40)
     # The parent of the release folder works too.
@@ -77,6 +78,15 @@ def test_spair_malformed_annotation_and_missing_image(tmp_path):
     annotation.write_text(json.dumps(data | {"trg_bndbox": [1, 2, 3]}))
     with pytest.raises(DocumentError, match=f"'{annotation}' trg_bndbox must have 4 numbers"):
         open_dataset("spair", folder)
+    annotation.write_text(json.dumps(data | {"kps_ids": ["0", "x"]}))
+    with pytest.raises(DocumentError, match="kps_ids must be a list of keypoint ids"):
+        open_dataset("spair", folder)
+    annotation.write_text(json.dumps(data | {"kps_ids": list(range(len(data["src_kps"]) + 1))}))
+    with pytest.raises(DocumentError, match="labels for"):
+        open_dataset("spair", folder)
+    annotation.write_text(json.dumps({key: value for key, value in data.items() if key != "kps_ids"}))
+    (sample,) = open_dataset("spair", folder)
+    assert sample.labels == ()  # optional: converted copies of the dataset often drop it
     annotation.write_text(json.dumps(data))
     next((folder / "JPEGImages" / "cat").glob("*.jpg")).unlink()
     with pytest.raises(DocumentError, match=r"image '.*\.jpg' listed in '.*test\.txt' does not exist"):

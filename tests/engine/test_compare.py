@@ -43,3 +43,12 @@ def test_compare_writes_a_figure_and_every_variants_predictions(
         heatmaps = [read_heatmap(tmp_path / "all.json", p["heatmap"]) for p in keypoint["predictions"]]
         assert len({p["heatmap"] for p in keypoint["predictions"]}) == 5  # one file per variant
         assert not np.array_equal(heatmaps[0], heatmaps[1])  # each variant its own map
+
+
+def test_heatmap_files_need_the_json_that_names_them(tmp_path, capsys):
+    code = main([
+        "compare", str(DEMO_SOURCE), str(DEMO_TARGET), "--points", "200,180", "--variants", "sift",
+        "--out", str(tmp_path / "fig.png"), "--heatmaps",
+    ])  # fmt: skip
+    assert code != 0 and "--heatmaps needs --json" in capsys.readouterr().err
+    assert not (tmp_path / "fig.png").exists() and not (tmp_path / "heatmaps").exists()

@@ -25,6 +25,7 @@ from engine.export.document import (
     Run,
 )
 from engine.export.heatmaps import read_heatmap, write_heatmaps
+from engine.file_names import file_stem
 
 
 @pytest.fixture
@@ -124,10 +125,28 @@ def test_labelme_pairs(document, tmp_path):
     assert target["sd_correspondence"] == {"pair_id": "p1", "role": "target", "category": "Cat"}
 
 
-def test_file_names_from_ids_are_safe(document, tmp_path):
-    document.pairs[0].pair_id = "../cats/a b:c"
+def test_file_names_from_ids_are_safe_and_never_overwrite_each_other(document, tmp_path):
+    document.pairs[0].pair_id, document.pairs[1].pair_id = "../cats/a b:c", "cats a/b c"
     written = converters.write_spair(document, tmp_path / "spair")
-    assert written[0].parent == tmp_path / "spair" and written[0].name == "cats_a_b_c.json"
+    assert [p.name for p in written] == ["cats_a_b_c.json", "cats_a_b_c-2.json"]
+    assert all(p.parent == tmp_path / "spair" for p in written)
+    written = converters.write_labelme(document, tmp_path / "labelme")
+    assert len(set(written)) == 4 and json.loads(written[3].read_text())["sd_correspondence"]["pair_id"] == "cats a/b c"
+
+
+@pytest.mark.parametrize(
+    ("text", "stem"),
+    [
+        ("cat:001/x y", "cat_001_x_y"),
+        ("..", "_"),
+        ("", "_"),
+        ("con", "con_"),
+        ("LPT1.json", "LPT1.json_"),
+        ("ok-1", "ok-1"),
+    ],
+)
+def test_file_stem(text, stem):
+    assert file_stem(text) == stem
 
 
 def test_heatmap_side_files(document, tmp_path):

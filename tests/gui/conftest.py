@@ -92,6 +92,7 @@ def spair_root(tmp_path):
         "trg_bndbox": [150, 100, 400, 560],
         "src_kps": [[200, 170], [250, 240], [300, 300]],
         "trg_kps": [[230, 200], [330, 250], [280, 330]],
+        "kps_ids": ["3", "7", "12"],  # ids into SPair's keypoint list of the category
     }
     (root / "PairAnnotation" / "test").mkdir(parents=True)
     (root / "PairAnnotation" / "test" / f"{name}.json").write_text(json.dumps(annotation))

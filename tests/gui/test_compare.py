@@ -101,7 +101,7 @@ def test_errors_and_pck_against_ground_truth(make_app, qtbot, sift_matcher, spai
     app.settings.set_compare_mode(True)
     wait_idle(qtbot, app)
     points = app.session.points()
-    assert [p.label for p in points] == ["1", "2", "3"]  # seeded from the dataset's keypoints
+    assert [p.label for p in points] == ["3", "7", "12"]  # seeded from the dataset's keypoints and ids
     table = app.window.compare_panel.table
     table.sortItems(0)
     truth = [g.trg_xy for g in app.session.pair.ground_truth]

@@ -74,6 +74,15 @@ def test_session_save_and_reopen(make_app, qtbot, sift_matcher, tmp_path):
     ]
 
 
+def test_spair_keypoint_ids_survive_an_spair_export(make_app, qtbot, sift_matcher, spair_root, tmp_path):
+    app = make_app(sift_matcher, SIFT, demo=False)
+    assert app.files.open_path(spair_root)
+    wait_loaded(qtbot, app)
+    assert [p.label for p in app.session.points()] == ["3", "7", "12"]
+    [written] = app.files.export(tmp_path / "spair.json", "spair")
+    assert json.loads(written.read_text())["kps_ids"] == [3, 7, 12]
+
+
 def test_export_then_import(make_app, qtbot, sift_matcher, tmp_path):
     first = make_app(sift_matcher, SIFT)
     annotate(first, qtbot)

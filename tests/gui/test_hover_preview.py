@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
+from engine import Matcher
+from sd4match_gui.controller.hover_preview import THROTTLE_MS
+from sd4match_gui.controller.presenter import variant_colour
 from sd4match_gui.views.pair_canvas import SOURCE
-from sd4match_gui.worker.messages import PreviewRequest
-from tests.gui.conftest import SIFT
+from tests.conftest import DEMO_SOURCE, DEMO_TARGET
+from tests.gui.conftest import SIFT, wait_idle, with_features
 from tests.gui.helpers import hover, pixel_tolerance
 
 TARGET = 0
@@ -51,26 +57,77 @@ def test_hovering_the_source_previews_the_match_and_its_heatmap(app, qtbot, sift
 def test_rapid_moves_are_throttled_and_the_last_position_wins(app, qtbot):
     canvas, hovering = app.window.canvas, app.hover
     positions = [(100.0 + 8 * i, 200.0 + 3 * i) for i in range(20)]
+    started = time.perf_counter()
     for xy in positions:
         hover(canvas, SOURCE, xy)
     qtbot.waitUntil(
         lambda: (
-            bool(hovering.previews)
-            and next(iter(hovering.previews.values())).source_xy
+            "current" in hovering.previews
+            and hovering.previews["current"].source_xy
             == pytest.approx(positions[-1], abs=pixel_tolerance(canvas, SOURCE))
         ),
         timeout=5000,
     )
-    assert 1 <= hovering.sent < len(positions)  # 20 moves 12 ms apart, at most one preview per 30 ms
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    # The first move is sent at once, then at most one per cool-down (20 moves come 12+ ms apart).
+    assert 2 <= hovering.sent <= elapsed_ms / THROTTLE_MS + 1
 
 
-def test_a_preview_never_starts_an_extraction(app, qtbot):
-    """Features the worker has not prepared (another image pair here) give no answer at all."""
-    variants = tuple(app.session.settings.active_variants())
-    request = PreviewRequest(10_000, "not-open", "not-open", variants, app.session.settings.localisation, (5.0, 5.0))
-    with qtbot.assertNotEmitted(app.client.worker.preview, wait=300):
-        app.client.preview(request)
-    assert app.hover.previews == {}
+def test_hovering_before_the_features_exist_extracts_nothing_and_hides_the_old_preview(make_app, qtbot, monkeypatch):
+    matcher = Matcher()  # not the shared one: its features of the demo pair at 512 px must not exist yet
+    gate = threading.Event()
+    gate.set()
+    extract = matcher.sift.extract
+
+    def gated_extract(image, settings):
+        assert gate.wait(timeout=30)
+        return extract(image, settings)
+
+    monkeypatch.setattr(matcher.sift, "extract", gated_extract)
+    app = make_app(matcher, SIFT)
+    canvas, hovering = app.window.canvas, app.hover
+    hover(canvas, SOURCE, (220.0, 150.0))
+    qtbot.waitUntil(lambda: "current" in hovering.previews, timeout=5000)
+
+    gate.clear()
+    with_features(app, size=512)  # the worker starts extracting the source at 512 px and blocks
+    misses = matcher.features.stats.misses
+    hover(canvas, SOURCE, (120.0, 250.0))
+    assert hovering.previews == {}  # the old answer does not stand in for the new position
+    qtbot.wait(300)
+    assert hovering.previews == {} and matcher.features.stats.misses == misses  # no preview extracted
+
+    gate.set()  # the extraction ends; the hovered pixel is previewed with the new features
+    qtbot.waitUntil(lambda: "current" in hovering.previews, timeout=10000)
+    preview = hovering.previews["current"]
+    assert preview.frame.size == 512
+    assert preview.source_xy == pytest.approx((120.0, 250.0), abs=pixel_tolerance(canvas, SOURCE))
+
+
+def test_comparison_mode_previews_every_variant_in_its_view_and_colour(app, qtbot):
+    app.settings.set_variants("sift,sift@size=384")
+    app.settings.set_compare_mode(True)
+    wait_idle(qtbot, app)
+    hover(app.window.canvas, SOURCE, (220.0, 150.0))
+    qtbot.waitUntil(lambda: len(app.hover.previews) == 2, timeout=5000)
+    for index, (panel, variant) in enumerate(zip(app.window.canvas.targets, ("sift", "sift@size=384"), strict=True)):
+        preview = app.hover.previews[variant]
+        assert panel.preview_xy == preview.xy and panel.heatmap_scores is preview.scores
+        assert panel.preview.opts["pen"].color().getRgb()[:3] == variant_colour(index)
+    assert app.hover.previews["sift"].frame.size != app.hover.previews["sift@size=384"].frame.size
+
+
+def test_opening_another_pair_drops_the_preview(app, qtbot):
+    hover(app.window.canvas, SOURCE, (220.0, 150.0))
+    qtbot.waitUntil(lambda: bool(app.hover.previews), timeout=5000)
+    app.files.open_images(DEMO_TARGET, DEMO_SOURCE)  # the demo pair the other way round
+    assert app.hover.previews == {} and app.window.canvas.targets[TARGET].preview_xy is None
+    wait_idle(qtbot, app)
+    hover(app.window.canvas, SOURCE, (220.0, 150.0))
+    qtbot.waitUntil(lambda: bool(app.hover.previews), timeout=5000)
+    target = app.current_images[1]
+    frame = app.hover.previews["current"].frame
+    assert (frame.image_width, frame.image_height) == (target.width, target.height)
 
 
 def test_preview_can_be_switched_off(app, qtbot):

@@ -164,7 +164,7 @@ class TestPairLists:
         [pair], mirrored = datasets.pairs_from_dataset(datasets.DatasetRef("spair", spair_root, "test"))
         assert mirrored == 0 and pair.category == "person"
         assert pair.target_bbox == (150.0, 100.0, 400.0, 560.0)
-        assert [g.label for g in pair.ground_truth] == ["1", "2", "3"]
+        assert [g.label for g in pair.ground_truth] == ["3", "7", "12"]  # SPair's keypoint ids
         assert pair.ground_truth[1].trg_xy == (330.0, 250.0)
         assert [p.src_xy for p in datasets.ground_truth_points(pair)] == [g.src_xy for g in pair.ground_truth]
 
