@@ -202,6 +202,7 @@ class Presenter:
         except EngineError:  # a malformed list is reported by the dialog; show nothing here
             listed = []
         enabled = [v for v in listed if v.name not in settings.compare.disabled]
+        tuned = {t.name for t in settings.compare.tuned}
         panel.variants.set_variants(
             [
                 VariantRow(
@@ -209,6 +210,7 @@ class Presenter:
                     variant_colour(enabled.index(v)) if v in enabled else (150, 150, 150),
                     v in enabled,
                     v.exploratory,
+                    removable=v.name in tuned,
                 )
                 for v in listed
             ]

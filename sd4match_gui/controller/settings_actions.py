@@ -74,6 +74,7 @@ class SettingsActions(QObject):
         window.compare_panel.mode_toggled.connect(self.set_compare_mode)
         window.compare_panel.edit_clicked.connect(self.open_variants_dialog)
         window.compare_panel.variant_toggled.connect(self.toggle_variant)
+        window.compare_panel.variant_removed.connect(self.remove_tuned)
         window.weights_banner.action_clicked.connect(self.on_weights_banner_action)
 
     def show_settings(self) -> None:
@@ -149,6 +150,14 @@ class SettingsActions(QObject):
         else:
             listed = (*compare.tuned, tuned)
         self._set_compare(tuned=listed, disabled=tuple(n for n in compare.disabled if n != tuned.name))
+
+    def remove_tuned(self, name: str) -> None:
+        """Take a tuned prompt off the comparison list; its files stay in the prompt library."""
+        compare = self._app.session.settings.compare
+        self._set_compare(
+            tuned=tuple(t for t in compare.tuned if t.name != name),
+            disabled=tuple(n for n in compare.disabled if n != name),
+        )
 
     def toggle_variant(self, name: str, on: bool) -> None:
         disabled = set(self._app.session.settings.compare.disabled)

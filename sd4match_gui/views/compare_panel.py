@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -38,6 +39,7 @@ class VariantRow:
     colour: tuple[int, int, int]
     enabled: bool
     exploratory: bool
+    removable: bool = False  # a prompt tuned in the app (stock variants are edited as text)
 
 
 def pck_summary(pck: dict[str, dict[float, float | None]], references: int) -> str:
@@ -67,9 +69,14 @@ def _text_item(text: str) -> QTableWidgetItem:
 
 
 class VariantList(QWidget):
-    """One row per variant: a checkbox in the variant's colour, a progress bar, a state."""
+    """One row per variant: a checkbox in the variant's colour, a progress bar, a state, and for
+    tuned prompts a button that takes them off the list.
+
+    Signals: toggled(name, on), removed(name).
+    """
 
     toggled = Signal(str, bool)
+    removed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,11 +84,14 @@ class VariantList(QWidget):
         self._grid.setContentsMargins(0, 0, 0, 0)
         self.boxes: dict[str, QCheckBox] = {}
         self.bars: dict[str, QProgressBar] = {}
+        self.remove_buttons: dict[str, QToolButton] = {}
+        self._shown: list[tuple[str, bool]] = []
 
     def set_variants(self, rows: list[VariantRow]) -> None:
-        names = [row.name for row in rows]
-        if names != list(self.boxes):
+        shown = [(row.name, row.removable) for row in rows]
+        if shown != self._shown:
             self._rebuild(rows)
+            self._shown = shown
         for row in rows:
             with signals_blocked(self.boxes[row.name]):
                 self.boxes[row.name].setChecked(row.enabled)
@@ -95,7 +105,7 @@ class VariantList(QWidget):
     def _rebuild(self, rows: list[VariantRow]) -> None:
         while self._grid.count():
             self._grid.takeAt(0).widget().deleteLater()
-        self.boxes, self.bars = {}, {}
+        self.boxes, self.bars, self.remove_buttons = {}, {}, {}
         for index, row in enumerate(rows):
             box = QCheckBox(row.name + ("  (exploratory)" if row.exploratory else ""))
             box.setStyleSheet(f"QCheckBox {{ color: rgb{row.colour}; font-weight: bold; }}")
@@ -108,6 +118,13 @@ class VariantList(QWidget):
             self._grid.addWidget(box, index, 0)
             self._grid.addWidget(bar, index, 1)
             self.boxes[row.name], self.bars[row.name] = box, bar
+            if row.removable:
+                remove = QToolButton()
+                remove.setText("✕")
+                remove.setToolTip("Take this tuned prompt off the list (its files stay in the prompt library)")
+                remove.clicked.connect(lambda _=False, name=row.name: self.removed.emit(name))
+                self._grid.addWidget(remove, index, 2)
+                self.remove_buttons[row.name] = remove
 
 
 class CompareTable(QTableWidget):
@@ -169,11 +186,13 @@ class CompareTable(QTableWidget):
 
 
 class ComparePanel(QWidget):
-    """Signals: mode_toggled(bool), edit_clicked(), variant_toggled(name, on), point_selected(id)."""
+    """Signals: mode_toggled(bool), edit_clicked(), variant_toggled(name, on), variant_removed(name),
+    point_selected(id)."""
 
     mode_toggled = Signal(bool)
     edit_clicked = Signal()
     variant_toggled = Signal(str, bool)
+    variant_removed = Signal(str)
     point_selected = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -192,6 +211,7 @@ class ComparePanel(QWidget):
         layout.addLayout(top)
         self.variants = VariantList()
         self.variants.toggled.connect(self.variant_toggled)
+        self.variants.removed.connect(self.variant_removed)
         layout.addWidget(self.variants)
         self.table = CompareTable()
         self.table.point_selected.connect(self.point_selected)

@@ -10,6 +10,7 @@ import pytest
 
 from engine import FeatureSettings, Matcher, ModelSources, PromptSpec
 from engine.variants import parse_variants
+from sd4match_gui.model.settings import TunedPrompt
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.conftest import TEST_SIZE
 from tests.gui.conftest import SIFT, TINY_SD, wait_idle, wait_loaded
@@ -130,3 +131,14 @@ def test_without_weights_prompt_variants_are_refused_not_faked(make_app, qtbot, 
     assert empty.title == "empty — failed" and empty.view.markers.markers == []
     assert [m.key for m in sift.view.markers.markers] == [0]
     assert "variant 'empty' needs Stable Diffusion" in app.window.message_banner.text
+
+
+def test_a_tuned_prompt_can_be_taken_off_the_list(make_app, qtbot, sift_matcher):
+    app = make_app(sift_matcher, SIFT)
+    app.settings.set_variants("sift")
+    app.settings.add_tuned(TunedPrompt("single", "mine"))
+    listed = app.window.compare_panel.variants
+    assert list(listed.boxes) == ["sift", "single/mine"] and list(listed.remove_buttons) == ["single/mine"]
+    listed.remove_buttons["single/mine"].click()
+    assert app.session.settings.compare.tuned == ()
+    assert list(listed.boxes) == ["sift"] and listed.remove_buttons == {}
