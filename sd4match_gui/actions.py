@@ -70,7 +70,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "export",
         "Export…",
         ("Ctrl+E",),
-        "Export correspondences: sd-correspondence JSON, SPair-71k JSON, PF-Pascal CSV or COCO keypoints.",
+        "Export correspondences: sd-correspondence JSON, SPair-71k JSON, PF-Pascal CSV, COCO keypoints "
+        "or labelme pairs.",
         "File",
     ),
     ActionSpec(
