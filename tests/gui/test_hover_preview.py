@@ -8,12 +8,12 @@ import time
 import numpy as np
 import pytest
 
-from engine import Matcher
+from engine import Matcher, PromptSpec
 from sd4match_gui.controller.hover_preview import THROTTLE_MS
 from sd4match_gui.controller.presenter import variant_colour
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.conftest import DEMO_SOURCE, DEMO_TARGET
-from tests.gui.conftest import SIFT, wait_idle, with_features
+from tests.gui.conftest import SIFT, TINY_SD, wait_idle, with_features
 from tests.gui.helpers import hover, pixel_tolerance
 
 TARGET = 0
@@ -24,12 +24,10 @@ def app(make_app, sift_matcher):
     return make_app(sift_matcher, SIFT)
 
 
-def engine_pair(app, sift_matcher):
-    settings = app.session.settings
-    return sift_matcher.prepare(*app.current_images, settings.prompt, settings.features)
-
-
-def test_hovering_the_source_previews_the_match_and_its_heatmap(app, qtbot, sift_matcher):
+@pytest.mark.parametrize("backend", ["sift", "tiny-sd"])
+def test_hovering_the_source_previews_the_match_and_its_heatmap(make_app, qtbot, request, backend):
+    matcher = request.getfixturevalue("sift_matcher" if backend == "sift" else "tiny_matcher")
+    app = make_app(matcher, SIFT) if backend == "sift" else make_app(matcher, TINY_SD, prompt=PromptSpec("empty"))
     canvas, hovering = app.window.canvas, app.hover
     computations = app.client.worker.computations
     hover(canvas, SOURCE, (220.0, 150.0))
@@ -37,7 +35,8 @@ def test_hovering_the_source_previews_the_match_and_its_heatmap(app, qtbot, sift
     [preview] = hovering.previews.values()
     assert preview.source_xy == pytest.approx((220.0, 150.0), abs=pixel_tolerance(canvas, SOURCE))
 
-    pair = engine_pair(app, sift_matcher)
+    settings = app.session.settings
+    pair = matcher.prepare(*app.current_images, settings.prompt, settings.features)
     point = np.array([preview.source_xy])
     expected = pair.match(point, app.session.settings.localisation)
     assert preview.xy == pytest.approx(tuple(expected.match_xy[0]))
