@@ -42,8 +42,8 @@ SD_DOWNLOAD_PATTERNS = [
 DINOV2_DOWNLOAD_PATTERNS = ["config.json", "model.safetensors", "preprocessor_config.json"]
 
 KINDS = {
-    "sd": ("Stable Diffusion 2-1", SD_FILES, SD_DOWNLOAD_PATTERNS, "--model", "about 5.2 GB"),
-    "dinov2": ("DINOv2", DINOV2_FILES, DINOV2_DOWNLOAD_PATTERNS, "--dinov2", "about 350 MB"),
+    "sd": ("Stable Diffusion 2-1", SD_FILES, SD_DOWNLOAD_PATTERNS, "--model (app: Settings)", "about 5.2 GB"),
+    "dinov2": ("DINOv2", DINOV2_FILES, DINOV2_DOWNLOAD_PATTERNS, "--dinov2 (app: Settings)", "about 350 MB"),
 }
 
 

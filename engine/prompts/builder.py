@@ -72,7 +72,7 @@ class PromptBuilder:
         if spec.variant == "class":
             category = spec.prompt_category
             if not category:
-                raise PromptError("the 'class' prompt needs a category (--category)")
+                raise PromptError("the 'class' prompt needs a category (--category; app: the Category box)")
             return self.cache.get_or_create(
                 ("class", prompt.sha256, category), lambda: self._learned(prompt, category, spec)
             )

@@ -86,7 +86,7 @@ class PromptLibrary:
             raise PromptError(
                 f"no learned '{variant}' prompt for set '{prompt_set}' in '{self.root}' (available: {have}). "
                 f"Import the released prompts with `sd4match prompts import pretrained_prompts.zip`, "
-                f"or pass --prompts with a folder, zip or prompt file."
+                f"or pass --prompts (app: Settings) with a folder, zip or prompt file."
             )
         matches.sort(key=lambda e: e.model != "sd2-1")
         return matches[0]

@@ -57,7 +57,9 @@ class PromptSpec:
             return ""
         if "{category}" in self.text:
             if not self.category:
-                raise PromptError(f"the text template '{self.text}' needs a category (--category)")
+                raise PromptError(
+                    f"the text template '{self.text}' needs a category (--category; app: the Category box)"
+                )
             return self.text.replace("{category}", self.prompt_category or "")
         return self.text
 

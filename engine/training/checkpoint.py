@@ -67,8 +67,8 @@ class RunFolder:
         existing = [path for path in (self.prompt_file, self.resume_file) if path.exists()]
         if existing and not (resume or overwrite):
             raise SettingsError(
-                f"'{self.folder}' already holds a tuned prompt; resume it (--resume), replace it (--overwrite) "
-                f"or choose another --prompt-set"
+                f"'{self.folder}' already holds a tuned prompt; resume it (--resume; app: Resume), replace it "
+                f"(--overwrite; app: 'Replace an earlier prompt of this name') or choose another name (--prompt-set)"
             )
 
     def clear(self) -> None:

@@ -174,7 +174,7 @@ class _Session:
         if config.batch_size > len(self.train):
             raise SettingsError(
                 f"batch size {config.batch_size} is larger than the {len(self.train)} training pairs; "
-                f"use --batch-size {len(self.train)} or fewer, or annotate more pairs"
+                f"use --batch-size {len(self.train)} or fewer (app: Pairs per step), or annotate more pairs"
             )
         self.schedule = Schedule(len(self.train), config.batch_size, config.epochs, config.seed)
 
