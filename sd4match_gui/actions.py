@@ -70,8 +70,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "export",
         "Export…",
         ("Ctrl+E",),
-        "Export correspondences: sd-correspondence JSON, SPair-71k JSON, PF-Pascal CSV, COCO keypoints "
-        "or labelme pairs.",
+        "Export correspondences: sd-correspondence JSON (optionally with every point's heatmap), SPair-71k "
+        "JSON, PF-Pascal CSV, COCO keypoints or labelme pairs.",
         "File",
     ),
     ActionSpec(

@@ -10,7 +10,7 @@ import numpy as np
 from ..comparison import prediction_spread
 from ..errors import PointError, SettingsError
 from ..export.from_matches import RunResult, matches_document
-from ..export.heatmaps import write_heatmaps
+from ..export.heatmaps import keyed_by_keypoint, write_heatmaps
 from ..frames import validate_points
 from ..images import load_image
 from ..render import Panel, render_grid, save_png
@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     save_png(render_grid(panels, max(1, args.columns)), args.out)
     if args.json is not None:
         document = matches_document(runs, category=args.category)
-        write_heatmaps(document.pairs[0], heatmaps, args.json)
+        record = document.pairs[0]
+        write_heatmaps(record, {run: keyed_by_keypoint(record, maps) for run, maps in heatmaps.items()}, args.json)
         document.save(args.json)
     _print_table(runs, target.width, target.height)
     if any(variant.exploratory for variant in variants):

@@ -24,26 +24,33 @@ from .document import PairRecord, relative_path
 HEATMAP_FOLDER = "heatmaps"
 
 
-def write_heatmaps(pair: PairRecord, maps: Mapping[str, np.ndarray], export_path: str | Path) -> list[Path]:
+def write_heatmaps(
+    pair: PairRecord, maps: Mapping[str, Mapping[int, np.ndarray]], export_path: str | Path
+) -> list[Path]:
     """Write the heatmaps of ``pair`` beside ``export_path`` and point its predictions at them.
 
     Args:
-        pair: the exported pair; its predictions whose run id is in ``maps`` get a ``heatmap``.
-        maps: run id -> ``N x h x w`` maps, row ``k`` for ``pair.keypoints[k]``.
+        pair: the exported pair; its predictions whose run has a map get a ``heatmap``.
+        maps: run id -> keypoint id -> ``h x w`` map (keypoints without one get no file).
         export_path: the JSON file the document will be saved to (save it after this call, so
             that it never names a file that is not there yet).
 
     Returns:
         The files written, each atomically.
     """
-    export_path = Path(export_path)
-    base = export_path.resolve().parent
+    base = Path(export_path).resolve().parent
+    known = {keypoint.id for keypoint in pair.keypoints}
     written = []
     for run_id, stem in zip(maps, unique_stems(list(maps)), strict=True):
-        run_maps = maps[run_id]
-        if len(run_maps) != len(pair.keypoints):
-            raise ValueError(f"run '{run_id}': {len(run_maps)} heatmaps for {len(pair.keypoints)} keypoints")
-        for keypoint, heatmap in zip(pair.keypoints, run_maps, strict=True):
+        strangers = set(maps[run_id]) - known
+        if strangers:
+            raise ValueError(
+                f"run '{run_id}' has heatmaps for keypoints {sorted(strangers)} not in pair '{pair.pair_id}'"
+            )
+        for keypoint in pair.keypoints:
+            heatmap = maps[run_id].get(keypoint.id)
+            if heatmap is None:
+                continue
             path = base / HEATMAP_FOLDER / f"{file_stem(pair.pair_id)}_k{keypoint.id}_{stem}.npy"
             with atomic.atomic_writer(path, "wb") as handle:
                 np.save(handle, np.ascontiguousarray(heatmap, dtype=np.float32), allow_pickle=False)
@@ -52,6 +59,11 @@ def write_heatmaps(pair: PairRecord, maps: Mapping[str, np.ndarray], export_path
                     prediction.heatmap = relative_path(path, base)
             written.append(path)
     return written
+
+
+def keyed_by_keypoint(pair: PairRecord, maps: np.ndarray) -> dict[int, np.ndarray]:
+    """``N x h x w`` maps in the order of ``pair.keypoints`` -> keypoint id -> map."""
+    return {keypoint.id: heatmap for keypoint, heatmap in zip(pair.keypoints, maps, strict=True)}
 
 
 def read_heatmap(export_path: str | Path, heatmap: str) -> np.ndarray:

@@ -29,6 +29,7 @@ from ..worker.messages import WeightsStatus
 from .annotation import AnnotationController
 from .computation import ComputationController
 from .files import FileController
+from .heatmap_export import HeatmapExport
 from .hover_preview import HoverPreviewController
 from .pair_images import PairImages, image_ref
 from .presenter import Presenter
@@ -82,10 +83,12 @@ class AppController(QObject):
             self.notify,
             self.report_error,
             lambda: self.preferences.autosave,
+            lambda path: self.heatmap_export.start(path),
         )
         self.files.last_folder = self.preferences.last_folder
         self.settings = SettingsActions(self)
         self.tuning = TuningController(self)
+        self.heatmap_export = HeatmapExport(self)
         self.status_progress = StatusProgress(
             window, self.computation, self.presenter, lambda: self.session, self.files.loader
         )

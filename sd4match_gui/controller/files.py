@@ -29,6 +29,7 @@ IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
 SESSION_FILTER = "SD4Match session (*.json)"
 EXPORT_FORMATS = {  # dialog filter -> format name
     "sd-correspondence JSON (*.json)": "json",
+    "sd-correspondence JSON with heatmaps, computed for every point (*.json)": "json+heatmaps",
     "SPair-71k-style JSON, one file per pair (*.json)": "spair",
     "PF-Pascal CSV (*.csv)": "pfpascal",
     "COCO keypoints JSON (*.json)": "coco",
@@ -45,6 +46,8 @@ class FileController:
         session: returns the current session.
         replace_session: installs a new session (and redraws).
         notify, report_error: show a message / an error to the user.
+        autosave_enabled: whether the user wants the session file itself kept up to date.
+        export_with_heatmaps: starts the export that computes every point's heatmap (asynchronous).
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class FileController:
         notify: Callable[[str], None],
         report_error: Callable[[str], None],
         autosave_enabled: Callable[[], bool],
+        export_with_heatmaps: Callable[[Path], object],
     ) -> None:
         self._parent = parent
         self._session = session
@@ -62,6 +66,7 @@ class FileController:
         self._notify = notify
         self._report_error = report_error
         self._autosave_enabled = autosave_enabled
+        self._export_with_heatmaps = export_with_heatmaps
         self.writer = AutosaveWriter()
         self.loader = BackgroundLoader()
         self.recovery_path = new_recovery_path()
@@ -265,8 +270,13 @@ class FileController:
 
     def ask_export(self) -> None:
         path, chosen = QFileDialog.getSaveFileName(self._parent, "Export", self.last_folder, ";;".join(EXPORT_FORMATS))
-        if path:
-            self.export(Path(path), EXPORT_FORMATS.get(chosen, "json"))
+        if not path:
+            return
+        fmt = EXPORT_FORMATS.get(chosen, "json")
+        if fmt == "json+heatmaps":
+            self._export_with_heatmaps(Path(path))  # computed on the engine thread, written when done
+        else:
+            self.export(Path(path), fmt)
 
     def ask_import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self._parent, "Import", self.last_folder, "JSON (*.json)")

@@ -112,7 +112,7 @@ class TuningController(QObject):
 
     @Slot()
     def stop(self) -> None:
-        self._app.client.stop_training()
+        self._app.client.stop_job()
         if self.dialog is not None:
             self.dialog.show_stage("stopping after the current step…")
 

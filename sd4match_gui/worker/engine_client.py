@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from .engine_worker import EngineWorker, MatcherFactory, default_matcher
 from .mailbox import LatestMailbox
-from .messages import ComputeRequest, EngineConfig, PreviewRequest, TrainingRequest
+from .messages import ComputeRequest, EngineConfig, HeatmapsRequest, PreviewRequest, TrainingRequest
 
 
 class EngineClient(QObject):
@@ -21,6 +21,7 @@ class EngineClient(QObject):
     _wake_preview = Signal()
     _check_weights = Signal(object)
     _train = Signal(object)
+    _heatmaps = Signal(object)
 
     def __init__(self, make_matcher: MatcherFactory = default_matcher, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -35,6 +36,7 @@ class EngineClient(QObject):
         self._wake_preview.connect(self.worker.drain_preview)
         self._check_weights.connect(self.worker.check_weights)
         self._train.connect(self.worker.train)
+        self._heatmaps.connect(self.worker.heatmaps)
         self._last_id = 0
         self._thread.start()
 
@@ -63,12 +65,18 @@ class EngineClient(QObject):
 
     def train(self, request: TrainingRequest) -> None:
         """Tune a prompt on the engine thread; reports arrive as ``worker.training_*`` signals."""
-        self.worker.stop_training.clear()  # here, not when the run starts: a cancel before it starts counts
+        self.worker.stop_job.clear()  # here, not when the run starts: a cancel before it starts counts
         self._train.emit(request)
 
-    def stop_training(self) -> None:
-        """Stop the tuning run at its next step; it saves its state first (resumable)."""
-        self.worker.stop_training.set()
+    def heatmaps(self, request: HeatmapsRequest) -> None:
+        """Predict and map an export's points on the engine thread; reports arrive as
+        ``worker.heatmaps_stage`` and ``worker.heatmaps_done``."""
+        self.worker.stop_job.clear()
+        self._heatmaps.emit(request)
+
+    def stop_job(self) -> None:
+        """Stop a tuning run (it saves its state first: resumable) or a heatmap export at its next step."""
+        self.worker.stop_job.set()
 
     def cancel(self) -> None:
         """Drop the unread request and stop the running one at its next stage boundary."""
@@ -78,6 +86,6 @@ class EngineClient(QObject):
     def shutdown(self) -> None:
         """Stop the thread; a forward pass in flight finishes first (it cannot be interrupted)."""
         self.cancel()
-        self.stop_training()
+        self.stop_job()
         self._thread.quit()
         self._thread.wait()

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
-from engine import Matcher, resolve_runtime
+from engine import Matcher, load_image, resolve_runtime
 from engine.errors import Cancelled, EngineError
 from engine.export.from_matches import run_details
 from engine.prepared_pair import PreparedPair
@@ -32,6 +32,9 @@ from .messages import (
     ComputeRequest,
     EngineConfig,
     Failure,
+    HeatmapsOutcome,
+    HeatmapsRequest,
+    PairHeatmaps,
     PreviewAnswer,
     PreviewRequest,
     ProgressReport,
@@ -77,13 +80,15 @@ class EngineWorker(QObject):
         progress(ProgressReport), result(VariantResult), failed(Failure): per variant.
         finished(int): the request is done (or abandoned).
         preview(PreviewAnswer): the answer of :meth:`drain_preview`.
+        heatmaps_stage(str, float), heatmaps_done(HeatmapsOutcome): reports of :meth:`heatmaps`.
         weights(WeightsStatus): answer to :meth:`check_weights`.
         training_stage(str, float), training_step(StepReport), training_epoch(EpochReport):
             reports of a :meth:`train` run; training_done(TrainingOutcome) ends it.
 
     Attributes:
         computations: requests taken so far (tests count them to prove coalescing).
-        stop_training: set (from any thread) to stop the running :meth:`train` between steps.
+        stop_job: set (from any thread) to stop the running :meth:`train` or :meth:`heatmaps`
+            between steps (a tuning run saves its state first).
     """
 
     started = Signal(int)
@@ -92,6 +97,8 @@ class EngineWorker(QObject):
     failed = Signal(object)
     finished = Signal(int)
     preview = Signal(object)
+    heatmaps_stage = Signal(str, float)
+    heatmaps_done = Signal(object)
     weights = Signal(object)
     training_stage = Signal(str, float)
     training_step = Signal(object)
@@ -115,7 +122,7 @@ class EngineWorker(QObject):
         self._matcher: Matcher | None = None
         self.cancel_upto = 0  # requests with an id up to this were cancelled (an int store is atomic)
         self.computations = 0
-        self.stop_training = threading.Event()
+        self.stop_job = threading.Event()
 
     @Slot()
     def drain(self) -> None:
@@ -164,7 +171,7 @@ class EngineWorker(QObject):
         """Tune a prompt; clicks meanwhile wait in the mailbox (the newest is computed afterwards)."""
         from .training_job import tune  # imports accelerate: only once someone tunes
 
-        progress = Progress(self.training_stage.emit, self.stop_training.is_set)
+        progress = Progress(self.training_stage.emit, self.stop_job.is_set)
         outcome = tune(
             lambda: self._matcher_for(request.engine),
             request,
@@ -174,7 +181,38 @@ class EngineWorker(QObject):
         )
         self.training_done.emit(outcome)
 
+    @Slot(object)
+    def heatmaps(self, request: HeatmapsRequest) -> None:
+        """Predict and map every point of an export; clicks meanwhile wait in the mailbox."""
+        progress = Progress(self.heatmaps_stage.emit, self.stop_job.is_set)
+        try:
+            outcome = HeatmapsOutcome(tuple(self._pair_heatmaps(request, progress)))
+        except Cancelled:
+            outcome = HeatmapsOutcome(cancelled=True)
+        except EngineError as exc:
+            outcome = HeatmapsOutcome(error=str(exc))
+        except Exception as exc:  # a bug must not kill the thread; the user sees one line
+            traceback.print_exc(file=sys.stderr)
+            outcome = HeatmapsOutcome(error=f"internal error ({type(exc).__name__}: {exc}); details on the console")
+        self.heatmaps_done.emit(outcome)
+
     # ---- internals ----
+
+    def _pair_heatmaps(self, request: HeatmapsRequest, progress: Progress) -> Iterator[PairHeatmaps]:
+        matcher = self._matcher_for(request.engine)
+        if request.refuse_fallback:
+            require_stable_diffusion(list(request.variants), matcher)
+        steps = [(pair, variant) for pair in request.pairs for variant in request.variants]
+        for step, (points, variant) in enumerate(steps):
+            label = f"{step + 1}/{len(steps)} {points.pair_id} · {variant.name}: "
+            progress(label + "images")
+            source, target = load_image(points.source), load_image(points.target)
+            pair = matcher.prepare(source, target, variant.prompt, variant.settings, progress.prefixed(label))
+            with single_threaded_torch():
+                matches = pair.match(points.points_xy, request.localisation)
+                maps = np.ascontiguousarray(pair.score_maps(points.points_xy), dtype=np.float32)
+            run = run_details(pair, request.localisation)
+            yield PairHeatmaps(points.pair_id, variant.name, run, points.point_ids, matches, maps)
 
     def _compute(self, request: ComputeRequest) -> None:
         try:

@@ -7,6 +7,7 @@ since replaced. Coordinates are original-image pixels ((0, 0) = centre of the to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -131,6 +132,55 @@ class PreviewAnswer:
 
     preview_id: int
     variants: dict[str, VariantPreview]
+
+
+@dataclass(frozen=True, eq=False)
+class PairPoints:
+    """One annotated pair of an export: its image files and its points (``N x 2`` source pixels)."""
+
+    pair_id: str
+    source: Path
+    target: Path
+    point_ids: tuple[int, ...]
+    points_xy: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class HeatmapsRequest:
+    """Predictions and similarity maps of every point of ``pairs`` under each variant, for an export
+    with heatmap files. Unlike a click, this extracts whatever features are missing (with progress
+    and a cancel between stages).
+
+    Attributes:
+        refuse_fallback: as :class:`ComputeRequest` (comparisons must not show SIFT under prompt names).
+    """
+
+    pairs: tuple[PairPoints, ...]
+    variants: tuple[Variant, ...]
+    localisation: LocalisationSettings
+    engine: EngineConfig
+    refuse_fallback: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class PairHeatmaps:
+    """One pair under one variant: the run, its predictions and maps (``N x h x w``, rows as ``point_ids``)."""
+
+    pair_id: str
+    variant: str
+    run: dict[str, Any]
+    point_ids: tuple[int, ...]
+    matches: MatchResult
+    maps: np.ndarray
+
+
+@dataclass(frozen=True)
+class HeatmapsOutcome:
+    """How a :class:`HeatmapsRequest` ended: every pair-variant's maps, or an error, or cancelled."""
+
+    results: tuple[PairHeatmaps, ...] = ()
+    error: str = ""
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)

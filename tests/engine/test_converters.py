@@ -152,7 +152,7 @@ def test_file_stem(text, stem):
 def test_heatmap_side_files(document, tmp_path):
     pair = document.pairs[1]
     pair.keypoints[0].predictions = [Prediction("class:cat", (3.0, 4.0)), Prediction("class/cat", (3.5, 4.0))]
-    maps = {"class:cat": np.full((1, 3, 4), 0.25), "class/cat": np.full((1, 3, 4), -0.5)}
+    maps = {"class:cat": {0: np.full((3, 4), 0.25)}, "class/cat": {0: np.full((3, 4), -0.5)}}
     export = tmp_path / "out" / "export.json"
     written = write_heatmaps(pair, maps, export)
     names = [p.heatmap for p in pair.keypoints[0].predictions]
@@ -160,8 +160,8 @@ def test_heatmap_side_files(document, tmp_path):
     assert [p.parent for p in written] == [tmp_path / "out" / "heatmaps"] * 2
     loaded = read_heatmap(export, names[1])
     assert loaded.dtype == np.float32 and loaded.shape == (3, 4) and (loaded == -0.5).all()
-    with pytest.raises(ValueError, match="2 heatmaps for 1 keypoints"):
-        write_heatmaps(pair, {"x": np.zeros((2, 3, 4))}, export)
+    with pytest.raises(ValueError, match=r"heatmaps for keypoints \[7\] not in pair 'p2'"):
+        write_heatmaps(pair, {"x": {7: np.zeros((3, 4))}}, export)
     with pytest.raises(DocumentError, match="cannot read the heatmap"):
         read_heatmap(export, "heatmaps/missing.npy")
 

@@ -5,17 +5,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 
-from engine import LocalisationSettings
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QPushButton
+
+from engine import LocalisationSettings, Matcher, PromptSpec, load_image
 from engine.export.document import CorrespondenceDocument
+from engine.export.heatmaps import read_heatmap
 from sd4match_gui.model.autosave import latest_recovery
 from sd4match_gui.views.pair_canvas import SOURCE
-from tests.conftest import REPO
-from tests.gui.conftest import SIFT, wait_idle, wait_loaded
+from tests.conftest import DEMO_SOURCE, DEMO_TARGET, REPO
+from tests.gui.conftest import SIFT, wait_idle, wait_loaded, with_features
 from tests.gui.helpers import click
 
 TARGET = 0
@@ -81,6 +88,83 @@ def test_spair_keypoint_ids_survive_an_spair_export(make_app, qtbot, sift_matche
     assert [p.label for p in app.session.points()] == ["3", "7", "12"]
     [written] = app.files.export(tmp_path / "spair.json", "spair")
     assert json.loads(written.read_text())["kps_ids"] == [3, 7, 12]
+
+
+def two_annotated_pairs(app, qtbot, folder) -> None:
+    """Pairs a-b and b-c of a folder: two points on the first, one on the second."""
+    folder.mkdir()
+    for name, image in (("a.jpg", DEMO_SOURCE), ("b.jpg", DEMO_TARGET), ("c.jpg", DEMO_SOURCE)):
+        shutil.copy(image, folder / name)
+    assert app.files.open_path(folder)
+    wait_loaded(qtbot, app)
+    for xy in ((120.0, 150.0), (260.0, 210.0)):
+        click(app.window.canvas, SOURCE, xy)
+    wait_idle(qtbot, app)
+    app.go_to_pair(1)
+    click(app.window.canvas, SOURCE, (200.0, 300.0))
+    wait_idle(qtbot, app)
+
+
+def test_export_with_heatmaps_maps_every_point_of_every_pair(make_app, qtbot, sift_matcher, tmp_path):
+    app = make_app(sift_matcher, SIFT, demo=False)
+    two_annotated_pairs(app, qtbot, tmp_path / "images")
+    app.settings.set_variants("sift,sift@size=384")
+    app.settings.set_compare_mode(True)
+    wait_idle(qtbot, app)
+    path = tmp_path / "out" / "export.json"
+    with qtbot.waitSignal(app.heatmap_export.finished, timeout=60000) as done:
+        assert app.heatmap_export.start(path)
+    written = done.args[0]
+    assert written[0] == path and len(written) == 1 + 3 * 2  # the JSON, then 3 points x 2 variants
+    document = CorrespondenceDocument.load(path)
+    assert [len(record.keypoints) for record in document.pairs] == [2, 1]
+    runs = {run.run_id: run.details for run in document.runs}
+    for record in document.pairs:
+        for keypoint in record.keypoints:
+            mapped = [p for p in keypoint.predictions if p.heatmap is not None]
+            assert sorted(runs[p.run_id]["features"]["size"] for p in mapped) == [SIFT.size, 384]
+            for prediction in mapped:
+                size = runs[prediction.run_id]["features"]["size"]
+                assert read_heatmap(path, prediction.heatmap).shape == (size // 16, size // 16)
+    # The maps and predictions are the engine's own for those points.
+    record, keypoint = document.pairs[1], document.pairs[1].keypoints[0]
+    prediction = next(p for p in keypoint.predictions if p.heatmap and runs[p.run_id]["features"]["size"] == SIFT.size)
+    engine_pair = sift_matcher.prepare(
+        load_image(record.source.path), load_image(record.target.path), PromptSpec(), SIFT
+    )
+    point = np.array([keypoint.src_xy])
+    assert prediction.xy == pytest.approx(
+        tuple(engine_pair.match(point, app.session.settings.localisation).match_xy[0])
+    )
+    np.testing.assert_allclose(read_heatmap(path, prediction.heatmap), engine_pair.score_maps(point)[0], atol=1e-6)
+
+
+def test_export_with_heatmaps_can_be_cancelled_and_writes_nothing(make_app, qtbot, tmp_path, monkeypatch):
+    matcher = Matcher()
+    gate = threading.Event()
+    gate.set()
+    extract = matcher.sift.extract
+
+    def gated_extract(image, settings):
+        assert gate.wait(timeout=30)
+        return extract(image, settings)
+
+    monkeypatch.setattr(matcher.sift, "extract", gated_extract)
+    app = make_app(matcher, SIFT, demo=False)
+    two_annotated_pairs(app, qtbot, tmp_path / "images")
+    with_features(app, size=512)  # features the export must extract
+    wait_idle(qtbot, app)
+    matcher.features.clear()
+    gate.clear()
+    path = tmp_path / "export.json"
+    with qtbot.waitSignal(app.heatmap_export.finished, timeout=30000) as done:
+        assert app.heatmap_export.start(path)
+        qtbot.waitUntil(lambda: app.heatmap_export.dialog.labelText().startswith("1/2 "), timeout=10000)
+        app.heatmap_export.dialog.findChild(QPushButton).click()  # the dialog's Cancel
+        gate.set()
+    assert done.args[0] == [] and not path.exists() and not (tmp_path / "heatmaps").exists()
+    assert "cancelled" in app.window.statusBar().currentMessage()
+    assert app.heatmap_export.dialog is None and not app.heatmap_export.running
 
 
 def test_export_then_import(make_app, qtbot, sift_matcher, tmp_path):
