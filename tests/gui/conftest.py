@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import threading
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -35,6 +36,29 @@ def store(tmp_path) -> PreferenceStore:
 def sift_matcher() -> Matcher:
     """Shared: SIFT needs no weights; its features of the demo pair are cached across tests."""
     return Matcher()
+
+
+@dataclasses.dataclass
+class GatedMatcher:
+    """A fresh SIFT matcher whose feature extractions wait while ``gate`` is cleared (open at first):
+    work that is running on the engine thread, held still for the test to act meanwhile."""
+
+    matcher: Matcher
+    gate: threading.Event
+
+
+@pytest.fixture
+def gated_matcher(monkeypatch) -> GatedMatcher:
+    matcher, gate = Matcher(), threading.Event()
+    gate.set()
+    extract = matcher.sift.extract
+
+    def gated_extract(image, settings):
+        assert gate.wait(timeout=30), "the test never opened the gate"
+        return extract(image, settings)
+
+    monkeypatch.setattr(matcher.sift, "extract", gated_extract)
+    return GatedMatcher(matcher, gate)
 
 
 @pytest.fixture

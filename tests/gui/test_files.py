@@ -10,13 +10,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QPushButton
 
-from engine import LocalisationSettings, Matcher, PromptSpec, load_image
+from engine import LocalisationSettings, PromptSpec, load_image
 from engine.export.document import CorrespondenceDocument
 from engine.export.heatmaps import read_heatmap
 from sd4match_gui.model.autosave import latest_recovery
@@ -139,17 +138,8 @@ def test_export_with_heatmaps_maps_every_point_of_every_pair(make_app, qtbot, si
     np.testing.assert_allclose(read_heatmap(path, prediction.heatmap), engine_pair.score_maps(point)[0], atol=1e-6)
 
 
-def test_export_with_heatmaps_can_be_cancelled_and_writes_nothing(make_app, qtbot, tmp_path, monkeypatch):
-    matcher = Matcher()
-    gate = threading.Event()
-    gate.set()
-    extract = matcher.sift.extract
-
-    def gated_extract(image, settings):
-        assert gate.wait(timeout=30)
-        return extract(image, settings)
-
-    monkeypatch.setattr(matcher.sift, "extract", gated_extract)
+def test_export_with_heatmaps_can_be_cancelled_and_writes_nothing(make_app, qtbot, tmp_path, gated_matcher):
+    matcher, gate = gated_matcher.matcher, gated_matcher.gate
     app = make_app(matcher, SIFT, demo=False)
     two_annotated_pairs(app, qtbot, tmp_path / "images")
     with_features(app, size=512)  # features the export must extract

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
 import pytest
 
-from engine import Matcher, PromptSpec
+from engine import PromptSpec
 from sd4match_gui.controller.hover_preview import THROTTLE_MS
 from sd4match_gui.controller.presenter import variant_colour
 from sd4match_gui.views.pair_canvas import SOURCE
@@ -72,17 +71,8 @@ def test_rapid_moves_are_throttled_and_the_last_position_wins(app, qtbot):
     assert 2 <= hovering.sent <= elapsed_ms / THROTTLE_MS + 1
 
 
-def test_hovering_before_the_features_exist_extracts_nothing_and_hides_the_old_preview(make_app, qtbot, monkeypatch):
-    matcher = Matcher()  # not the shared one: its features of the demo pair at 512 px must not exist yet
-    gate = threading.Event()
-    gate.set()
-    extract = matcher.sift.extract
-
-    def gated_extract(image, settings):
-        assert gate.wait(timeout=30)
-        return extract(image, settings)
-
-    monkeypatch.setattr(matcher.sift, "extract", gated_extract)
+def test_hovering_before_the_features_exist_extracts_nothing_and_hides_the_old_preview(make_app, qtbot, gated_matcher):
+    matcher, gate = gated_matcher.matcher, gated_matcher.gate  # its features at 512 px do not exist yet
     app = make_app(matcher, SIFT)
     canvas, hovering = app.window.canvas, app.hover
     hover(canvas, SOURCE, (220.0, 150.0))
