@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--heatmaps",
         action="store_true",
-        help="with --json: also write every point's similarity map per variant as .npy files under heatmaps/",
+        help="with --json: also write every point's similarity map per variant as .npy files in a folder beside it",
     )
     parser.add_argument("--heatmap-point", type=int, default=1, help="which point's heatmap the panels show (1-based)")
     parser.add_argument(

@@ -6,7 +6,8 @@ not upsampled. Cell ``(row i, column j)`` is centred on the target pixel
 ``(j * (S - 1) / (w - 1) * W / S, i * (S - 1) / (h - 1) * H / S)`` for an S x S model input and a
 W x H image (align-corners, :mod:`engine.frames`), S being the run's ``features.size``.
 The prediction's ``heatmap`` field names the file relative to the JSON file:
-``heatmaps/{pair}_k{keypoint id}_{run id}.npy``.
+``{json stem}_heatmaps/{pair}_k{keypoint id}_{run}.npy``, a folder per export so that two exports
+side by side never overwrite each other's maps.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ from ..errors import DocumentError
 from ..file_names import file_stem, unique_stems
 from .document import PairRecord, relative_path
 
-HEATMAP_FOLDER = "heatmaps"
+
+def heatmap_folder(export_path: str | Path) -> Path:
+    """Where the maps of the JSON file ``export_path`` go: ``{stem}_heatmaps`` beside it."""
+    path = Path(export_path).resolve()
+    return path.parent / f"{file_stem(path.stem)}_heatmaps"
 
 
 def write_heatmaps(
@@ -38,7 +43,7 @@ def write_heatmaps(
     Returns:
         The files written, each atomically.
     """
-    base = Path(export_path).resolve().parent
+    base, folder = Path(export_path).resolve().parent, heatmap_folder(export_path)
     known = {keypoint.id for keypoint in pair.keypoints}
     written = []
     for run_id, stem in zip(maps, unique_stems(list(maps)), strict=True):
@@ -51,7 +56,7 @@ def write_heatmaps(
             heatmap = maps[run_id].get(keypoint.id)
             if heatmap is None:
                 continue
-            path = base / HEATMAP_FOLDER / f"{file_stem(pair.pair_id)}_k{keypoint.id}_{stem}.npy"
+            path = folder / f"{file_stem(pair.pair_id)}_k{keypoint.id}_{stem}.npy"
             with atomic.atomic_writer(path, "wb") as handle:
                 np.save(handle, np.ascontiguousarray(heatmap, dtype=np.float32), allow_pickle=False)
             for prediction in keypoint.predictions:

@@ -3,25 +3,30 @@ per point and variant (docs/formats.md), for every annotated pair under the vari
 
 A click's heatmap covers one point of the open pair; this export covers every point of every
 annotated pair, so the worker extracts whatever features are missing (minutes on a CPU for many
-pairs with Stable Diffusion) behind a window-modal progress dialog with Cancel: the window keeps
-repainting, and the points cannot change under the computation. The exported predictions of these
-runs are the fresh ones, so every map file belongs to a prediction of its own run. The session
-gains nothing but the run records the export cites.
+pairs with Stable Diffusion) behind a window-modal progress dialog with Cancel. The document is a
+snapshot taken when the export starts, so what is written is what was computed. The exported
+predictions of these runs are the fresh ones (and a point still "predicted" takes the primary
+variant's as its target), so every map file belongs to a prediction of its own run. A cancelled,
+failed or superseded export writes nothing; the session gains nothing but the run records the
+export cites.
 """
 
 from __future__ import annotations
 
+import sys
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QProgressDialog
 
-from engine.errors import EngineError
 from engine.export.document import CorrespondenceDocument, Prediction, Run
 from engine.export.heatmaps import write_heatmaps
 
+from ..model.session import Session
 from ..model.session_file import to_document
 from ..worker.messages import HeatmapsOutcome, HeatmapsRequest, PairHeatmaps, PairPoints
 
@@ -30,7 +35,7 @@ if TYPE_CHECKING:
 
 
 class HeatmapExport(QObject):
-    """Runs one export with heatmaps at a time.
+    """Runs one export with heatmaps at a time (and never beside a tuning run: both hold the engine).
 
     Signals:
         finished(list): the files written (the JSON first), empty when cancelled or failed.
@@ -44,49 +49,68 @@ class HeatmapExport(QObject):
     def __init__(self, app: AppController) -> None:
         super().__init__()
         self._app = app
-        self._path: Path | None = None
+        self._job: _Job | None = None
         self.dialog: QProgressDialog | None = None
         app.client.worker.heatmaps_stage.connect(self._on_stage)
         app.client.worker.heatmaps_done.connect(self._on_done)
 
     @property
     def running(self) -> bool:
-        return self._path is not None
+        """From :meth:`start` until the engine has answered (a cancelled job runs on to its next stage)."""
+        return self._job is not None
 
     def start(self, path: Path) -> bool:
-        """Compute every annotated pair's maps, then write ``path`` and its ``heatmaps/`` folder."""
+        """Compute every annotated pair's maps, then write ``path`` and its heatmap folder."""
         if self.running:
-            self._app.notify("An export is already running.")
+            self._app.report_error("An export with heatmaps is still running; wait for it to end.")
+            return False
+        if self._app.tuning.running:
+            self._app.report_error("A prompt is being tuned on the engine; export with heatmaps once it has ended.")
             return False
         session = self._app.session
-        pairs = []
-        for pair in session.pairs:
-            points = session.points(pair.pair_id)
-            if points and pair.source in session.images and pair.target in session.images:
-                xy = np.array([p.src_xy for p in points], dtype=np.float64)
-                pairs.append(PairPoints(pair.pair_id, pair.source, pair.target, tuple(p.id for p in points), xy))
-        if not pairs:
+        document = to_document(session)
+        if not document.pairs:
             self._app.report_error("Nothing to export yet: add points to a pair first.")
             return False
+        pairs = tuple(
+            PairPoints(
+                record.pair_id,
+                record.source.path,
+                record.target.path,
+                tuple(k.id for k in record.keypoints),
+                np.array([k.src_xy for k in record.keypoints], dtype=np.float64),
+            )
+            for record in document.pairs
+        )
         settings = session.settings
+        variants = tuple(settings.active_variants())
         request = HeatmapsRequest(
-            pairs=tuple(pairs),
-            variants=tuple(settings.active_variants()),
+            pairs=pairs,
+            variants=variants,
             localisation=settings.localisation,
             engine=self._app.preferences.engine_config(),
             refuse_fallback=settings.compare.active,
         )
-        self._path = path
+        self._job = _Job(path, session, document, variants[0].name)
         self.dialog = QProgressDialog("Waiting for the engine…", "Cancel", 0, 100, self._app.window)
         self.dialog.setWindowTitle("Exporting with heatmaps")
         self.dialog.setWindowModality(Qt.WindowModality.WindowModal)
         self.dialog.setMinimumDuration(0)
         self.dialog.setAutoClose(False)
         self.dialog.setAutoReset(False)
-        self.dialog.canceled.connect(self._app.client.stop_job)
+        self.dialog.canceled.connect(self.cancel)
         self.dialog.show()
         self._app.client.heatmaps(request)
         return True
+
+    @Slot()
+    def cancel(self) -> None:
+        """Stop the computation at its next stage; whatever it still answers is dropped."""
+        if self._job is not None and not self._job.cancelled:
+            self._job.cancelled = True
+            self._app.client.stop_heatmaps()
+            self._close_dialog()
+            self._app.notify("Cancelling the export…")
 
     @Slot(str, float)
     def _on_stage(self, stage: str, fraction: float) -> None:
@@ -96,53 +120,75 @@ class HeatmapExport(QObject):
 
     @Slot(object)
     def _on_done(self, outcome: HeatmapsOutcome) -> None:
-        path, self._path = self._path, None
-        if path is None:
+        job, self._job = self._job, None
+        if job is None:
             return  # not an export of this window
-        if self.dialog is not None:
-            self.dialog.canceled.disconnect(self._app.client.stop_job)  # closing it emits canceled
-            self.dialog.close()
-            self.dialog.deleteLater()
-            self.dialog = None
+        self._close_dialog()
         written: list[Path] = []
-        if outcome.cancelled:
+        if job.cancelled or outcome.cancelled:
             self._app.notify("Export cancelled; nothing was written.")
         elif outcome.error:
             self._app.report_error(f"export failed: {outcome.error}")
+        elif job.session is not self._app.session:
+            self._app.report_error("Another session was opened during the export; nothing was written.")
         else:
             try:
-                written = self._write(path, outcome.results)
-            except (EngineError, OSError) as exc:
-                self._app.report_error(f"export failed: {exc}")
+                written = _write(job, outcome.results)
+            except Exception as exc:  # the window must survive whatever goes wrong while writing
+                traceback.print_exc(file=sys.stderr)
+                self._app.report_error(f"export failed, nothing was written: {exc}")
             else:
-                maps = len(written) - 1
-                self._app.notify(f"Exported {path.name} with {maps} heatmap file(s) in {path.parent / 'heatmaps'}.")
+                self._app.notify(f"Exported {job.path.name} with {len(written) - 1} heatmap file(s).")
         self.finished.emit(written)
 
-    def _write(self, path: Path, results: tuple[PairHeatmaps, ...]) -> list[Path]:
-        session = self._app.session
-        document = to_document(session)
-        records = {record.pair_id: record for record in document.pairs}
-        maps: dict[str, dict[str, dict[int, np.ndarray]]] = {}  # pair id -> run id -> keypoint id -> map
-        for result in results:
-            record = records[result.pair_id]
-            run_id = session.runs.register(result.run)
-            _cite(document, run_id, result.run)
-            rows = {point_id: row for row, point_id in enumerate(result.point_ids)}
-            for keypoint in record.keypoints:
-                row = rows[keypoint.id]
-                xy = (float(result.matches.match_xy[row, 0]), float(result.matches.match_xy[row, 1]))
-                fresh = Prediction(run_id, xy, round(float(result.matches.confidence[row]), 6))
-                keypoint.predictions = [p for p in keypoint.predictions if p.run_id != run_id] + [fresh]
-            maps.setdefault(result.pair_id, {})[run_id] = {point_id: result.maps[row] for point_id, row in rows.items()}
-        files = []
+    def _close_dialog(self) -> None:
+        if self.dialog is not None:
+            self.dialog.canceled.disconnect(self.cancel)  # closing it emits canceled
+            self.dialog.close()
+            self.dialog.deleteLater()
+            self.dialog = None
+
+
+@dataclass
+class _Job:
+    """A running export: where it goes, the session and document snapshot it computes, its primary
+    variant (whose predictions become the targets of points still "predicted"), and whether the
+    user cancelled it."""
+
+    path: Path
+    session: Session
+    document: CorrespondenceDocument
+    primary: str
+    cancelled: bool = False
+
+
+def _write(job: _Job, results: tuple[PairHeatmaps, ...]) -> list[Path]:
+    """Put the fresh predictions into the snapshot, write the maps, then the JSON; on a failure,
+    remove the maps already written."""
+    document = job.document
+    records = {record.pair_id: record for record in document.pairs}
+    maps: dict[str, dict[str, dict[int, np.ndarray]]] = {}  # pair id -> run id -> keypoint id -> map
+    for result in results:
+        record = records[result.pair_id]
+        run_id = job.session.runs.register(result.run)
+        if all(run.run_id != run_id for run in document.runs):
+            document.runs.append(Run(run_id, result.run))
+        rows = {point_id: row for row, point_id in enumerate(result.point_ids)}
+        for keypoint in record.keypoints:
+            row = rows[keypoint.id]
+            xy = (float(result.matches.match_xy[row, 0]), float(result.matches.match_xy[row, 1]))
+            fresh = Prediction(run_id, xy, round(float(result.matches.confidence[row]), 6))
+            keypoint.predictions = [p for p in keypoint.predictions if p.run_id != run_id] + [fresh]
+            if result.variant == job.primary and keypoint.status == "predicted":
+                keypoint.trg_xy = xy
+        maps.setdefault(result.pair_id, {})[run_id] = {point_id: result.maps[row] for point_id, row in rows.items()}
+    files: list[Path] = []
+    try:
         for record in document.pairs:
-            files += write_heatmaps(record, maps.get(record.pair_id, {}), path)
-        document.save(path)  # last: the JSON never names a file that is not there yet
-        return [path, *files]
-
-
-def _cite(document: CorrespondenceDocument, run_id: str, details: dict[str, Any]) -> None:
-    """Add the run to the document's ``runs[]`` unless it is there already."""
-    if all(run.run_id != run_id for run in document.runs):
-        document.runs.append(Run(run_id, details))
+            files += write_heatmaps(record, maps.get(record.pair_id, {}), job.path)
+        document.save(job.path)  # last: the JSON never names a file that is not there yet
+    except BaseException:
+        for file in files:
+            file.unlink(missing_ok=True)
+        raise
+    return [job.path, *files]

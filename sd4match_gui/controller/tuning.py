@@ -31,6 +31,9 @@ NO_POINTS = (
 )
 
 
+EXPORT_RUNNING = "An export with heatmaps holds the engine; tune once it has ended."
+
+
 class TuningController(QObject):
     """The "Tune a prompt" command of one window.
 
@@ -51,6 +54,11 @@ class TuningController(QObject):
         worker.training_step.connect(self._on_step)
         worker.training_epoch.connect(self._on_epoch)
         worker.training_done.connect(self._on_done)
+
+    @property
+    def running(self) -> bool:
+        """A run was submitted and has not ended yet."""
+        return self._request is not None and self.outcome is None
 
     def open_dialog(self) -> None:
         """Show the dialog with defaults for this session's data."""
@@ -112,7 +120,7 @@ class TuningController(QObject):
 
     @Slot()
     def stop(self) -> None:
-        self._app.client.stop_job()
+        self._app.client.stop_training()
         if self.dialog is not None:
             self.dialog.show_stage("stopping after the current step…")
 
@@ -167,6 +175,9 @@ class TuningController(QObject):
 
     def _submit(self, request: TrainingRequest) -> None:
         assert self.dialog is not None
+        if self._app.heatmap_export.running:
+            self.dialog.show_message(EXPORT_RUNNING, error=True)
+            return
         self._request = request
         self.outcome = None
         if not request.resume:

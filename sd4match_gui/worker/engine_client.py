@@ -65,18 +65,22 @@ class EngineClient(QObject):
 
     def train(self, request: TrainingRequest) -> None:
         """Tune a prompt on the engine thread; reports arrive as ``worker.training_*`` signals."""
-        self.worker.stop_job.clear()  # here, not when the run starts: a cancel before it starts counts
+        self.worker.stop_training.clear()  # here, not when the run starts: a cancel before it starts counts
         self._train.emit(request)
 
     def heatmaps(self, request: HeatmapsRequest) -> None:
         """Predict and map an export's points on the engine thread; reports arrive as
         ``worker.heatmaps_stage`` and ``worker.heatmaps_done``."""
-        self.worker.stop_job.clear()
+        self.worker.stop_heatmaps.clear()
         self._heatmaps.emit(request)
 
-    def stop_job(self) -> None:
-        """Stop a tuning run (it saves its state first: resumable) or a heatmap export at its next step."""
-        self.worker.stop_job.set()
+    def stop_heatmaps(self) -> None:
+        """Stop the heatmap computation of an export at its next stage."""
+        self.worker.stop_heatmaps.set()
+
+    def stop_training(self) -> None:
+        """Stop the tuning run at its next step; it saves its state first (resumable)."""
+        self.worker.stop_training.set()
 
     def cancel(self) -> None:
         """Drop the unread request and stop the running one at its next stage boundary."""
@@ -86,6 +90,7 @@ class EngineClient(QObject):
     def shutdown(self) -> None:
         """Stop the thread; a forward pass in flight finishes first (it cannot be interrupted)."""
         self.cancel()
-        self.stop_job()
+        self.stop_training()
+        self.stop_heatmaps()
         self._thread.quit()
         self._thread.wait()

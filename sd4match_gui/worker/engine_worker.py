@@ -87,8 +87,8 @@ class EngineWorker(QObject):
 
     Attributes:
         computations: requests taken so far (tests count them to prove coalescing).
-        stop_job: set (from any thread) to stop the running :meth:`train` or :meth:`heatmaps`
-            between steps (a tuning run saves its state first).
+        stop_training: set (from any thread) to stop the running :meth:`train` between steps.
+        stop_heatmaps: set (from any thread) to stop the running :meth:`heatmaps` between stages.
     """
 
     started = Signal(int)
@@ -122,7 +122,8 @@ class EngineWorker(QObject):
         self._matcher: Matcher | None = None
         self.cancel_upto = 0  # requests with an id up to this were cancelled (an int store is atomic)
         self.computations = 0
-        self.stop_job = threading.Event()
+        self.stop_training = threading.Event()
+        self.stop_heatmaps = threading.Event()
 
     @Slot()
     def drain(self) -> None:
@@ -171,7 +172,7 @@ class EngineWorker(QObject):
         """Tune a prompt; clicks meanwhile wait in the mailbox (the newest is computed afterwards)."""
         from .training_job import tune  # imports accelerate: only once someone tunes
 
-        progress = Progress(self.training_stage.emit, self.stop_job.is_set)
+        progress = Progress(self.training_stage.emit, self.stop_training.is_set)
         outcome = tune(
             lambda: self._matcher_for(request.engine),
             request,
@@ -184,9 +185,8 @@ class EngineWorker(QObject):
     @Slot(object)
     def heatmaps(self, request: HeatmapsRequest) -> None:
         """Predict and map every point of an export; clicks meanwhile wait in the mailbox."""
-        progress = Progress(self.heatmaps_stage.emit, self.stop_job.is_set)
         try:
-            outcome = HeatmapsOutcome(tuple(self._pair_heatmaps(request, progress)))
+            outcome = HeatmapsOutcome(tuple(self._pair_heatmaps(request)))
         except Cancelled:
             outcome = HeatmapsOutcome(cancelled=True)
         except EngineError as exc:
@@ -198,21 +198,27 @@ class EngineWorker(QObject):
 
     # ---- internals ----
 
-    def _pair_heatmaps(self, request: HeatmapsRequest, progress: Progress) -> Iterator[PairHeatmaps]:
+    def _pair_heatmaps(self, request: HeatmapsRequest) -> Iterator[PairHeatmaps]:
         matcher = self._matcher_for(request.engine)
         if request.refuse_fallback:
             require_stable_diffusion(list(request.variants), matcher)
         steps = [(pair, variant) for pair in request.pairs for variant in request.variants]
         for step, (points, variant) in enumerate(steps):
             label = f"{step + 1}/{len(steps)} {points.pair_id} · {variant.name}: "
-            progress(label + "images")
+
+            def report(stage: str, fraction: float, label: str = label, step: int = step) -> None:
+                self.heatmaps_stage.emit(label + stage, (step + fraction) / len(steps))
+
+            progress = Progress(report, self.stop_heatmaps.is_set)
+            progress("images")
             source, target = load_image(points.source), load_image(points.target)
-            pair = matcher.prepare(source, target, variant.prompt, variant.settings, progress.prefixed(label))
+            pair = matcher.prepare(source, target, variant.prompt, variant.settings, progress)
             with single_threaded_torch():
                 matches = pair.match(points.points_xy, request.localisation)
                 maps = np.ascontiguousarray(pair.score_maps(points.points_xy), dtype=np.float32)
             run = run_details(pair, request.localisation)
             yield PairHeatmaps(points.pair_id, variant.name, run, points.point_ids, matches, maps)
+        Progress(cancel_requested=self.stop_heatmaps.is_set)("done")  # a cancel during the last step counts
 
     def _compute(self, request: ComputeRequest) -> None:
         try:

@@ -89,7 +89,7 @@ def test_heatmap_side_files_follow_the_documented_grid(tmp_path):
     width, height = data["pairs"][0]["target"]["width"], data["pairs"][0]["target"]["height"]
     for keypoint in data["pairs"][0]["keypoints"]:
         prediction = keypoint["predictions"][0]
-        assert prediction["heatmap"] == f"heatmaps/{data['pairs'][0]['pair_id']}_k{keypoint['id']}_r1.npy"
+        assert prediction["heatmap"] == f"out_heatmaps/{data['pairs'][0]['pair_id']}_k{keypoint['id']}_r1.npy"
         heatmap = read_heatmap(tmp_path / "out.json", prediction["heatmap"])
         assert heatmap.dtype == np.float32 and heatmap.min() >= -1.0001 and heatmap.max() <= 1.0001
         h, w = heatmap.shape

@@ -51,4 +51,4 @@ def test_heatmap_files_need_the_json_that_names_them(tmp_path, capsys):
         "--out", str(tmp_path / "fig.png"), "--heatmaps",
     ])  # fmt: skip
     assert code != 0 and "--heatmaps needs --json" in capsys.readouterr().err
-    assert not (tmp_path / "fig.png").exists() and not (tmp_path / "heatmaps").exists()
+    assert not (tmp_path / "fig.png").exists() and not list(tmp_path.glob("*heatmaps"))

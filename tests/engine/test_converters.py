@@ -156,14 +156,15 @@ def test_heatmap_side_files(document, tmp_path):
     export = tmp_path / "out" / "export.json"
     written = write_heatmaps(pair, maps, export)
     names = [p.heatmap for p in pair.keypoints[0].predictions]
-    assert names == ["heatmaps/p2_k0_class_cat.npy", "heatmaps/p2_k0_class_cat-2.npy"]  # no id overwrites another
-    assert [p.parent for p in written] == [tmp_path / "out" / "heatmaps"] * 2
+    # A folder per export; no run id overwrites another.
+    assert names == ["export_heatmaps/p2_k0_class_cat.npy", "export_heatmaps/p2_k0_class_cat-2.npy"]
+    assert [p.parent for p in written] == [tmp_path / "out" / "export_heatmaps"] * 2
     loaded = read_heatmap(export, names[1])
     assert loaded.dtype == np.float32 and loaded.shape == (3, 4) and (loaded == -0.5).all()
     with pytest.raises(ValueError, match=r"heatmaps for keypoints \[7\] not in pair 'p2'"):
         write_heatmaps(pair, {"x": {7: np.zeros((3, 4))}}, export)
     with pytest.raises(DocumentError, match="cannot read the heatmap"):
-        read_heatmap(export, "heatmaps/missing.npy")
+        read_heatmap(export, "export_heatmaps/missing.npy")
 
 
 def test_the_json_schema_matches_the_writer(document, tmp_path):

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QPushButton
 from engine import LocalisationSettings, PromptSpec, load_image
 from engine.export.document import CorrespondenceDocument
 from engine.export.heatmaps import read_heatmap
+from sd4match_gui.controller.tuning import EXPORT_RUNNING
 from sd4match_gui.model.autosave import latest_recovery
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.conftest import DEMO_SOURCE, DEMO_TARGET, REPO
@@ -138,23 +139,42 @@ def test_export_with_heatmaps_maps_every_point_of_every_pair(make_app, qtbot, si
     np.testing.assert_allclose(read_heatmap(path, prediction.heatmap), engine_pair.score_maps(point)[0], atol=1e-6)
 
 
-def test_export_with_heatmaps_can_be_cancelled_and_writes_nothing(make_app, qtbot, tmp_path, gated_matcher):
-    matcher, gate = gated_matcher.matcher, gated_matcher.gate
-    app = make_app(matcher, SIFT, demo=False)
-    two_annotated_pairs(app, qtbot, tmp_path / "images")
-    with_features(app, size=512)  # features the export must extract
+def hold_an_export(app, qtbot, gate, path):
+    """Start an export whose last step (pair b-c, image c at 512 px) waits at the closed gate."""
+    two_annotated_pairs(app, qtbot, path.parent / "images")
+    app.go_to_pair(-1)
+    with_features(app, size=512)  # pair a-b at 512 px is computed now; image c is not
     wait_idle(qtbot, app)
-    matcher.features.clear()
     gate.clear()
+    assert app.heatmap_export.start(path)
+    qtbot.waitUntil(lambda: app.heatmap_export.dialog.labelText().startswith("2/2 "), timeout=10000)
+
+
+def test_export_with_heatmaps_cancelled_in_its_last_step_writes_nothing(make_app, qtbot, tmp_path, gated_matcher):
+    app = make_app(gated_matcher.matcher, SIFT, demo=False)
     path = tmp_path / "export.json"
     with qtbot.waitSignal(app.heatmap_export.finished, timeout=30000) as done:
-        assert app.heatmap_export.start(path)
-        qtbot.waitUntil(lambda: app.heatmap_export.dialog.labelText().startswith("1/2 "), timeout=10000)
+        hold_an_export(app, qtbot, gated_matcher.gate, path)
         app.heatmap_export.dialog.findChild(QPushButton).click()  # the dialog's Cancel
-        gate.set()
-    assert done.args[0] == [] and not path.exists() and not (tmp_path / "heatmaps").exists()
-    assert "cancelled" in app.window.statusBar().currentMessage()
-    assert app.heatmap_export.dialog is None and not app.heatmap_export.running
+        assert app.heatmap_export.dialog is None and app.heatmap_export.running  # it stops at its next stage
+        gated_matcher.gate.set()
+    assert done.args[0] == [] and not path.exists() and not (tmp_path / "export_heatmaps").exists()
+    assert "cancelled" in app.window.statusBar().currentMessage() and not app.heatmap_export.running
+
+
+def test_an_export_and_a_tuning_run_never_share_the_engine(make_app, qtbot, tmp_path, gated_matcher):
+    app = make_app(gated_matcher.matcher, SIFT, demo=False)
+    path = tmp_path / "export.json"
+    with qtbot.waitSignal(app.heatmap_export.finished, timeout=30000) as done:
+        hold_an_export(app, qtbot, gated_matcher.gate, path)
+        app.annotation.select(app.session.points()[0].id)
+        app.annotation.set_status("accepted")  # data to tune on
+        app.tuning.open_dialog()
+        app.tuning.start()
+        assert app.tuning.dialog.message.text() == EXPORT_RUNNING and not app.tuning.running
+        assert not app.heatmap_export.start(tmp_path / "second.json")  # one export at a time
+        gated_matcher.gate.set()
+    assert done.args[0][0] == path and path.exists()
 
 
 def test_export_then_import(make_app, qtbot, sift_matcher, tmp_path):
