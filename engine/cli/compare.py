@@ -10,7 +10,7 @@ import numpy as np
 from ..comparison import prediction_spread
 from ..errors import PointError, SettingsError
 from ..export.from_matches import RunResult, matches_document
-from ..export.heatmaps import keyed_by_keypoint, write_heatmaps
+from ..export.heatmaps import keyed_by_keypoint, save_with_heatmaps
 from ..frames import validate_points
 from ..images import load_image
 from ..render import Panel, render_grid, save_png
@@ -94,9 +94,12 @@ def run(args: argparse.Namespace) -> int:
     save_png(render_grid(panels, max(1, args.columns)), args.out)
     if args.json is not None:
         document = matches_document(runs, category=args.category)
-        record = document.pairs[0]
-        write_heatmaps(record, {run: keyed_by_keypoint(record, maps) for run, maps in heatmaps.items()}, args.json)
-        document.save(args.json)
+        if args.heatmaps:
+            record = document.pairs[0]
+            by_run = {run: keyed_by_keypoint(record, maps) for run, maps in heatmaps.items()}
+            save_with_heatmaps(document, {record.pair_id: by_run}, args.json)
+        else:
+            document.save(args.json)
     _print_table(runs, target.width, target.height)
     if any(variant.exploratory for variant in variants):
         print(f"note: dual-layer and multi-timestep variants are {EXPLORATORY_NOTE}")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..export.from_matches import RunResult, matches_document
-from ..export.heatmaps import keyed_by_keypoint, write_heatmaps
+from ..export.heatmaps import keyed_by_keypoint, save_with_heatmaps
 from ..frames import validate_points
 from ..images import load_image
 from ..render import Panel, render_panels, save_png
@@ -61,8 +61,10 @@ def run(args: argparse.Namespace) -> int:
     document = matches_document([RunResult("r1", pair, localisation, result)], category=args.category)
     if args.heatmaps:
         record = document.pairs[0]
-        write_heatmaps(record, {"r1": keyed_by_keypoint(record, pair.score_maps(points))}, args.out)
-    document.save(args.out)
+        maps = {record.pair_id: {"r1": keyed_by_keypoint(record, pair.score_maps(points))}}
+        save_with_heatmaps(document, maps, args.out)
+    else:
+        document.save(args.out)
     if args.render is not None:
         panels = [
             Panel(f"source: {source.name}", source.rgb, result.query_xy),

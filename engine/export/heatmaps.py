@@ -12,58 +12,96 @@ side by side never overwrite each other's maps.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from .. import atomic
 from ..errors import DocumentError
 from ..file_names import file_stem, unique_stems
-from .document import PairRecord, relative_path
+from .document import CorrespondenceDocument, PairRecord
+
+Maps = Mapping[str, Mapping[str, Mapping[int, np.ndarray]]]  # pair id -> run id -> keypoint id -> h x w
 
 
 def heatmap_folder(export_path: str | Path) -> Path:
-    """Where the maps of the JSON file ``export_path`` go: ``{stem}_heatmaps`` beside it."""
+    """Where the maps of the JSON file ``export_path`` go: ``{stem}_heatmaps`` beside it (the stem
+    as it is: a name the file system took for the JSON, and two JSON files never share it)."""
     path = Path(export_path).resolve()
-    return path.parent / f"{file_stem(path.stem)}_heatmaps"
+    return path.parent / f"{path.stem}_heatmaps"
 
 
-def write_heatmaps(
-    pair: PairRecord, maps: Mapping[str, Mapping[int, np.ndarray]], export_path: str | Path
-) -> list[Path]:
-    """Write the heatmaps of ``pair`` beside ``export_path`` and point its predictions at them.
+def save_with_heatmaps(document: CorrespondenceDocument, maps: Maps, export_path: str | Path) -> list[Path]:
+    """Save ``document`` to ``export_path`` with its maps in :func:`heatmap_folder`: all or nothing.
 
-    Args:
-        pair: the exported pair; its predictions whose run has a map get a ``heatmap``.
-        maps: run id -> keypoint id -> ``h x w`` map (keypoints without one get no file).
-        export_path: the JSON file the document will be saved to (save it after this call, so
-            that it never names a file that is not there yet).
+    The maps are written to a staging folder, which then takes the place of any earlier folder of
+    this export, and the JSON is saved last, so it never names a file that is not there. If
+    anything fails, the earlier JSON and maps are as they were and nothing new remains. Each
+    prediction whose run has a map for its keypoint gets the file's name in ``heatmap``.
 
     Returns:
-        The files written, each atomically.
+        The JSON, then the map files.
     """
-    base, folder = Path(export_path).resolve().parent, heatmap_folder(export_path)
-    known = {keypoint.id for keypoint in pair.keypoints}
-    written = []
-    for run_id, stem in zip(maps, unique_stems(list(maps)), strict=True):
-        strangers = set(maps[run_id]) - known
+    path = Path(export_path)
+    final = heatmap_folder(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        names = [name for record in document.pairs for name in _write_pair(record, maps, staging, final.name)]
+        backup = _swap_in(staging, final)
+        try:
+            document.save(path)
+        except BaseException:
+            final.rename(staging)  # removed below
+            if backup is not None:
+                backup.rename(final)
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+    return [path, *(final / name for name in names)]
+
+
+def _write_pair(record: PairRecord, maps: Maps, folder: Path, folder_name: str) -> list[str]:
+    """Write ``record``'s maps into ``folder``, name them (as ``folder_name/...``) in its predictions."""
+    by_run = maps.get(record.pair_id, {})
+    known = {keypoint.id for keypoint in record.keypoints}
+    names = []
+    for run_id, stem in zip(by_run, unique_stems(list(by_run)), strict=True):
+        strangers = set(by_run[run_id]) - known
         if strangers:
             raise ValueError(
-                f"run '{run_id}' has heatmaps for keypoints {sorted(strangers)} not in pair '{pair.pair_id}'"
+                f"run '{run_id}': heatmaps for keypoints {sorted(strangers)} not in pair '{record.pair_id}'"
             )
-        for keypoint in pair.keypoints:
-            heatmap = maps[run_id].get(keypoint.id)
+        for keypoint in record.keypoints:
+            heatmap = by_run[run_id].get(keypoint.id)
             if heatmap is None:
                 continue
-            path = folder / f"{file_stem(pair.pair_id)}_k{keypoint.id}_{stem}.npy"
-            with atomic.atomic_writer(path, "wb") as handle:
-                np.save(handle, np.ascontiguousarray(heatmap, dtype=np.float32), allow_pickle=False)
+            name = f"{file_stem(record.pair_id)}_k{keypoint.id}_{stem}.npy"
+            np.save(folder / name, np.ascontiguousarray(heatmap, dtype=np.float32), allow_pickle=False)
             for prediction in keypoint.predictions:
                 if prediction.run_id == run_id:
-                    prediction.heatmap = relative_path(path, base)
-            written.append(path)
-    return written
+                    prediction.heatmap = f"{folder_name}/{name}"
+            names.append(name)
+    return names
+
+
+def _swap_in(staging: Path, final: Path) -> Path | None:
+    """Put ``staging`` in the place of ``final``; returns the earlier ``final``, moved aside, or None."""
+    backup = None
+    if final.exists():
+        backup = staging.with_name(f"{staging.name}.old")
+        final.rename(backup)
+    try:
+        staging.rename(final)
+    except BaseException:
+        if backup is not None:
+            backup.rename(final)
+        raise
+    return backup
 
 
 def keyed_by_keypoint(pair: PairRecord, maps: np.ndarray) -> dict[int, np.ndarray]:

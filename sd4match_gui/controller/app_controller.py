@@ -162,6 +162,7 @@ class AppController(QObject):
         self.store.save(self.preferences)
         self.store.save_window(self.window)
         self.files.close()
+        self.heatmap_export.cancel()  # a late answer must not write files for a closed window
         self.client.shutdown()
         self._collector.stop()
         return True

@@ -7,7 +7,8 @@ pairs with Stable Diffusion) behind a window-modal progress dialog with Cancel. 
 snapshot taken when the export starts, so what is written is what was computed. The exported
 predictions of these runs are the fresh ones (and a point still "predicted" takes the primary
 variant's as its target), so every map file belongs to a prediction of its own run. A cancelled,
-failed or superseded export writes nothing; the session gains nothing but the run records the
+failed or superseded export writes nothing (an earlier export to the same file stays as it was);
+the session gains nothing but the run records the
 export cites.
 """
 
@@ -24,7 +25,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QProgressDialog
 
 from engine.export.document import CorrespondenceDocument, Prediction, Run
-from engine.export.heatmaps import write_heatmaps
+from engine.export.heatmaps import save_with_heatmaps
 
 from ..model.session import Session
 from ..model.session_file import to_document
@@ -163,11 +164,10 @@ class _Job:
 
 
 def _write(job: _Job, results: tuple[PairHeatmaps, ...]) -> list[Path]:
-    """Put the fresh predictions into the snapshot, write the maps, then the JSON; on a failure,
-    remove the maps already written."""
+    """Put the fresh predictions into the snapshot, then save it with its maps (all or nothing)."""
     document = job.document
     records = {record.pair_id: record for record in document.pairs}
-    maps: dict[str, dict[str, dict[int, np.ndarray]]] = {}  # pair id -> run id -> keypoint id -> map
+    maps: dict[str, dict[str, dict[int, np.ndarray]]] = {}
     for result in results:
         record = records[result.pair_id]
         run_id = job.session.runs.register(result.run)
@@ -182,13 +182,4 @@ def _write(job: _Job, results: tuple[PairHeatmaps, ...]) -> list[Path]:
             if result.variant == job.primary and keypoint.status == "predicted":
                 keypoint.trg_xy = xy
         maps.setdefault(result.pair_id, {})[run_id] = {point_id: result.maps[row] for point_id, row in rows.items()}
-    files: list[Path] = []
-    try:
-        for record in document.pairs:
-            files += write_heatmaps(record, maps.get(record.pair_id, {}), job.path)
-        document.save(job.path)  # last: the JSON never names a file that is not there yet
-    except BaseException:
-        for file in files:
-            file.unlink(missing_ok=True)
-        raise
-    return [job.path, *files]
+    return save_with_heatmaps(document, maps, job.path)

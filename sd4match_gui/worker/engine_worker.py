@@ -206,8 +206,11 @@ class EngineWorker(QObject):
         for step, (points, variant) in enumerate(steps):
             label = f"{step + 1}/{len(steps)} {points.pair_id} · {variant.name}: "
 
-            def report(stage: str, fraction: float, label: str = label, step: int = step) -> None:
-                self.heatmaps_stage.emit(label + stage, (step + fraction) / len(steps))
+            reached = [0.0]  # stages restart at 0 (source, then target): the bar only moves on
+
+            def report(stage: str, fraction: float, label: str = label, step: int = step, reached=reached) -> None:
+                reached[0] = max(reached[0], fraction)
+                self.heatmaps_stage.emit(label + stage, (step + reached[0]) / len(steps))
 
             progress = Progress(report, self.stop_heatmaps.is_set)
             progress("images")

@@ -24,7 +24,7 @@ from engine.export.document import (
     Prediction,
     Run,
 )
-from engine.export.heatmaps import read_heatmap, write_heatmaps
+from engine.export.heatmaps import read_heatmap, save_with_heatmaps
 from engine.file_names import file_stem
 
 
@@ -149,22 +149,49 @@ def test_file_stem(text, stem):
     assert file_stem(text) == stem
 
 
-def test_heatmap_side_files(document, tmp_path):
+def one_pair_with_two_runs(document: CorrespondenceDocument) -> CorrespondenceDocument:
     pair = document.pairs[1]
     pair.keypoints[0].predictions = [Prediction("class:cat", (3.0, 4.0)), Prediction("class/cat", (3.5, 4.0))]
-    maps = {"class:cat": {0: np.full((3, 4), 0.25)}, "class/cat": {0: np.full((3, 4), -0.5)}}
+    return CorrespondenceDocument(pairs=[pair])
+
+
+def test_heatmap_side_files(document, tmp_path):
+    document = one_pair_with_two_runs(document)
+    maps = {"p2": {"class:cat": {0: np.full((3, 4), 0.25)}, "class/cat": {0: np.full((3, 4), -0.5)}}}
     export = tmp_path / "out" / "export.json"
-    written = write_heatmaps(pair, maps, export)
-    names = [p.heatmap for p in pair.keypoints[0].predictions]
-    # A folder per export; no run id overwrites another.
-    assert names == ["export_heatmaps/p2_k0_class_cat.npy", "export_heatmaps/p2_k0_class_cat-2.npy"]
-    assert [p.parent for p in written] == [tmp_path / "out" / "export_heatmaps"] * 2
+    written = save_with_heatmaps(document, maps, export)
+    names = [
+        "export_heatmaps/p2_k0_class_cat.npy",
+        "export_heatmaps/p2_k0_class_cat-2.npy",
+    ]  # no run overwrites another
+    assert written == [export, *(tmp_path / "out" / name for name in names)]
+    saved = CorrespondenceDocument.load(export)
+    assert [p.heatmap for p in saved.pairs[0].keypoints[0].predictions] == names
     loaded = read_heatmap(export, names[1])
     assert loaded.dtype == np.float32 and loaded.shape == (3, 4) and (loaded == -0.5).all()
-    with pytest.raises(ValueError, match=r"heatmaps for keypoints \[7\] not in pair 'p2'"):
-        write_heatmaps(pair, {"x": {7: np.zeros((3, 4))}}, export)
     with pytest.raises(DocumentError, match="cannot read the heatmap"):
         read_heatmap(export, "export_heatmaps/missing.npy")
+    # Another JSON beside it, even one whose name cleans to the same text, has its own folder.
+    assert save_with_heatmaps(document, maps, tmp_path / "out" / "export .json")[1].parent.name == "export _heatmaps"
+
+
+def test_a_failed_heatmap_export_leaves_the_earlier_one_as_it_was(document, tmp_path, monkeypatch):
+    document = one_pair_with_two_runs(document)
+    export = tmp_path / "export.json"
+    save_with_heatmaps(document, {"p2": {"class:cat": {0: np.full((3, 4), 0.25)}}}, export)
+    before = export.read_text()
+    with pytest.raises(ValueError, match=r"heatmaps for keypoints \[7\] not in pair 'p2'"):
+        save_with_heatmaps(document, {"p2": {"class:cat": {7: np.zeros((3, 4))}}}, export)
+
+    def failing_save(self, path):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(CorrespondenceDocument, "save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_with_heatmaps(document, {"p2": {"class:cat": {0: np.full((3, 4), 9.0)}}}, export)
+    assert export.read_text() == before
+    assert (read_heatmap(export, "export_heatmaps/p2_k0_class_cat.npy") == 0.25).all()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json", "export_heatmaps"]  # no staging left
 
 
 def test_the_json_schema_matches_the_writer(document, tmp_path):

@@ -13,6 +13,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from PIL import Image
 from PySide6.QtWidgets import QPushButton
 
 from engine import LocalisationSettings, PromptSpec, load_image
@@ -91,10 +92,12 @@ def test_spair_keypoint_ids_survive_an_spair_export(make_app, qtbot, sift_matche
 
 
 def two_annotated_pairs(app, qtbot, folder) -> None:
-    """Pairs a-b and b-c of a folder: two points on the first, one on the second."""
+    """Pairs a-b and b-c of a folder (three different images): two points on the first, one on the second."""
     folder.mkdir()
-    for name, image in (("a.jpg", DEMO_SOURCE), ("b.jpg", DEMO_TARGET), ("c.jpg", DEMO_SOURCE)):
-        shutil.copy(image, folder / name)
+    shutil.copy(DEMO_SOURCE, folder / "a.jpg")
+    shutil.copy(DEMO_TARGET, folder / "b.jpg")
+    with Image.open(DEMO_SOURCE) as image:  # features are cached by pixels: c must differ from a
+        image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "c.jpg")
     assert app.files.open_path(folder)
     wait_loaded(qtbot, app)
     for xy in ((120.0, 150.0), (260.0, 210.0)):
@@ -139,26 +142,30 @@ def test_export_with_heatmaps_maps_every_point_of_every_pair(make_app, qtbot, si
     np.testing.assert_allclose(read_heatmap(path, prediction.heatmap), engine_pair.score_maps(point)[0], atol=1e-6)
 
 
-def hold_an_export(app, qtbot, gate, path):
-    """Start an export whose last step (pair b-c, image c at 512 px) waits at the closed gate."""
+def hold_an_export(app, qtbot, gated, path) -> int:
+    """Start an export whose last step (pair b-c, image c at 512 px) waits at the closed gate;
+    returns the feature-cache misses so far."""
     two_annotated_pairs(app, qtbot, path.parent / "images")
     app.go_to_pair(-1)
     with_features(app, size=512)  # pair a-b at 512 px is computed now; image c is not
     wait_idle(qtbot, app)
-    gate.clear()
+    gated.gate.clear()
+    misses = gated.matcher.features.stats.misses
     assert app.heatmap_export.start(path)
     qtbot.waitUntil(lambda: app.heatmap_export.dialog.labelText().startswith("2/2 "), timeout=10000)
+    return misses
 
 
 def test_export_with_heatmaps_cancelled_in_its_last_step_writes_nothing(make_app, qtbot, tmp_path, gated_matcher):
     app = make_app(gated_matcher.matcher, SIFT, demo=False)
     path = tmp_path / "export.json"
     with qtbot.waitSignal(app.heatmap_export.finished, timeout=30000) as done:
-        hold_an_export(app, qtbot, gated_matcher.gate, path)
+        misses = hold_an_export(app, qtbot, gated_matcher, path)
         app.heatmap_export.dialog.findChild(QPushButton).click()  # the dialog's Cancel
         assert app.heatmap_export.dialog is None and app.heatmap_export.running  # it stops at its next stage
         gated_matcher.gate.set()
     assert done.args[0] == [] and not path.exists() and not (tmp_path / "export_heatmaps").exists()
+    assert gated_matcher.matcher.features.stats.misses > misses  # the last step did extract (and waited)
     assert "cancelled" in app.window.statusBar().currentMessage() and not app.heatmap_export.running
 
 
@@ -166,7 +173,7 @@ def test_an_export_and_a_tuning_run_never_share_the_engine(make_app, qtbot, tmp_
     app = make_app(gated_matcher.matcher, SIFT, demo=False)
     path = tmp_path / "export.json"
     with qtbot.waitSignal(app.heatmap_export.finished, timeout=30000) as done:
-        hold_an_export(app, qtbot, gated_matcher.gate, path)
+        hold_an_export(app, qtbot, gated_matcher, path)
         app.annotation.select(app.session.points()[0].id)
         app.annotation.set_status("accepted")  # data to tune on
         app.tuning.open_dialog()
