@@ -188,7 +188,12 @@ class FileController:
         """Write the annotated pairs as ``fmt`` (a value of ``EXPORT_FORMATS``); returns the files.
 
         Formats written as a folder of files ("spair", "labelme") use ``path`` without its suffix.
+        "json+heatmaps" is computed on the engine thread first: it returns nothing here, and its
+        files come with ``HeatmapExport.finished``.
         """
+        if fmt == "json+heatmaps":
+            self._export_with_heatmaps(path)
+            return []
         document = to_document(self._session())
         if not document.pairs:
             self._report_error("Nothing to export yet: add points to a pair first.")
@@ -272,11 +277,7 @@ class FileController:
         path, chosen = QFileDialog.getSaveFileName(self._parent, "Export", self.last_folder, ";;".join(EXPORT_FORMATS))
         if not path:
             return
-        fmt = EXPORT_FORMATS.get(chosen, "json")
-        if fmt == "json+heatmaps":
-            self._export_with_heatmaps(Path(path))  # computed on the engine thread, written when done
-        else:
-            self.export(Path(path), fmt)
+        self.export(Path(path), EXPORT_FORMATS.get(chosen, "json"))
 
     def ask_import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self._parent, "Import", self.last_folder, "JSON (*.json)")
