@@ -36,7 +36,8 @@ def to_markdown(report: BenchReport) -> str:
         "|---|---|---|---|---|",
     ]
     reference = {row.get("ensemble"): row["seconds"] for row in report.rows if row.get("pipeline") == "reference"}
-    for row in report.rows:
+    # The reference rows come first in the table, whatever order they were measured in.
+    for row in sorted(report.rows, key=lambda row: row.get("pipeline") != "reference"):
         if "seconds" not in row:
             continue
         limits = [compute_seconds(report, row, dtype) for dtype in ("float32", low)]

@@ -4,11 +4,12 @@ Phases, in one process on one machine, each with its peak resident memory:
 
 1. FLOPs per image, counted on meta tensors (no compute), and measured dense GEMM throughput;
    their ratio is the compute limit the engine is compared with.
-2. Reference-style extraction (official code's path, float32, see :mod:`engine.bench.pipelines`).
-3. Engine extraction in float32 and in the runtime's precision, cold (VAE runs) and with the
-   image's VAE latent cached (what switching prompt variant or timestep costs).
-4. Switching prompt on a cached image: text encoding plus the UNet passes.
-5. Per-click ``PreparedPair.match`` latency on cached real-size feature maps.
+2. Engine extraction in the runtime's precision, cold (VAE runs) and with the image's VAE latent
+   cached (what switching prompt variant or timestep costs); switching prompt on a cached image
+   (text encoding plus the UNet passes); per-click ``PreparedPair.match`` latency on cached
+   real-size feature maps.
+3. The same engine extraction in float32.
+4. Reference-style extraction (official code's path, float32, see :mod:`engine.bench.pipelines`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..features import FeatureMap
 from ..features.stable_diffusion import StableDiffusionFeatures
 from ..images import LoadedImage, image_from_array
 from ..models.random_init import random_stable_diffusion
+from ..models.stable_diffusion import StableDiffusionParts
 from ..models.unet_features import up_block_features
 from ..models.weights import quiet_library_output
 from ..prepared_pair import PreparedPair
@@ -47,6 +49,7 @@ class BenchOptions:
     clicks: int = 1000
     reference: bool = True
     warmup: bool = True  # one untimed run per pipeline, precision and E (oneDNN/cuDNN set-up, allocator)
+    repeats: int = 1  # timed runs per row; the row reports their median (a shared CPU varies by ~10 %)
 
 
 @dataclass
@@ -65,7 +68,7 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
     report = BenchReport()
     runtime = resolve_runtime(options.device, options.dtype)
     fp32 = dataclasses.replace(runtime, weights_dtype=torch.float32, autocast_dtype=None)
-    report.machine = _machine(runtime)
+    report.machine = {**_machine(runtime), "timed runs per row (median)": str(options.repeats)}
     low = torch.float16 if runtime.device.type == "cuda" else torch.bfloat16
 
     log("counting FLOPs and measuring GEMM throughput")
@@ -80,10 +83,23 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
     rng = np.random.default_rng(0)
     warmup_image, image = (image_from_array(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)) for _ in range(2))
     states = torch.randn(1, 77, random.text_encoder.config.hidden_size) * 0.5
-    parts = parts_from_random(random, fp32, options.architecture)
     sync = _synchronizer(runtime)
 
+    # The runtime's own precision first: on the CPU freed memory stays in the process
+    # (engine/models/cpu_memory.py), so float32 work done before would inflate its peak RSS.
+    parts = parts_from_random(random, runtime, options.architecture)
+    for ensemble in options.ensembles:
+        _engine_rows(report, parts, warmup_image, image, states, options, ensemble, sync, log)
+    features = _switch_row(report, parts, image, options, sync, log)
+    log(f"per-click latency over {options.clicks} clicks")
+    report.rows.extend(_click_latency(image, features, options))
+
+    if runtime != fp32:
+        parts = parts_from_random(random, fp32, options.architecture)
+        for ensemble in options.ensembles:
+            _engine_rows(report, parts, warmup_image, image, states, options, ensemble, sync, log)
     if options.reference:
+        parts = parts_from_random(random, fp32, options.architecture)
         for ensemble in options.ensembles:
             log(f"reference-style extraction, float32, E={ensemble}")
 
@@ -91,7 +107,7 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
                 return reference_features(parts, image, states, options.timestep, options.layer, e, options.size)
 
             with track_peak() as peak:
-                seconds, _ = timed(sync(reference), warmup=int(options.warmup))
+                seconds, _ = timed(sync(reference), repeats=options.repeats, warmup=int(options.warmup))
             report.add(
                 f"reference-style, float32, E={ensemble}",
                 seconds,
@@ -99,49 +115,67 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
                 pipeline="reference",
                 ensemble=ensemble,
             )
+    return report
 
-    runtimes = [fp32] if runtime == fp32 else [fp32, runtime]
-    for current in runtimes:
-        parts = parts_from_random(random, current, options.architecture)
-        label = current.label
-        for ensemble in options.ensembles:
-            settings = FeatureSettings(
-                timestep=options.timestep, layer=options.layer, ensemble=ensemble, size=options.size
-            )
-            log(f"engine extraction, {label}, E={ensemble}")
-            extractor = StableDiffusionFeatures(parts)
-            if options.warmup:
-                extractor.extract(warmup_image, states, settings)
-            with track_peak() as peak:
-                cold, _ = timed(sync(lambda x=extractor, s=settings: x.extract(image, states, s)))
-                warm, features = timed(sync(lambda x=extractor, s=settings: x.extract(image, states, s)))
-            report.add(
-                f"engine, {label}, E={ensemble}, cold (VAE + UNet)",
-                cold,
-                peak.gigabytes,
-                pipeline="engine",
-                ensemble=ensemble,
-                precision=label,
-            )
-            report.add(
-                f"engine, {label}, E={ensemble}, VAE latent cached",
-                warm,
-                peak.gigabytes,
-                pipeline="engine-warm",
-                ensemble=ensemble,
-                precision=label,
-            )
 
+Sync = Callable[[Callable[[], object]], Callable[[], object]]
+
+
+def _engine_rows(
+    report: BenchReport,
+    parts: StableDiffusionParts,
+    warmup_image: LoadedImage,
+    image: LoadedImage,
+    states: torch.Tensor,
+    options: BenchOptions,
+    ensemble: int,
+    sync: Sync,
+    log: Callable[[str], None],
+) -> None:
+    """Time one image's extraction, cold (VAE + UNet) and with its VAE latent cached."""
+    label = parts.runtime.label
+    settings = FeatureSettings(timestep=options.timestep, layer=options.layer, ensemble=ensemble, size=options.size)
+    log(f"engine extraction, {label}, E={ensemble}")
+    extractor = StableDiffusionFeatures(parts)
+    if options.warmup:
+        extractor.extract(warmup_image, states, settings)
+
+    def cold_extract() -> torch.Tensor:
+        extractor.latents.clear()  # each repeat encodes the image again
+        return extractor.extract(image, states, settings)
+
+    with track_peak() as peak:
+        cold, _ = timed(sync(cold_extract), repeats=options.repeats)
+        warm, _ = timed(sync(lambda: extractor.extract(image, states, settings)), repeats=options.repeats)
+    common = {"ensemble": ensemble, "precision": label}
+    report.add(f"engine, {label}, E={ensemble}, cold (VAE + UNet)", cold, peak.gigabytes, pipeline="engine", **common)
+    report.add(
+        f"engine, {label}, E={ensemble}, VAE latent cached", warm, peak.gigabytes, pipeline="engine-warm", **common
+    )
+
+
+def _switch_row(
+    report: BenchReport,
+    parts: StableDiffusionParts,
+    image: LoadedImage,
+    options: BenchOptions,
+    sync: Sync,
+    log: Callable[[str], None],
+) -> torch.Tensor:
+    """Time a new text prompt on an image whose latent is cached (text encoding + UNet); returns its features."""
     log("switching prompt on a cached image")
+    runtime = parts.runtime
     conditioner = TextConditioner(parts.tokenizer, parts.text_encoder, runtime.autocast)
     settings = FeatureSettings(
         timestep=options.timestep, layer=options.layer, ensemble=max(options.ensembles), size=options.size
     )
     extractor = StableDiffusionFeatures(parts)
+    states = conditioner.encode_text("a photo")
     extractor.extract(image, states, dataclasses.replace(settings, ensemble=1))  # caches the VAE latent
     with track_peak() as peak:
         switch, features = timed(
-            sync(lambda: extractor.extract(image, conditioner.encode_text("a photo of a cat"), settings))
+            sync(lambda: extractor.extract(image, conditioner.encode_text("a photo of a cat"), settings)),
+            repeats=options.repeats,
         )
     report.add(
         f"switch prompt on a cached image, {runtime.label}, E={settings.ensemble}",
@@ -149,10 +183,7 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
         peak.gigabytes,
         pipeline="switch",
     )
-
-    log(f"per-click latency over {options.clicks} clicks")
-    report.rows.extend(_click_latency(image, features, options))
-    return report
+    return features
 
 
 def _flops(options: BenchOptions) -> dict[str, float]:

@@ -31,8 +31,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--clicks", type=int, default=1000)
     parser.add_argument("--no-reference", action="store_true", help="skip the reference-style pipeline")
     parser.add_argument("--no-warmup", action="store_true", help="time first runs too (halves the run time)")
+    parser.add_argument(
+        "--repeats",
+        type=positive_int,
+        default=1,
+        help="timed runs per row, reporting the median (default: %(default)s)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the raw numbers as JSON")
     parser.set_defaults(run=run)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         clicks=args.clicks,
         reference=not args.no_reference,
         warmup=not args.no_warmup,
+        repeats=args.repeats,
     )
     report = run_benchmark(options, log=lambda text: print(f"  {text}", file=sys.stderr))
     print(to_markdown(report))

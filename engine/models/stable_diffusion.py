@@ -15,6 +15,8 @@ import torch
 
 from ..errors import EngineError, WeightsNotFoundError
 from ..runtime import Runtime
+from .blockwise_attention import use_blockwise_attention
+from .cpu_memory import keep_freed_memory
 from .weights import LocatedWeights, locate_weights, quiet_library_output
 
 
@@ -92,6 +94,8 @@ def place_for_inference(unet: Any, vae: Any, text_encoder: Any, runtime: Runtime
     if runtime.device.type == "cpu":
         # oneDNN's convolutions at 768 px run 15-30 % faster in channels-last; the UNet gains nothing.
         vae.to(memory_format=torch.channels_last)
+        use_blockwise_attention(unet, vae)
+        keep_freed_memory()
 
 
 def _load(cls: Any, folder: Path, subfolder: str, **kwargs: Any) -> Any:
