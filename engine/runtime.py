@@ -1,7 +1,7 @@
 """Device and precision: where the models run and in which float type.
 
 ``auto`` picks CUDA, then Apple MPS, then the CPU. Precision ``auto`` is float16 weights on CUDA,
-bfloat16 on CPUs with native bf16 matmul (AVX512-BF16 / AMX; features stay within cosine 0.9998
+bfloat16 on CPUs with native bf16 matmul (AVX512-BF16 / AMX; features stay within cosine 0.9997
 of fp32, see docs/benchmarks.md), else float32. On the CPU, reduced precision means bf16 weights
 *and* ``torch.autocast``: the weights take half the memory and are not re-cast on every forward,
 while autocast keeps normalisation layers in float32. Features always leave the extractor as

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from engine.models.cpu_memory import keep_freed_memory
+from engine.models.cpu_memory import share_one_arena
 from engine.settings import BACKENDS
 
 from . import __version__
@@ -62,8 +62,8 @@ def open_initial(controller: AppController, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # Before any thread starts, so that the engine thread shares the tuned heap (engine/models/cpu_memory.py).
-    keep_freed_memory()
+    # Before any thread starts, so that the engine thread can reuse freed memory (engine/models/cpu_memory.py).
+    share_one_arena()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)

@@ -98,8 +98,7 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
         parts = parts_from_random(random, fp32, options.architecture)
         for ensemble in options.ensembles:
             _engine_rows(report, parts, warmup_image, image, states, options, ensemble, sync, log)
-    if options.reference:
-        parts = parts_from_random(random, fp32, options.architecture)
+    if options.reference:  # parts are in float32 by now
         for ensemble in options.ensembles:
             log(f"reference-style extraction, float32, E={ensemble}")
 

@@ -4,7 +4,8 @@ PyTorch's CPU flash-attention kernel runs the 9,216-token self-attentions of SD2
 UNet's first level, 5 heads of 64; the VAE's mid block, 1 head of 512) at a third of the machine's
 bf16 matrix rate: its inner products are small tiles. Here each head's scores for 256 queries
 (256 x 9,216, 4.5 MB in bf16) are one large product, then a softmax, then a second product: the
-same softmax attention, about 1.4x faster on the UNet's and 2x on the VAE's (docs/benchmarks.md
+same softmax attention (with scores and probabilities rounded to bf16, where the flash kernel keeps
+them in float32), about 1.4x faster on the UNet's and 2x on the VAE's (docs/benchmarks.md
 section 1). Short sequences, float32, other devices and anything that needs gradients (prompt
 tuning) keep ``F.scaled_dot_product_attention``: float32 results are those of diffusers' own processor.
 
@@ -39,16 +40,17 @@ def blockwise_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Ten
     tracked = torch.is_grad_enabled() and any(x.requires_grad for x in (query, key, value))
     if not long or tracked or query.dtype != torch.bfloat16 or query.device.type != "cpu":
         return F.scaled_dot_product_attention(query, key, value)
-    batch, heads, tokens, _ = query.shape
+    batch, heads, tokens, width = query.shape
     out = torch.empty_like(query)
-    scaled = query * query.shape[-1] ** -0.5
     keys_t = key.transpose(-1, -2).contiguous()  # B x H x d x M, so that each score block is a plain product
     for b in range(batch):
         for h in range(heads):
             for start in range(0, tokens, QUERY_BLOCK):
-                rows = slice(start, start + QUERY_BLOCK)
-                scores = torch.mm(scaled[b, h, rows], keys_t[b, h]).softmax(dim=-1)
-                torch.mm(scores, value[b, h], out=out[b, h, rows])
+                block = query[b, h, start : start + QUERY_BLOCK]
+                # The scale goes into the product's float32 accumulators, not onto bf16 queries.
+                scores = block.new_empty(block.shape[0], keys_t.shape[-1])
+                torch.addmm(scores, block, keys_t[b, h], beta=0, alpha=width**-0.5, out=scores)
+                torch.mm(scores.softmax(dim=-1), value[b, h], out=out[b, h, start : start + QUERY_BLOCK])
     return out
 
 
@@ -107,8 +109,7 @@ def use_blockwise_attention(*models: Any) -> int:
 
 
 def _is_plain(attn: Any) -> bool:
-    """True for blocks whose only extras are those the processor implements."""
-    extras = ("spatial_norm", "norm_q", "norm_k", "add_q_proj", "add_k_proj", "add_v_proj", "norm_added_q")
-    return all(getattr(attn, name, None) is None for name in extras) and not getattr(
-        attn, "only_cross_attention", False
-    )
+    """True for blocks whose only extras are those the processor implements (scores scaled by 1/sqrt(d))."""
+    extras = ("spatial_norm", "norm_q", "norm_k", "add_q_proj", "add_k_proj", "add_v_proj")
+    plain = all(getattr(attn, name, None) is None for name in (*extras, "norm_added_q", "norm_added_k"))
+    return plain and not getattr(attn, "only_cross_attention", False) and getattr(attn, "scale_qk", True)
