@@ -90,7 +90,7 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
     parts = parts_from_random(random, runtime, options.architecture)
     for ensemble in options.ensembles:
         _engine_rows(report, parts, warmup_image, image, states, options, ensemble, sync, log)
-    features = _switch_row(report, parts, image, options, sync, log)
+    features = _switch_row(report, parts, image, states, options, sync, log)
     log(f"per-click latency over {options.clicks} clicks")
     report.rows.extend(_click_latency(image, features, options))
 
@@ -157,6 +157,7 @@ def _switch_row(
     report: BenchReport,
     parts: StableDiffusionParts,
     image: LoadedImage,
+    states: torch.Tensor,
     options: BenchOptions,
     sync: Sync,
     log: Callable[[str], None],
@@ -169,7 +170,6 @@ def _switch_row(
         timestep=options.timestep, layer=options.layer, ensemble=max(options.ensembles), size=options.size
     )
     extractor = StableDiffusionFeatures(parts)
-    states = conditioner.encode_text("a photo")
     extractor.extract(image, states, dataclasses.replace(settings, ensemble=1))  # caches the VAE latent
     with track_peak() as peak:
         switch, features = timed(

@@ -110,6 +110,15 @@ def use_blockwise_attention(*models: Any) -> int:
 
 def _is_plain(attn: Any) -> bool:
     """True for blocks whose only extras are those the processor implements (scores scaled by 1/sqrt(d))."""
-    extras = ("spatial_norm", "norm_q", "norm_k", "add_q_proj", "add_k_proj", "add_v_proj")
-    plain = all(getattr(attn, name, None) is None for name in (*extras, "norm_added_q", "norm_added_k"))
+    extras = (
+        "spatial_norm",
+        "norm_q",
+        "norm_k",
+        "add_q_proj",
+        "add_k_proj",
+        "add_v_proj",
+        "norm_added_q",
+        "norm_added_k",
+    )
+    plain = all(getattr(attn, name, None) is None for name in extras)
     return plain and not getattr(attn, "only_cross_attention", False) and getattr(attn, "scale_qk", True)
