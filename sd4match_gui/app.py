@@ -7,12 +7,14 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from engine.models.cpu_memory import share_one_arena
 from engine.settings import BACKENDS
 
 from . import __version__
+from .bundled_files import APP_ICON
 from .controller.app_controller import AppController
 from .main_window import MainWindow
 from .preferences import APPLICATION, ORGANISATION, PreferenceStore
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
+    app.setWindowIcon(QIcon(str(APP_ICON)))
     controller = build()
     open_initial(controller, args)
     controller.window.show()

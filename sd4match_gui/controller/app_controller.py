@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Slot
 
 from engine import LoadedImage
 from engine.errors import EngineError
 
+from ..bundled_files import DEMO_PAIR
 from ..gui_thread_gc import GuiThreadGarbageCollector
 from ..main_window import MainWindow
 from ..model.datasets import ground_truth_points
@@ -37,8 +37,6 @@ from .settings_actions import SettingsActions
 from .status_progress import StatusProgress
 from .tuning import TuningController
 
-DEMO_FOLDER = Path(__file__).resolve().parents[2] / "resources" / "demo"
-DEMO_PAIR = (DEMO_FOLDER / "astronaut.jpg", DEMO_FOLDER / "grace_hopper.jpg")
 ZOOM_HALF_SIZE = 48.0  # pixels shown around the current point by "zoom both"
 MESSAGE_MS = 6000
 START_HINT = (

@@ -33,11 +33,14 @@ def test_main_opens_the_demo_and_returns_on_close(qtbot, tmp_path):
             QTimer.singleShot(50, close_when_ready)
             return
         seen["title"] = windows[0].windowTitle()
+        seen["icon"] = windows[0].windowIcon().pixmap(32, 32).toImage()
         windows[0].close()
 
     QTimer.singleShot(0, close_when_ready)
     assert app_module.main(["--demo"]) == 0
     assert "astronaut.jpg" in seen["title"] and "grace_hopper.jpg" in seen["title"]
+    icon = seen["icon"]  # the bundled SVG, rendered: opaque in the middle, transparent in the rounded corner
+    assert not icon.isNull() and icon.pixelColor(16, 16).alpha() == 255 and icon.pixelColor(0, 0).alpha() == 0
 
 
 def test_command_line(capsys):
