@@ -44,15 +44,23 @@ def reference_features(folder, rgb: np.ndarray, text: str, t: int, layer: int, e
     return captured["f"].mean(dim=0)
 
 
-@pytest.mark.parametrize(("timestep", "layer", "ensemble", "seed"), [(50, 1, 3, 0), (261, 2, 1, 7)])
-def test_features_match_an_independent_reference(tiny_matcher, tiny_sd_dir, timestep, layer, ensemble, seed):
+@pytest.mark.parametrize(
+    ("timestep", "layer", "ensemble", "seed", "tolerance"),
+    [
+        # Three members run as UNet batches of 2 + 1 on the CPU (bounded memory): other GEMM shapes, other rounding.
+        (50, 1, 3, 0, 1e-5),
+        # One member in float32: diffusers' own computation, so equal bit for bit.
+        (261, 2, 1, 7, 0.0),
+    ],
+)
+def test_features_match_an_independent_reference(tiny_matcher, tiny_sd_dir, timestep, layer, ensemble, seed, tolerance):
     rgb = random_rgb(70, 110, seed=seed)
     image = image_from_array(rgb)
     settings = FeatureSettings(timestep=timestep, layer=layer, ensemble=ensemble, size=TEST_SIZE, seed=seed)
     prompt = PromptSpec("text", text="a photo of a {category}", category="cat")
     pair = tiny_matcher.prepare(image, image, prompt, settings)
     expected = reference_features(tiny_sd_dir, rgb, "a photo of a cat", timestep, layer, ensemble, TEST_SIZE, seed)
-    torch.testing.assert_close(pair.source.features, expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(pair.source.features, expected, rtol=tolerance * 10, atol=tolerance)
 
 
 def test_posterior_and_noise_draw_in_the_documented_order():
