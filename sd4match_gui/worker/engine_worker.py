@@ -202,25 +202,28 @@ class EngineWorker(QObject):
         matcher = self._matcher_for(request.engine)
         if request.refuse_fallback:
             require_stable_diffusion(list(request.variants), matcher)
-        steps = [(pair, variant) for pair in request.pairs for variant in request.variants]
-        for step, (points, variant) in enumerate(steps):
-            label = f"{step + 1}/{len(steps)} {points.pair_id} · {variant.name}: "
+        steps = len(request.pairs) * len(request.variants)
+        for pair_index, points in enumerate(request.pairs):
+            images = None  # decoded once per pair, for all its variants
+            for variant_index, variant in enumerate(request.variants):
+                step = pair_index * len(request.variants) + variant_index
+                label = f"{step + 1}/{steps} {points.pair_id} · {variant.name}: "
+                reached = [0.0]  # stages restart at 0 (source, then target): the bar only moves on
 
-            reached = [0.0]  # stages restart at 0 (source, then target): the bar only moves on
+                def report(stage: str, fraction: float, label: str = label, step: int = step, reached=reached) -> None:
+                    reached[0] = max(reached[0], fraction)
+                    self.heatmaps_stage.emit(label + stage, (step + reached[0]) / steps)
 
-            def report(stage: str, fraction: float, label: str = label, step: int = step, reached=reached) -> None:
-                reached[0] = max(reached[0], fraction)
-                self.heatmaps_stage.emit(label + stage, (step + reached[0]) / len(steps))
-
-            progress = Progress(report, self.stop_heatmaps.is_set)
-            progress("images")
-            source, target = load_image(points.source), load_image(points.target)
-            pair = matcher.prepare(source, target, variant.prompt, variant.settings, progress)
-            with single_threaded_torch():
-                matches = pair.match(points.points_xy, request.localisation)
-                maps = np.ascontiguousarray(pair.score_maps(points.points_xy), dtype=np.float32)
-            run = run_details(pair, request.localisation)
-            yield PairHeatmaps(points.pair_id, variant.name, run, points.point_ids, matches, maps)
+                progress = Progress(report, self.stop_heatmaps.is_set)
+                if images is None:
+                    progress("images")
+                    images = load_image(points.source), load_image(points.target)
+                pair = matcher.prepare(*images, variant.prompt, variant.settings, progress)
+                with single_threaded_torch():
+                    matches = pair.match(points.points_xy, request.localisation)
+                    maps = np.ascontiguousarray(pair.score_maps(points.points_xy), dtype=np.float32)
+                run = run_details(pair, request.localisation)
+                yield PairHeatmaps(points.pair_id, variant.name, run, points.point_ids, matches, maps)
         Progress(cancel_requested=self.stop_heatmaps.is_set)("done")  # a cancel during the last step counts
 
     def _compute(self, request: ComputeRequest) -> None:
