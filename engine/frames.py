@@ -64,8 +64,10 @@ class GridFrame:
 def clamp_to_image(xy: np.ndarray, width: int, height: int) -> np.ndarray:
     """Move ``N x 2`` pixel points onto the image ([-0.5, W - 0.5] x [-0.5, H - 0.5]).
 
-    For dataset annotations, which can sit a hair outside the image; the official code clamps
-    keypoints likewise. Points a user typed are validated instead (:func:`validate_points`).
+    For dataset source annotations, which can sit a hair outside the image (the official code
+    clamps them too, in its 768 frame; docs/faithfulness.md). Ground-truth targets are scored by
+    the official rule instead (:func:`engine.evaluation.pck.regularise_coordinates`), and points
+    a user typed are validated (:func:`validate_points`).
     """
     return np.clip(np.asarray(xy, dtype=np.float64), -0.5, np.array([width, height], dtype=np.float64) - 0.5)
 

@@ -9,7 +9,17 @@ For one pair, e.g. in the app (``N x 2`` original target pixels in, fractions ou
 Whole datasets go through :mod:`engine.evaluation.runner` (``sd4match eval``).
 """
 
-from .pck import ALPHAS, FRAMES, Measurement, correct_points, measure, pck, point_errors, reference_length
+from .pck import (
+    ALPHAS,
+    FRAMES,
+    Measurement,
+    correct_points,
+    measure,
+    pck,
+    point_errors,
+    reference_length,
+    regularise_coordinates,
+)
 from .scores import PairScore, score_pair
 from .summary import OVERALL, GroupPck, summarise
 
@@ -25,6 +35,7 @@ __all__ = [
     "pck",
     "point_errors",
     "reference_length",
+    "regularise_coordinates",
     "score_pair",
     "summarise",
 ]

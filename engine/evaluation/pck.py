@@ -7,7 +7,9 @@ reference length of the pair (:func:`reference_length`). Everything can be measu
   measures, so its numbers compare with the paper's;
 * ``"pixels"``: the original target image, what a user sees.
 
-Points and lengths are (x, y) with x to the right and y down in the frame at hand.
+Points and lengths are (x, y) with x to the right and y down in the frame at hand. As in the
+official dataset readers, theta is taken from the annotation as given and the ground-truth points
+are then moved into the frame's image (:func:`regularise_coordinates`) before errors are measured.
 """
 
 from __future__ import annotations
@@ -23,6 +25,26 @@ FRAMES: tuple[str, ...] = ("square", "pixels")
 # alpha * theta is rarely exact in floating point (0.15 * 100 = 15.000000000000002): a relative
 # slack this small keeps points exactly at the threshold correct without changing any real result.
 RELATIVE_SLACK = 1e-9
+# How far inside the frame the official readers put ground-truth points that lie on or past its
+# edge (regularise_coordinates, eps=1e-4).
+GROUND_TRUTH_MARGIN = 1e-4
+
+
+def regularise_coordinates(
+    xy: np.ndarray, width: float, height: float, margin: float = GROUND_TRUTH_MARGIN
+) -> np.ndarray:
+    """The official ``regularise_coordinates``: ``N x 2`` points moved into a ``width x height`` frame.
+
+    Per axis of length L: a coordinate ``<= 0`` becomes ``margin``, then one ``>= L - 1`` becomes
+    ``L - 1 - margin``; the rest are unchanged (so the official frame is [0, L - 1], pixel
+    centres, not this project's [-0.5, L - 0.5] image extent). Returns a new float64 array.
+    """
+    points = _points(xy).copy()
+    for axis, length in enumerate((width, height)):
+        column = points[:, axis]
+        column[column <= 0] = margin
+        column[column >= length - 1] = length - 1 - margin
+    return points
 
 
 def point_errors(predicted: np.ndarray, ground_truth: np.ndarray) -> np.ndarray:
@@ -101,7 +123,12 @@ def measure(
     target_bbox: tuple[float, float, float, float] | None,
     frame: GridFrame,
 ) -> dict[str, Measurement]:
-    """Errors and theta of one pair in both frames.
+    """Errors and theta of one pair in both frames, as the official evaluator scores them.
+
+    In each frame, theta comes from the ground truth as annotated; the errors are then measured
+    against the ground truth moved into that frame's image by :func:`regularise_coordinates`
+    (S x S in the square frame, W x H in pixels), which is what the official readers do after
+    taking the threshold.
 
     Args:
         predicted, ground_truth: ``N x 2`` target points in original pixels.
@@ -113,15 +140,16 @@ def measure(
     if target_bbox is not None:
         corners = frame.pixels_to_square(np.array(target_bbox, dtype=np.float64).reshape(2, 2))
         bbox_square = (corners[0, 0], corners[0, 1], corners[1, 0], corners[1, 1])
-    gt_square = frame.pixels_to_square(_points(ground_truth))
+    gt_pixels = _points(ground_truth)
+    gt_square = frame.pixels_to_square(gt_pixels)
     return {
         "square": Measurement(
-            point_errors(frame.pixels_to_square(_points(predicted)), gt_square),
+            point_errors(frame.pixels_to_square(_points(predicted)), regularise_coordinates(gt_square, size, size)),
             reference_length(threshold, gt_square, bbox_square, size, size),
         ),
         "pixels": Measurement(
-            point_errors(predicted, ground_truth),
-            reference_length(threshold, ground_truth, target_bbox, width, height),
+            point_errors(predicted, regularise_coordinates(gt_pixels, width, height)),
+            reference_length(threshold, gt_pixels, target_bbox, width, height),
         ),
     }
 
