@@ -28,7 +28,7 @@ from ..matcher import Matcher
 from ..prompts.spec import PromptSpec
 from ..settings import LocalisationSettings
 from ..variants import Variant
-from .distributed import ProcessGroup, shard
+from .distributed import ProcessGroup, per_pair_threads, shard
 from .pck import ALPHAS
 from .scores import PairScore, score_pair
 from .store import ResultStore, results_folder
@@ -156,7 +156,8 @@ def score_sample(
         for path in (sample.source_path, sample.target_path)
     )
     pair = matcher.prepare(source, target, prompt_for(sample, variant.prompt), variant.settings)
-    result = pair.match(clamp_to_image(sample.source_points, source.width, source.height), localisation)
+    with per_pair_threads():  # the same summation order however many processes share the CPU
+        result = pair.match(clamp_to_image(sample.source_points, source.width, source.height), localisation)
     return score_pair(sample, result.match_xy, pair.target.frame)
 
 

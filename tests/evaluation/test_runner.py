@@ -10,7 +10,9 @@ from engine import FeatureSettings, LocalisationSettings, PromptSpec
 from engine.datasets import open_dataset
 from engine.errors import DocumentError, EngineError
 from engine.evaluation.distributed import ProcessGroup, shard
-from engine.evaluation.runner import collect, execute, plan, select_pairs
+from engine.evaluation.runner import collect, execute, plan, score_sample, select_pairs
+from engine.features import FeatureMap
+from engine.prepared_pair import PreparedPair
 from engine.variants import Variant
 from tests.conftest import TEST_SIZE
 from tests.datasets.miniature import synthetic_pairs, write_spair
@@ -112,3 +114,32 @@ def test_unreadable_saved_results_name_the_file(samples, tiny_matcher, tmp_path)
     part.write_text('{"pairs": [{"pair_id": 1}]}')
     with pytest.raises(DocumentError, match=f"saved results '{part}' are unreadable"):
         plans[0].store.completed()
+
+
+class WideFeatures:
+    """Prepares real pairs over seeded random 1280-channel maps (SD2-1 layer 1's width at 768 px):
+    products this wide sum in a thread-dependent order on a CPU, unlike 128-channel SIFT here."""
+
+    def prepare(self, source, target, prompt, settings):
+        maps = []
+        for image in (source, target):
+            seeded = torch.Generator().manual_seed(image.width * image.height)
+            maps.append(FeatureMap.build(torch.randn(1280, 48, 48, generator=seeded), image.width, image.height, 768))
+        return PreparedPair(source, target, *maps)
+
+
+def test_predictions_do_not_depend_on_the_number_of_threads(samples):
+    # accelerate gives each launched CPU process one thread, a plain run every core.
+    threads = torch.get_num_threads()
+    predictions = []
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            predictions.append(
+                [score_sample(WideFeatures(), s, SIFT, LocalisationSettings()).predicted for s in samples]
+            )
+    finally:
+        torch.set_num_threads(threads)
+    for one, two in zip(*predictions, strict=True):
+        np.testing.assert_array_equal(one, two)
+    assert torch.get_num_threads() == threads
