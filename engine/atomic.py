@@ -62,7 +62,7 @@ def atomic_writer(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
             return
         raise OutputError(f"cannot write '{path}': it is {_kind(current.st_mode)}, not a file; give a file name")
     target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(target.parent)
+    remove_stale_staging_once(target.parent)
     temp_name, descriptor = _create_staging_file(target, current)
     try:
         with os.fdopen(descriptor, mode, encoding=encoding) as handle:
@@ -115,14 +115,19 @@ def owner_alive(name: str) -> bool | None:
     return True
 
 
-def remove_stale_staging(folder: Path) -> None:
-    """Delete what killed writers left in ``folder``: staging files and folders of processes that
-    are gone, and any older than a day whose writer cannot be asked. Once per folder per process."""
+def remove_stale_staging_once(folder: Path) -> None:
+    """:func:`remove_stale_staging` the first time this process writes into ``folder``."""
     key = os.path.normcase(os.path.abspath(folder))
     with _swept_lock:
         if key in _swept:
             return
         _swept.add(key)
+    remove_stale_staging(folder)
+
+
+def remove_stale_staging(folder: Path) -> None:
+    """Delete what killed writers left in ``folder``: staging files and folders of processes that
+    are gone, and any older than a day whose writer cannot be asked (:func:`is_stale`)."""
     try:
         entries = list(os.scandir(folder))
     except OSError:
