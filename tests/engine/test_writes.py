@@ -255,3 +255,16 @@ def test_a_prediction_naming_a_removed_map_is_cleared(tmp_path):
     heatmaps = [p.heatmap for k in saved.pairs[0].keypoints for p in k.predictions]
     assert heatmaps[0] is None and heatmaps[1] is not None and heatmaps[2] is None
     read_heatmap(export, heatmaps[1])
+
+
+def test_a_document_saved_through_a_symlink_names_its_images_from_where_it_lies(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "links" / "deeper").mkdir(parents=True)
+    link = tmp_path / "links" / "deeper" / "export.json"
+    link.symlink_to(tmp_path / "data" / "export.json")
+    document = export_document(0.5)
+    document.pairs[0].source = ImageRef(tmp_path / "images" / "a.png", 4, 4)
+    document.save(link)
+    for path in (link, tmp_path / "data" / "export.json"):  # through the link or at its target: the same image
+        assert CorrespondenceDocument.load(path).pairs[0].source.path == tmp_path / "images" / "a.png"
