@@ -36,7 +36,7 @@ def save_with_heatmaps(document: CorrespondenceDocument, maps: Maps, export_path
     """Save ``document`` to ``export_path`` with its maps in a new folder beside it: all or nothing.
 
     1. Folders of earlier exports of this JSON abandoned by a killed process are removed.
-    2. The maps go to a new folder ``{stem}_heatmaps-{random}`` (flushed to disk), which holds an
+    2. The maps go to a new folder ``{stem}_heatmaps-{random}`` (synced to disk), which holds an
        in-progress marker naming this process until the JSON names it.
     3. The JSON is saved atomically (naming only maps that are there), then the folders the earlier
        JSON named are removed.
@@ -59,6 +59,7 @@ def save_with_heatmaps(document: CorrespondenceDocument, maps: Maps, export_path
         marker.touch(exist_ok=False)
         names = [name for record in document.pairs for name in _write_pair(record, maps, folder)]
         _forget(document, earlier - {folder.name})
+        atomic.sync_files([folder / name for name in names])
         atomic.sync_folder(folder)
         document.save(path)
     except BaseException:
@@ -139,7 +140,7 @@ def _forget(document: CorrespondenceDocument, removed: set[str]) -> None:
 
 
 def _write_pair(record: PairRecord, maps: Maps, folder: Path) -> list[str]:
-    """Write ``record``'s maps into ``folder`` (each flushed to disk), name them in its predictions."""
+    """Write ``record``'s maps into ``folder``, name them in its predictions."""
     by_run = maps.get(record.pair_id, {})
     known = {keypoint.id for keypoint in record.keypoints}
     names = []
@@ -154,10 +155,7 @@ def _write_pair(record: PairRecord, maps: Maps, folder: Path) -> list[str]:
             if heatmap is None:
                 continue
             name = f"{file_stem(record.pair_id)}_k{keypoint.id}_{stem}.npy"
-            with open(folder / name, "wb") as handle:
-                np.save(handle, np.ascontiguousarray(heatmap, dtype=np.float32), allow_pickle=False)
-                handle.flush()
-                os.fsync(handle.fileno())
+            np.save(folder / name, np.ascontiguousarray(heatmap, dtype=np.float32), allow_pickle=False)
             for prediction in keypoint.predictions:
                 if prediction.run_id == run_id:
                     prediction.heatmap = f"{folder.name}/{name}"
