@@ -93,6 +93,8 @@ def _folders_named_by(json_file: Path) -> set[str]:
     Only names of this JSON's own folders count, so an edited file cannot make an export delete
     anything else.
     """
+    if not json_file.is_file():  # nothing yet, or a stream (``--out /dev/stdout``): reading it would block
+        return set()
     try:
         data = json.loads(json_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):

@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -268,3 +269,24 @@ def test_a_document_saved_through_a_symlink_names_its_images_from_where_it_lies(
     document.save(link)
     for path in (link, tmp_path / "data" / "export.json"):  # through the link or at its target: the same image
         assert CorrespondenceDocument.load(path).pairs[0].source.path == tmp_path / "images" / "a.png"
+
+
+def test_a_heatmap_export_to_a_pipe_writes_the_json_into_it_without_reading_it(tmp_path):
+    fifo = tmp_path / "export.json"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    done = threading.Event()
+
+    def export() -> None:
+        save_with_heatmaps(export_document(0.5), export_maps(0.5), fifo)
+        done.set()
+
+    threading.Thread(target=export, daemon=True).start()  # a read of the pipe would block for ever
+    try:
+        assert done.wait(timeout=30)
+        text = b""
+        while chunk := os.read(reader, 1 << 16):
+            text += chunk
+    finally:
+        os.close(reader)
+    assert b'"heatmap": "export_heatmaps-' in text and stat.S_ISFIFO(os.lstat(fifo).st_mode)
