@@ -56,13 +56,11 @@ def atomic_writer(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     path = Path(path)
     encoding = None if "b" in mode else "utf-8"
     target = Path(os.path.realpath(path))
-    current = _stat(target)
-    if current is not None and not stat.S_ISREG(current.st_mode):
-        if stat.S_ISCHR(current.st_mode) or stat.S_ISFIFO(current.st_mode):
-            with open(path, mode, encoding=encoding) as handle:
-                yield handle
-            return
-        raise OutputError(f"cannot write '{path}': it is {_kind(current.st_mode)}, not a file; give a file name")
+    current = check_destination(path)
+    if current is not None and not stat.S_ISREG(current.st_mode):  # a stream: written in place
+        with open(path, mode, encoding=encoding) as handle:
+            yield handle
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging_once(target.parent)
     temp_name, descriptor = _create_staging_file(target, current)
@@ -77,6 +75,15 @@ def atomic_writer(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
             os.unlink(temp_name)
         raise
     sync_folder(target.parent)
+
+
+def check_destination(path: str | Path) -> os.stat_result | None:
+    """What ``path`` (through symlinks) is now, None if nothing; :class:`OutputError` unless it is
+    a regular file, a character device or a FIFO. Callers about to do long work check first."""
+    current = _stat(Path(os.path.realpath(path)))
+    if current is None or any(test(current.st_mode) for test in (stat.S_ISREG, stat.S_ISCHR, stat.S_ISFIFO)):
+        return current
+    raise OutputError(f"cannot write '{path}': it is {_kind(current.st_mode)}, not a file; give a file name")
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:

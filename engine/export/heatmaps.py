@@ -48,6 +48,7 @@ def save_with_heatmaps(document: CorrespondenceDocument, maps: Maps, export_path
         The JSON, then the map files.
     """
     path = Path(export_path)
+    atomic.check_destination(path)  # before any map is written
     json_file = Path(os.path.realpath(path))  # a symlinked JSON is written through: maps go beside its target
     parent = json_file.parent
     parent.mkdir(parents=True, exist_ok=True)

@@ -137,8 +137,11 @@ class PromptLibrary:
         if len(members) > COUNT_LIMIT:
             raise PromptError(f"'{self.root}' holds {len(members)} prompt files; at most {COUNT_LIMIT} are read")
         if not self.is_archive:
-            _check_sizes([_regular_file_size(self.root / member) for member in members], members, self)
-            return _read_each(members, lambda member: open(self.root / member, "rb"), self)
+            try:
+                _check_sizes([_regular_file_size(self.root / member) for member in members], members, self)
+                return _read_each(members, lambda member: open(self.root / member, "rb"), self)
+            except OSError as exc:
+                raise PromptError(f"cannot read prompt file in '{self.root}': {exc}") from exc
         with self._archive() as archive:
             try:
                 _check_sizes([archive.getinfo(member).file_size for member in members], members, self)

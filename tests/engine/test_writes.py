@@ -19,6 +19,7 @@ import pytest
 
 from engine import atomic
 from engine.errors import EngineError, OutputError
+from engine.export import heatmaps
 from engine.export.document import CorrespondenceDocument, ImageRef, Keypoint, PairRecord, Prediction
 from engine.export.heatmaps import read_heatmap, save_with_heatmaps
 
@@ -290,3 +291,11 @@ def test_a_heatmap_export_to_a_pipe_writes_the_json_into_it_without_reading_it(t
     finally:
         os.close(reader)
     assert b'"heatmap": "export_heatmaps-' in text and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_a_heatmap_export_to_a_directory_is_refused_before_any_map_is_written(tmp_path, monkeypatch):
+    (tmp_path / "export.json").mkdir()
+    monkeypatch.setattr(heatmaps, "_write_pair", lambda *args: pytest.fail("a map was written"))
+    with pytest.raises(OutputError, match="it is a directory"):
+        save_with_heatmaps(export_document(0.5), export_maps(0.5), tmp_path / "export.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["export.json"]
