@@ -176,14 +176,16 @@ def _fsync(path: Path) -> None:
 
 
 def sync_folder(folder: Path) -> None:
-    """Make renames in ``folder`` durable (POSIX; Windows has no directory handles to sync)."""
+    """Make renames in ``folder`` durable where the system can (POSIX file systems; not Windows,
+    which has no folder handles, nor the few file systems that refuse to sync a folder)."""
     if os.name == "nt":
         return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def _create_staging_file(target: Path, current: os.stat_result | None) -> tuple[Path, int]:
