@@ -35,3 +35,8 @@ class Cancelled(EngineError):
 
 class DocumentError(EngineError):
     """A correspondence file (export, session, dataset annotation) is malformed or of an unknown version."""
+
+
+class OutputError(EngineError, OSError):
+    """An output path cannot take a file (a directory, a block device or socket); an ``OSError`` too,
+    so code that reports failed writes reports this one alike."""

@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--heatmaps",
         action="store_true",
-        help="also write each point's similarity map as a .npy file in {stem}_heatmaps/ beside --out",
+        help="also write each point's similarity map as a .npy file in {stem}_heatmaps-XXXXXXXX/ beside --out",
     )
     add_variant_options(parser)
     add_localisation_options(parser)

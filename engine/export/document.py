@@ -227,9 +227,9 @@ class CorrespondenceDocument:
         return cls(runs=runs, pairs=pairs, created_at=str(data.get("created_at") or now_utc()), extra=extra)
 
     def save(self, path: str | Path) -> None:
-        """Write atomically; image paths become relative to ``path``'s folder."""
+        """Write atomically; image paths become relative to the file's folder (a symlink's target's)."""
         path = Path(path)
-        atomic.write_json(path, self.to_dict(path.parent.resolve()))
+        atomic.write_json(path, self.to_dict(path.resolve().parent))
 
     @classmethod
     def load(cls, path: str | Path) -> CorrespondenceDocument:
@@ -241,7 +241,7 @@ class CorrespondenceDocument:
         except json.JSONDecodeError as exc:
             raise DocumentError(f"'{path}' is not valid JSON: {exc}") from exc
         try:
-            return cls.from_dict(data, path.parent.resolve())
+            return cls.from_dict(data, path.resolve().parent)
         except DocumentError as exc:
             raise DocumentError(f"'{path}': {exc}") from exc
 

@@ -15,7 +15,7 @@ from ..images import LoadedImage
 from ..models.dinov2 import DinoV2
 from .cpm import ConditionalPromptModule
 from .files import SINGLE_KEY, PromptFile, read_prompt_file, token_embeddings
-from .library import PromptLibrary
+from .library import PromptLibrary, read_prompt_bytes
 from .spec import PromptSpec
 from .text_encoder import TextConditioner
 
@@ -112,7 +112,7 @@ class PromptBuilder:
             raise PromptError(f"prompt file '{path}' does not exist")
         key = (str(path.resolve()), path.stat().st_mtime)
         if key not in self._files:
-            self._files[key] = read_prompt_file(path.read_bytes(), str(path))
+            self._files[key] = read_prompt_file(read_prompt_bytes(path), str(path))
         return self._files[key]
 
     def _cpm_module(self, prompt: PromptFile, dinov2: DinoV2) -> ConditionalPromptModule:

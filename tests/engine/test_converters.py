@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -160,25 +161,27 @@ def test_heatmap_side_files(document, tmp_path):
     maps = {"p2": {"class:cat": {0: np.full((3, 4), 0.25)}, "class/cat": {0: np.full((3, 4), -0.5)}}}
     export = tmp_path / "out" / "export.json"
     written = save_with_heatmaps(document, maps, export)
-    names = [
-        "export_heatmaps/p2_k0_class_cat.npy",
-        "export_heatmaps/p2_k0_class_cat-2.npy",
-    ]  # no run overwrites another
+    folder = written[1].parent.name
+    assert re.fullmatch(r"export_heatmaps-[0-9a-f]{8}", folder)  # a folder of its own per export
+    names = [f"{folder}/p2_k0_class_cat.npy", f"{folder}/p2_k0_class_cat-2.npy"]  # no run overwrites another
     assert written == [export, *(tmp_path / "out" / name for name in names)]
+    assert sorted(p.name for p in (tmp_path / "out" / folder).iterdir()) == sorted(Path(n).name for n in names)
     saved = CorrespondenceDocument.load(export)
     assert [p.heatmap for p in saved.pairs[0].keypoints[0].predictions] == names
     loaded = read_heatmap(export, names[1])
     assert loaded.dtype == np.float32 and loaded.shape == (3, 4) and (loaded == -0.5).all()
     with pytest.raises(DocumentError, match="cannot read the heatmap"):
-        read_heatmap(export, "export_heatmaps/missing.npy")
+        read_heatmap(export, f"{folder}/missing.npy")
     # Another JSON beside it, even one whose name cleans to the same text, has its own folder.
-    assert save_with_heatmaps(document, maps, tmp_path / "out" / "export .json")[1].parent.name == "export _heatmaps"
+    other = save_with_heatmaps(document, maps, tmp_path / "out" / "export .json")[1].parent.name
+    assert other.startswith("export _heatmaps-")
+    assert (tmp_path / "out" / folder).is_dir()
 
 
 def test_a_failed_heatmap_export_leaves_the_earlier_one_as_it_was(document, tmp_path, monkeypatch):
     document = one_pair_with_two_runs(document)
     export = tmp_path / "export.json"
-    save_with_heatmaps(document, {"p2": {"class:cat": {0: np.full((3, 4), 0.25)}}}, export)
+    folder = save_with_heatmaps(document, {"p2": {"class:cat": {0: np.full((3, 4), 0.25)}}}, export)[1].parent.name
     before = export.read_text()
     with pytest.raises(ValueError, match=r"heatmaps for keypoints \[7\] not in pair 'p2'"):
         save_with_heatmaps(document, {"p2": {"class:cat": {7: np.zeros((3, 4))}}}, export)
@@ -190,8 +193,8 @@ def test_a_failed_heatmap_export_leaves_the_earlier_one_as_it_was(document, tmp_
     with pytest.raises(OSError, match="disk full"):
         save_with_heatmaps(document, {"p2": {"class:cat": {0: np.full((3, 4), 9.0)}}}, export)
     assert export.read_text() == before
-    assert (read_heatmap(export, "export_heatmaps/p2_k0_class_cat.npy") == 0.25).all()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json", "export_heatmaps"]  # no staging left
+    assert (read_heatmap(export, f"{folder}/p2_k0_class_cat.npy") == 0.25).all()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json", folder]  # no staging left
 
 
 def test_the_json_schema_matches_the_writer(document, tmp_path):
