@@ -35,3 +35,11 @@ class Cancelled(EngineError):
 
 class DocumentError(EngineError):
     """A correspondence file (export, session, dataset annotation) is malformed or of an unknown version."""
+
+
+class NumericError(EngineError):
+    """A computation produced NaN or infinity (broken weights, a diverging run); nothing of it is written."""
+
+
+class OutputError(EngineError):
+    """An output path cannot be written: its folder is missing and cannot be made, read-only, or a folder."""

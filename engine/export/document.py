@@ -47,11 +47,12 @@ class Prediction:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> Prediction:
+        _require_object(data, where)
         return cls(
             run_id=_text(data, "run_id", where),
             xy=_point(data.get("xy"), f"{where}.xy"),
             confidence=_optional_number(data.get("confidence"), f"{where}.confidence"),
-            heatmap=data.get("heatmap"),
+            heatmap=_optional_text(data, "heatmap", where),
         )
 
 
@@ -82,6 +83,7 @@ class Keypoint:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> Keypoint:
+        _require_object(data, where)
         status = data.get("status", "predicted")
         if status not in STATUSES:
             raise DocumentError(f"{where}.status is '{status}'; expected one of {', '.join(STATUSES)}")
@@ -133,7 +135,7 @@ class ImageRef:
             path=path if path.is_absolute() else Path(os.path.normpath(base / path)),
             width=_integer(data, "width", where),
             height=_integer(data, "height", where),
-            sha256=data.get("sha256"),
+            sha256=_optional_text(data, "sha256", where),
             bbox_xyxy=tuple(float(v) for v in bbox) if bbox is not None else None,  # type: ignore[arg-type]
         )
 
@@ -159,6 +161,7 @@ class PairRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: Path, where: str) -> PairRecord:
+        _require_object(data, where)
         keypoints = [
             Keypoint.from_dict(k, f"{where}.keypoints[{i}]") for i, k in enumerate(_list(data, "keypoints", where))
         ]
@@ -167,7 +170,7 @@ class PairRecord:
             raise DocumentError(f"{where}.keypoints has repeated ids")
         return cls(
             pair_id=_text(data, "pair_id", where),
-            category=data.get("category"),
+            category=_optional_text(data, "category", where),
             source=ImageRef.from_dict(_object(data, "source", where), base, f"{where}.source"),
             target=ImageRef.from_dict(_object(data, "target", where), base, f"{where}.target"),
             keypoints=keypoints,
@@ -186,6 +189,7 @@ class Run:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> Run:
+        _require_object(data, where)
         return cls(run_id=_text(data, "run_id", where), details={k: v for k, v in data.items() if k != "run_id"})
 
 
@@ -227,9 +231,16 @@ class CorrespondenceDocument:
         return cls(runs=runs, pairs=pairs, created_at=str(data.get("created_at") or now_utc()), extra=extra)
 
     def save(self, path: str | Path) -> None:
-        """Write atomically; image paths become relative to ``path``'s folder."""
+        """Write atomically; image paths become relative to ``path``'s folder.
+
+        Raises:
+            DocumentError: a number in the document is NaN or infinite (JSON has no such values,
+                and :meth:`load` would refuse the file); nothing is written.
+        """
         path = Path(path)
-        atomic.write_json(path, self.to_dict(path.parent.resolve()))
+        data = self.to_dict(path.parent.resolve())
+        require_finite(data, "document")
+        atomic.write_json(path, data)
 
     @classmethod
     def load(cls, path: str | Path) -> CorrespondenceDocument:
@@ -240,6 +251,8 @@ class CorrespondenceDocument:
             raise DocumentError(f"cannot read '{path}': {exc}") from exc
         except json.JSONDecodeError as exc:
             raise DocumentError(f"'{path}' is not valid JSON: {exc}") from exc
+        except RecursionError:
+            raise DocumentError(f"'{path}' nests JSON too deeply to be an {SCHEMA} file") from None
         try:
             return cls.from_dict(data, path.parent.resolve())
         except DocumentError as exc:
@@ -249,12 +262,33 @@ class CorrespondenceDocument:
 # ---- field readers with messages that point at the offending field ----
 
 
+def require_finite(data: Any, where: str) -> None:
+    """Refuse NaN and infinity anywhere in a JSON-ready tree, naming the first such field.
+
+    ``json.dumps`` would write them as ``NaN``/``Infinity``, which is not JSON: strict readers,
+    this module's among them, refuse the file.
+    """
+    if isinstance(data, float) and not math.isfinite(data):
+        raise DocumentError(f"{where} is {data}; only finite numbers can be written")
+    if isinstance(data, dict):
+        for key, value in data.items():
+            require_finite(value, f"{where}.{key}")
+    elif isinstance(data, list | tuple):
+        for index, value in enumerate(data):
+            require_finite(value, f"{where}[{index}]")
+
+
 def relative_path(path: Path, base: Path) -> str:
     """``path`` relative to the folder ``base``, with ``/`` separators (absolute across drives)."""
     try:
         return Path(os.path.relpath(Path(path).resolve(), base)).as_posix()
     except ValueError:  # another drive on Windows
         return Path(path).resolve().as_posix()
+
+
+def _require_object(value: Any, where: str) -> None:
+    if not isinstance(value, dict):
+        raise DocumentError(f"{where} must be an object, got {type(value).__name__}")
 
 
 def _object(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -275,6 +309,13 @@ def _text(data: dict[str, Any], key: str, where: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value:
         raise DocumentError(f"{where}.{key} must be a non-empty string")
+    return value
+
+
+def _optional_text(data: dict[str, Any], key: str, where: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise DocumentError(f"{where}.{key} must be a string or null, got {value!r}")
     return value
 
 
