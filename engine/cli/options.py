@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +140,26 @@ def announce_backend(matcher: Matcher, settings: FeatureSettings) -> str:
             file=sys.stderr,
         )
     return backend
+
+
+# Options whose value may start with "-" (a point list such as "-3,5"); argparse would take it for an option.
+NEGATIVE_VALUE_OPTIONS = ("--points",)
+_NEGATIVE_NUMBER = re.compile(r"^-\.?\d")
+
+
+def attach_negative_values(argv: Sequence[str]) -> list[str]:
+    """``["--points", "-3,5"]`` -> ``["--points=-3,5"]``, which argparse reads as the option's value.
+
+    argparse treats any argument starting with "-" as an option unless it is a plain negative
+    number, so ``--points "-3,5"`` would be refused; the ``=`` form is unambiguous.
+    """
+    joined: list[str] = []
+    for argument in argv:
+        if joined and joined[-1] in NEGATIVE_VALUE_OPTIONS and _NEGATIVE_NUMBER.match(argument):
+            joined[-1] = f"{joined[-1]}={argument}"
+        else:
+            joined.append(argument)
+    return joined
 
 
 def parse_points(text: str) -> np.ndarray:

@@ -72,12 +72,17 @@ def read_prompt_file(data: bytes, location: str) -> PromptFile:
     return PromptFile(location=location, sha256=hashlib.sha256(data).hexdigest(), tensors=tensors)
 
 
-def token_embeddings(prompt: PromptFile, key: str, length: int, width: int) -> torch.Tensor:
-    """One ``1 x L x D`` token-level prompt from a caption file, with a clear error on mismatch."""
+def require_key(prompt: PromptFile, key: str) -> None:
+    """Refuse a caption file without the Single prompt (``key`` "dataset") or a category's Class prompt."""
     if key not in prompt.tensors:
         known = ", ".join(sorted(prompt.tensors))
         what = "Single prompt" if key == SINGLE_KEY else f"Class prompt for category '{key}'"
         raise PromptError(f"prompt file '{prompt.location}' has no {what}; its keys are: {known}")
+
+
+def token_embeddings(prompt: PromptFile, key: str, length: int, width: int) -> torch.Tensor:
+    """One ``1 x L x D`` token-level prompt from a caption file, with a clear error on mismatch."""
+    require_key(prompt, key)
     tensor = prompt.tensors[key]
     if tensor.ndim == 2:
         tensor = tensor[None]
