@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import math
 import os
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,7 @@ class Keypoint:
             raise DocumentError(f"{where}.status is '{status}'; expected one of {', '.join(STATUSES)}")
         visibility = data.get("visibility", 2)
         if visibility not in VISIBILITIES:
-            raise DocumentError(f"{where}.visibility is {visibility!r}; expected 0, 1 or 2")
+            raise DocumentError(f"{where}.visibility is {reprlib.repr(visibility)}; expected 0, 1 or 2")
         trg = data.get("trg_xy")
         return cls(
             id=_integer(data, "id", where),
@@ -128,13 +129,15 @@ class ImageRef:
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: Path, where: str) -> ImageRef:
         bbox = data.get("bbox_xyxy")
-        if bbox is not None and (not isinstance(bbox, list) or len(bbox) != 4):
-            raise DocumentError(f"{where}.bbox_xyxy must be [x1, y1, x2, y2] or null")
+        if bbox is not None and (not isinstance(bbox, list) or len(bbox) != 4 or not all(map(_is_finite, bbox))):
+            raise DocumentError(
+                f"{where}.bbox_xyxy must be [x1, y1, x2, y2] with finite numbers or null, got {reprlib.repr(bbox)}"
+            )
         path = Path(_text(data, "path", where))
         return cls(
             path=path if path.is_absolute() else Path(os.path.normpath(base / path)),
-            width=_integer(data, "width", where),
-            height=_integer(data, "height", where),
+            width=_integer(data, "width", where, minimum=1),
+            height=_integer(data, "height", where, minimum=1),
             sha256=_optional_text(data, "sha256", where),
             bbox_xyxy=tuple(float(v) for v in bbox) if bbox is not None else None,  # type: ignore[arg-type]
         )
@@ -315,30 +318,31 @@ def _text(data: dict[str, Any], key: str, where: str) -> str:
 def _optional_text(data: dict[str, Any], key: str, where: str) -> str | None:
     value = data.get(key)
     if value is not None and not isinstance(value, str):
-        raise DocumentError(f"{where}.{key} must be a string or null, got {value!r}")
+        raise DocumentError(f"{where}.{key} must be a string or null, got {reprlib.repr(value)}")
     return value
 
 
-def _integer(data: dict[str, Any], key: str, where: str) -> int:
+def _integer(data: dict[str, Any], key: str, where: str, minimum: int | None = None) -> int:
     value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DocumentError(f"{where}.{key} must be an integer")
+    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+        at_least = f" >= {minimum}" if minimum is not None else ""
+        raise DocumentError(f"{where}.{key} must be an integer{at_least}, got {reprlib.repr(value)}")
     return value
+
+
+def _is_finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _point(value: Any, where: str) -> tuple[float, float]:
-    if (
-        not isinstance(value, list | tuple)
-        or len(value) != 2
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
-    ):
-        raise DocumentError(f"{where} must be [x, y] with finite numbers, got {value!r}")
+    if not isinstance(value, list | tuple) or len(value) != 2 or not all(map(_is_finite, value)):
+        raise DocumentError(f"{where} must be [x, y] with finite numbers, got {reprlib.repr(value)}")
     return float(value[0]), float(value[1])
 
 
 def _optional_number(value: Any, where: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not _is_finite(value):
         raise DocumentError(f"{where} must be a finite number or null")
     return float(value)

@@ -9,6 +9,7 @@ app never writes a file it would refuse to open.
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,10 @@ def read_session_part(data: Any, base: Path) -> SessionPart:
         raise DocumentError(f"unsupported session data (expected an object with version {SESSION_VERSION})")
     index = data.get("current_index", 0)
     if not _is_integer(index):
-        raise DocumentError(f"{where}.current_index must be an integer, got {index!r}")
+        raise DocumentError(f"{where}.current_index must be an integer, got {reprlib.repr(index)}")
     selected = data.get("selected")
     if selected is not None and not _is_integer(selected):
-        raise DocumentError(f"{where}.selected must be a point id (integer) or null, got {selected!r}")
+        raise DocumentError(f"{where}.selected must be a point id (integer) or null, got {reprlib.repr(selected)}")
     settings = read_settings(data.get("settings", {}), f"{where}.settings")
     if "dataset" in data:
         return SessionPart(settings, index, selected, [], _dataset(data["dataset"], base, f"{where}.dataset"))
@@ -74,14 +75,14 @@ def read_settings(data: Any, where: str) -> SessionSettings:
     compare, display = data.get("compare", {}), data.get("display", {})
     for i, name in enumerate(compare.get("disabled", [])):
         if not isinstance(name, str):
-            raise DocumentError(f"{where}.compare.disabled[{i}] must be a variant name, got {name!r}")
+            raise DocumentError(f"{where}.compare.disabled[{i}] must be a variant name, got {reprlib.repr(name)}")
     for i, item in enumerate(compare.get("tuned", [])):
         _check_fields(_require_object(item, f"{where}.compare.tuned[{i}]"), TUNED_FIELDS, f"{where}.compare.tuned[{i}]")
     if display.get("colormap", COLOUR_MAPS[0]) not in COLOUR_MAPS:
         raise DocumentError(f"{where}.display.colormap must be one of {', '.join(COLOUR_MAPS)}")
     opacity = display.get("opacity", 0.0)
     if isinstance(opacity, bool) or not 0.0 <= opacity <= 1.0:
-        raise DocumentError(f"{where}.display.opacity must be a number in [0, 1], got {opacity!r}")
+        raise DocumentError(f"{where}.display.opacity must be a number in [0, 1], got {reprlib.repr(opacity)}")
     for part in ("features", "localisation"):
         if part in data:
             _require_object(data[part], f"{where}.{part}")
@@ -101,7 +102,7 @@ def _check_fields(data: dict[str, Any], types: dict[str, tuple[type, ...]], wher
         wrong_bool = isinstance(value, bool) and bool not in allowed
         if wrong_bool or not isinstance(value, allowed) or (isinstance(value, float) and not math.isfinite(value)):
             names = " or ".join("null" if kind is type(None) else _JSON_NAMES[kind] for kind in allowed)
-            raise DocumentError(f"{where}.{key} must be {names}, got {value!r}")
+            raise DocumentError(f"{where}.{key} must be {names}, got {reprlib.repr(value)}")
 
 
 _JSON_NAMES = {str: "a string", bool: "true/false", int: "a number", float: "a number", list: "a list"}
@@ -109,7 +110,7 @@ _JSON_NAMES = {str: "a string", bool: "true/false", int: "a number", float: "a n
 
 def _require_object(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise DocumentError(f"{where} must be an object, got {value!r}"[:200])
+        raise DocumentError(f"{where} must be an object, got {reprlib.repr(value)}")
     return value
 
 
@@ -122,7 +123,9 @@ def _text(data: dict[str, Any], key: str, where: str, optional: bool = False) ->
     if value is None and optional:
         return None
     if not isinstance(value, str) or not value:
-        raise DocumentError(f"{where}.{key} must be a non-empty string{' or null' if optional else ''}, got {value!r}")
+        raise DocumentError(
+            f"{where}.{key} must be a non-empty string{' or null' if optional else ''}, got {reprlib.repr(value)}"
+        )
     return value
 
 
@@ -132,7 +135,7 @@ def _numbers(value: Any, length: int, where: str) -> tuple[float, ...]:
         or len(value) != length
         or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
     ):
-        raise DocumentError(f"{where} must be a list of {length} finite numbers, got {value!r}"[:200])
+        raise DocumentError(f"{where} must be a list of {length} finite numbers, got {reprlib.repr(value)}")
     return tuple(float(v) for v in value)
 
 
@@ -141,11 +144,11 @@ def _pair(data: Any, base: Path, where: str) -> PairEntry:
     boxes = {key: data.get(key) for key in ("source_bbox", "target_bbox")}
     ground_truth = data.get("ground_truth", [])
     if not isinstance(ground_truth, list):
-        raise DocumentError(f"{where}.ground_truth must be a list, got {ground_truth!r}"[:200])
+        raise DocumentError(f"{where}.ground_truth must be a list, got {reprlib.repr(ground_truth)}")
     points = []
     for i, item in enumerate(ground_truth):
         if not isinstance(item, list) or len(item) != 3:
-            raise DocumentError(f"{where}.ground_truth[{i}] must be [[x, y], [x, y], label], got {item!r}"[:200])
+            raise DocumentError(f"{where}.ground_truth[{i}] must be [[x, y], [x, y], label], got {reprlib.repr(item)}")
         source, target = (_numbers(xy, 2, f"{where}.ground_truth[{i}]") for xy in item[:2])
         points.append(GroundTruth(source, target, str(item[2])))  # type: ignore[arg-type]
     return PairEntry(
@@ -163,8 +166,10 @@ def _dataset(data: Any, base: Path, where: str) -> DatasetRef:
     _require_object(data, where)
     kind = data.get("kind")
     if kind not in DATASET_SPLITS:
-        raise DocumentError(f"{where}.kind must be one of {', '.join(DATASET_SPLITS)}, got {kind!r}")
+        raise DocumentError(f"{where}.kind must be one of {', '.join(DATASET_SPLITS)}, got {reprlib.repr(kind)}")
     split = data.get("split", "test")
     if split not in DATASET_SPLITS[kind]:
-        raise DocumentError(f"{where}.split of {kind} must be one of {', '.join(DATASET_SPLITS[kind])}, got {split!r}")
+        raise DocumentError(
+            f"{where}.split of {kind} must be one of {', '.join(DATASET_SPLITS[kind])}, got {reprlib.repr(split)}"
+        )
     return DatasetRef(kind, (base / str(_text(data, "root", where))).resolve(), split)
