@@ -76,21 +76,28 @@ def session_document(session: Session, path: Path) -> CorrespondenceDocument:
 
 
 def session_data(session: Session, path: Path) -> dict[str, Any]:
-    """The JSON a session file at ``path`` holds, checked by the rules :func:`load_session` reads with.
+    """The JSON a session file at ``path`` holds, after :func:`check_session_data`."""
+    data = session_document(session, path).to_dict(path.resolve().parent)
+    check_session_data(path, data)
+    return data
+
+
+def check_session_data(path: Path, data: dict[str, Any]) -> None:
+    """Refuse to write what :func:`load_session` would refuse to read: the same readers run on it.
+
+    The app's autosave thread calls this before each write, so a session holding something
+    unreadable (a NaN prediction, a malformed setting) leaves the last good file in place.
 
     Raises:
-        DocumentError: the session holds something the reader would refuse (a NaN prediction,
-            a malformed setting); the caller writes nothing, so the last good file stays.
+        DocumentError: naming the field at fault.
     """
     base = path.resolve().parent
-    data = session_document(session, path).to_dict(base)
-    require_finite(data, "session file")
     try:
+        require_finite(data, "session file")
         document = CorrespondenceDocument.from_dict(data, base)
         read_session_part(document.extra.get(SESSION_KEY), base)
     except DocumentError as exc:
         raise DocumentError(f"the session cannot be saved, its file would not open again: {exc}") from None
-    return data
 
 
 def save_session(session: Session, path: Path) -> None:
