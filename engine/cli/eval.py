@@ -30,6 +30,7 @@ from .options import (
     localisation_from_args,
     matcher_from_args,
     prompt_from_args,
+    require_at_least_one,
     settings_from_args,
     stage_printer,
 )
@@ -78,8 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.dataset != "json" and len(args.root) != 1:
         raise SettingsError(f"dataset '{args.dataset}' takes one folder, got {len(args.root)}")
-    if args.save_every < 1:
-        raise SettingsError(f"--save-every must be at least 1, got {args.save_every}")
+    require_at_least_one(args, "save_every", "limit")
     # Everything checkable before the models load: settings, output folder, data, prompts.
     localisation = localisation_from_args(args)
     check_output_folder(args.out, "--out")

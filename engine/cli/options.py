@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import PointError
+from ..errors import PointError, SettingsError
 from ..matcher import Matcher
 from ..progress import Progress
 from ..prompts.spec import DEFAULT_TEMPLATE, VARIANTS, PromptSpec
@@ -178,6 +178,14 @@ def parse_points(text: str) -> np.ndarray:
     if not points:
         raise PointError('no points given (expected e.g. --points "120,88;300,95")')
     return np.array(points, dtype=np.float64)
+
+
+def require_at_least_one(args: argparse.Namespace, *names: str) -> None:
+    """Refuse ``--name 0`` (or less) for counting options, before any data is read."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise SettingsError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
 
 
 def _is_prompt_file(path: str) -> bool:

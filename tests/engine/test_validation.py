@@ -300,3 +300,16 @@ def test_the_writability_probe_leaves_nothing_behind(tmp_path, capsys, no_models
     assert main(["match", str(tmp_path / "missing.jpg"), str(DEMO_TARGET), "--points", "1,1", "--out", str(out)]) == 2
     assert "missing.jpg" in one_line_error(capsys)  # failed after the output check, at the image
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("flag", ["--limit", "--save-every"])
+def test_eval_refuses_counts_below_one_before_reading_the_dataset(tmp_path, capsys, no_models, flag):
+    args = ["eval", "spair", str(tmp_path / "no-such-dataset"), "--out", str(tmp_path / "out"), flag, "0"]
+    assert main(args) == 2
+    assert f"{flag} must be at least 1" in one_line_error(capsys)
+
+
+def test_compare_refuses_zero_columns_before_any_work(tmp_path, capsys, no_models):
+    args = ["compare", str(DEMO_SOURCE), str(DEMO_TARGET), "--points", "10,10", "--variants", "sift"]
+    assert main([*args, "--out", str(tmp_path / "fig.png"), "--columns", "0"]) == 2
+    assert "--columns must be at least 1" in one_line_error(capsys)

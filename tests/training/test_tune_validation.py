@@ -101,3 +101,10 @@ def test_a_diverging_run_stops_with_a_message_and_saves_nothing(
     assert "training diverged at step 1" in error_line(capsys)
     folder = RunFolder(library, "single", "toy").folder
     assert not any(folder.glob("*.pt")), list(folder.glob("*"))  # neither the prompt nor a resume state
+
+
+@pytest.mark.parametrize("flag", ["--limit", "--val-limit"])
+def test_tune_refuses_counts_below_one_before_reading_data(tmp_path, capsys, refuse_loading, flag):
+    missing = tmp_path / "no-such-export.json"
+    assert main(tune_args("single", missing, tmp_path, tmp_path, tmp_path / "prompts", flag, "0")) == 2
+    assert f"{flag} must be at least 1" in error_line(capsys)
