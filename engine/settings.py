@@ -7,6 +7,7 @@ paper's inference settings (algorithm.md sections 2 and 4).
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
@@ -80,7 +81,7 @@ class FeatureSettings:
         if self.backend not in BACKENDS:
             raise SettingsError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         if not isinstance(self.extra_timesteps, tuple):
-            raise SettingsError(f"extra timesteps must be a list of integers, got {self.extra_timesteps!r}")
+            raise SettingsError(f"extra timesteps must be a list of integers, got {reprlib.repr(self.extra_timesteps)}")
         for t in (self.timestep, *self.extra_timesteps):
             require_integer(t, "timestep", 0, MAX_TIMESTEP)
         require_integer(self.layer, "layer", 0, MAX_LAYER)
@@ -106,18 +107,18 @@ class FeatureSettings:
     def from_dict(cls, data: Any) -> FeatureSettings:
         """Read :meth:`to_dict`'s output; raises :class:`SettingsError` naming a malformed field."""
         if not isinstance(data, dict):
-            raise SettingsError(f"feature settings must be an object, got {data!r}")
+            raise SettingsError(f"feature settings must be an object, got {reprlib.repr(data)}")
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         extra = values.get("extra_timesteps") or ()
         if not isinstance(extra, list | tuple):
-            raise SettingsError(f"extra_timesteps must be a list of integers, got {extra!r}")
+            raise SettingsError(f"extra_timesteps must be a list of integers, got {reprlib.repr(extra)}")
         values["extra_timesteps"] = tuple(extra)
         dual = values.get("dual_layer")
         if dual is not None:
             if not isinstance(dual, dict) or not set(dual) <= {f.name for f in fields(DualLayer)}:
                 raise SettingsError(
-                    f"dual_layer must be an object with second_layer, second_timestep, weights, got {dual!r}"
+                    f"dual_layer must be an object of second_layer, second_timestep, weights: {reprlib.repr(dual)}"
                 )
             if isinstance(dual.get("weights"), list):
                 dual = dual | {"weights": tuple(dual["weights"])}
@@ -153,8 +154,9 @@ class LocalisationSettings:
 
     Attributes:
         method: "kernel" (kernel soft-argmax, the paper's), "argmax" or "softargmax".
-        sigma: Gaussian kernel width around the argmax, in feature cells (kernel only).
-        temperature: softmax temperature on cosine scores.
+        sigma: Gaussian kernel width around the argmax, in feature cells (kernel only), within
+            :data:`SIGMA_RANGE`.
+        temperature: softmax temperature on cosine scores, within :data:`TEMPERATURE_RANGE`.
     """
 
     method: Localisation = "kernel"
@@ -167,18 +169,10 @@ class LocalisationSettings:
         require_number(self.sigma, "sigma", *SIGMA_RANGE, " feature cells")
         require_temperature(self.temperature)
 
-    @classmethod
-    def from_dict(cls, data: Any) -> LocalisationSettings:
-        """Read ``asdict`` output; raises :class:`SettingsError` naming a malformed field."""
-        if not isinstance(data, dict):
-            raise SettingsError(f"localisation settings must be an object, got {data!r}")
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
-
-def require_temperature(value: Any, name: str = "temperature") -> float:
+def require_temperature(value: Any) -> float:
     """A softmax temperature within :data:`TEMPERATURE_RANGE` (see there for why)."""
-    return require_number(value, name, *TEMPERATURE_RANGE)
+    return require_number(value, "temperature", *TEMPERATURE_RANGE)
 
 
 @dataclass(frozen=True)
