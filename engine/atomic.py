@@ -219,7 +219,7 @@ def _owner(descriptor: int) -> tuple[int, int]:
 def _stat(path: Path) -> os.stat_result | None:
     try:
         return os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (a path under a file holds nothing either)
         return None
 
 

@@ -37,6 +37,10 @@ class DocumentError(EngineError):
     """A correspondence file (export, session, dataset annotation) is malformed or of an unknown version."""
 
 
+class NumericError(EngineError):
+    """A computation produced NaN or infinity (broken weights, a diverging run); nothing of it is written."""
+
+
 class OutputError(EngineError, OSError):
-    """An output path cannot take a file (a directory, a block device or socket); an ``OSError`` too,
-    so code that reports failed writes reports this one alike."""
+    """An output path cannot take a file: a folder, a block device or socket, a read-only place, or a missing
+    folder that cannot be made. An ``OSError`` too, so code that reports failed writes reports this one alike."""

@@ -10,6 +10,7 @@ from .. import __version__
 from ..errors import EngineError
 from ..models.cpu_memory import share_one_arena
 from . import bench, compare, download, eval, match, prompts, tune
+from .options import attach_negative_values
 
 COMMANDS = (match, compare, download, prompts, eval, bench, tune)
 
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; engine errors print as one line (exit status 2), never as a traceback."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(attach_negative_values(sys.argv[1:] if argv is None else argv))
     share_one_arena()  # before any thread starts (engine/models/cpu_memory.py)
     try:
         return int(args.run(args) or 0)

@@ -22,7 +22,7 @@ from ..model import datasets
 from ..model.autosave import AutosaveWriter, latest_recovery, new_recovery_path
 from ..model.pairs import PairEntry
 from ..model.session import Session
-from ..model.session_file import import_document, load_session, session_document, to_document
+from ..model.session_file import check_session_data, import_document, load_session, session_document, to_document
 from .background import BackgroundLoader
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
@@ -67,7 +67,7 @@ class FileController:
         self._report_error = report_error
         self._autosave_enabled = autosave_enabled
         self._export_with_heatmaps = export_with_heatmaps
-        self.writer = AutosaveWriter()
+        self.writer = AutosaveWriter(check=check_session_data)
         self.loader = BackgroundLoader()
         self.recovery_path = new_recovery_path()
         self.last_folder = ""

@@ -14,10 +14,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from engine import atomic
+from engine.errors import EngineError
 from engine.paths import data_home
 
 
@@ -38,7 +40,8 @@ def latest_recovery() -> Path | None:
 class AutosaveWriter:
     """A daemon thread that writes the newest ``(path, json dict)`` handed to :meth:`submit`."""
 
-    def __init__(self) -> None:
+    def __init__(self, check: Callable[[Path, dict[str, Any]], None] | None = None) -> None:
+        self._check = check  # raises EngineError for data that must not be written (off the GUI thread)
         self._pending: tuple[Path, dict[str, Any]] | None = None
         self._condition = threading.Condition()
         self._busy = False
@@ -81,10 +84,12 @@ class AutosaveWriter:
                 (path, data), self._pending = self._pending, None
                 self._busy = True
             try:
+                if self._check is not None:
+                    self._check(path, data)
                 atomic.write_json(path, data)
                 self.writes += 1
                 self.last_error = None
-            except OSError as exc:  # a full disk must not kill the app; the status bar reports it
+            except (OSError, EngineError) as exc:  # a full disk must not kill the app; the status bar reports it
                 self.last_error = f"autosave to '{path}' failed: {exc}"
                 print(self.last_error, file=sys.stderr)
             with self._condition:
