@@ -11,6 +11,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QLabel,
     QMainWindow,
@@ -28,6 +29,7 @@ from .views.engine_panel import EnginePanel
 from .views.pair_canvas import PairCanvas
 from .views.points_table import PointsTable
 from .views.progress_widget import ProgressWidget
+from .views.text_entry import TextEntryKeys
 from .views.widgets import combo
 
 TOOLBAR_ACTIONS = (
@@ -79,6 +81,10 @@ class MainWindow(QMainWindow):
         self._dock("Comparison", self.compare_panel, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self.actions = self._build_actions()
+        # Typing in a text field edits the field even where a window shortcut has the same key; the
+        # filter is a child of the window, so Qt removes it from the application with the window.
+        self.text_entry_keys = TextEntryKeys(self)
+        QApplication.instance().installEventFilter(self.text_entry_keys)
         self._build_menus()
         self.colormap = combo(COLOUR_MAPS, "Heatmap colour map")
         self.opacity = QSlider(Qt.Orientation.Horizontal)
