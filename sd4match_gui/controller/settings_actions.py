@@ -201,6 +201,7 @@ class SettingsActions(QObject):
             banner.hide()
         resolved = "sift" if backend == "sift" or (backend == "auto" and status.sd_missing) else "sd"
         self._app.window.backend_label.setText(f"backend: {resolved}")
+        self._app.window.engine_panel.set_resolved_backend(resolved)
 
     def on_weights_banner_action(self) -> None:
         """Download hub weights (after a confirmation), or open Settings for a local folder."""
