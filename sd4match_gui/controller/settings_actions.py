@@ -38,6 +38,16 @@ WEIGHTS_MISSING = (
     "baseline, far less accurate). Fetch the weights once with <code>sd4match download</code> (about 5.2 GB), "
     "or point Settings at a local folder.<br><small>{reason}</small>"
 )
+SIFT_SIZES = (384, 512, 768)  # input sizes compared when only the weights-free baseline can run
+COMPARE_NEEDS_WEIGHTS = (
+    "Comparing prompts needs the Stable Diffusion weights, which are not installed; only the SIFT "
+    "baseline runs without them. Compare SIFT at input sizes {sizes} instead?"
+)
+SOME_NEED_WEIGHTS = (
+    "{names}: need the Stable Diffusion weights, which are not installed, so their views stay empty. "
+    "The SIFT baseline runs without them, e.g. at input sizes {sizes}."
+)
+COMPARE_SIFT = "Compare SIFT sizes"
 WEIGHTS_NEEDED = (
     "<b>The sd backend needs the Stable Diffusion weights.</b> Fetch them with <code>sd4match download</code>, "
     "point Settings at a local folder, or choose the backend auto or sift.<br><small>{reason}</small>"
@@ -131,9 +141,38 @@ class SettingsActions(QObject):
     # ---- comparison ----
 
     def set_compare_mode(self, active: bool) -> None:
-        self._set_compare(active=active)
+        """Enter or leave comparison mode. Without the SD weights, say once what cannot run and offer
+        SIFT at several input sizes; if nothing listed could run, stay out of comparison mode."""
+        if active and not self._explain_missing_weights():
+            active = False
+        else:
+            self._set_compare(active=active)
         with signals_blocked(self._app.window.actions["toggle_compare"]):
             self._app.window.actions["toggle_compare"].setChecked(active)
+        self._app.window.compare_panel.set_active(active)
+
+    def compare_sift_sizes(self) -> None:
+        """Compare the weights-free SIFT baseline at :data:`SIFT_SIZES` (replaces the variant list)."""
+        self.set_variants(",".join(f"sift@size={size}" for size in SIFT_SIZES))
+        self.set_compare_mode(True)
+
+    def _explain_missing_weights(self) -> bool:
+        """Offer SIFT sizes when listed variants need the missing weights; False if none can run."""
+        settings = self._app.session.settings
+        try:
+            enabled = [v for v in settings.compare_variants() if v.name not in settings.compare.disabled]
+        except EngineError:
+            return True  # a malformed list is reported where it is edited
+        blocked = self._app.computation.needing_weights(enabled)
+        if not blocked:
+            return True
+        sizes = ", ".join(str(size) for size in SIFT_SIZES)
+        if len(blocked) == len(enabled):
+            self._app.offer(COMPARE_NEEDS_WEIGHTS.format(sizes=sizes), COMPARE_SIFT, self.compare_sift_sizes)
+            return False
+        names = ", ".join(v.name for v in blocked)
+        self._app.offer(SOME_NEED_WEIGHTS.format(names=names, sizes=sizes), COMPARE_SIFT, self.compare_sift_sizes)
+        return True
 
     def set_variants(self, text: str) -> None:
         """Replace the variant list (mini-language); raises EngineError if it does not parse."""
@@ -192,6 +231,7 @@ class SettingsActions(QObject):
         """Say which backend runs; without SD weights, say how to get them (never blocking)."""
         banner = self._app.window.weights_banner
         backend = self._app.session.settings.features.backend
+        self._app.computation.sd_missing = status.sd_missing
         button = "Settings…" if looks_like_path(self._app.preferences.sd) else f"Download ({DOWNLOAD_SIZE})…"
         if status.sd_missing and backend == "auto":
             banner.show_message(WEIGHTS_MISSING.format(reason=status.sd_missing), "warning", button)
