@@ -34,9 +34,13 @@ ABOUT = (
     "(Li et al., CVPR 2024).<br>Demo photos: public domain (NASA; US Navy), see resources/demo/ATTRIBUTION.md."
 )
 WEIGHTS_MISSING = (
-    "<b>Stable Diffusion weights not found — running on the weights-free dense SIFT backend</b> (a classical "
-    "baseline, far less accurate). Fetch the weights once with <code>sd4match download</code> (about 5.2 GB), "
-    "or point Settings at a local folder.<br><small>{reason}</small>"
+    "Stable Diffusion weights not found: running on the weights-free dense SIFT backend "
+    "(a classical baseline, far less accurate)."
+)
+WEIGHTS_NEEDED = "The sd backend needs the Stable Diffusion weights, which were not found."
+WEIGHTS_HOW = (
+    "Fetch the weights once with <code>sd4match download</code> (about 5.2 GB), or point Settings at a "
+    "local folder{or_backend}.<br><small>{reason}</small>"
 )
 SIFT_SIZES = (384, 512, 768)  # input sizes compared when only the weights-free baseline can run
 COMPARE_NEEDS_WEIGHTS = (
@@ -48,10 +52,6 @@ SOME_NEED_WEIGHTS = (
     "The SIFT baseline runs without them, e.g. at input sizes {sizes}."
 )
 COMPARE_SIFT = "Compare SIFT sizes"
-WEIGHTS_NEEDED = (
-    "<b>The sd backend needs the Stable Diffusion weights.</b> Fetch them with <code>sd4match download</code>, "
-    "point Settings at a local folder, or choose the backend auto or sift.<br><small>{reason}</small>"
-)
 
 
 class SettingsActions(QObject):
@@ -104,6 +104,7 @@ class SettingsActions(QObject):
         ):
             with signals_blocked(window.actions[name]):
                 window.actions[name].setChecked(on)
+        window.show_comparison(settings.compare.active)
 
     # ---- engine ----
 
@@ -150,6 +151,7 @@ class SettingsActions(QObject):
         with signals_blocked(self._app.window.actions["toggle_compare"]):
             self._app.window.actions["toggle_compare"].setChecked(active)
         self._app.window.compare_panel.set_active(active)
+        self._app.window.show_comparison(active)
 
     def compare_sift_sizes(self) -> None:
         """Compare the weights-free SIFT baseline at :data:`SIFT_SIZES` (replaces the variant list)."""
@@ -234,9 +236,11 @@ class SettingsActions(QObject):
         self._app.computation.sd_missing = status.sd_missing
         button = "Settings…" if looks_like_path(self._app.preferences.sd) else f"Download ({DOWNLOAD_SIZE})…"
         if status.sd_missing and backend == "auto":
-            banner.show_message(WEIGHTS_MISSING.format(reason=status.sd_missing), "warning", button)
+            how = WEIGHTS_HOW.format(or_backend="", reason=status.sd_missing)
+            banner.show_message(WEIGHTS_MISSING, "warning", button, how)
         elif status.sd_missing and backend == "sd":
-            banner.show_message(WEIGHTS_NEEDED.format(reason=status.sd_missing), "error", button)
+            how = WEIGHTS_HOW.format(or_backend="; or choose the backend auto or sift", reason=status.sd_missing)
+            banner.show_message(WEIGHTS_NEEDED, "error", button, how)
         else:
             banner.hide()
         resolved = "sift" if backend == "sift" or (backend == "auto" and status.sd_missing) else "sd"
