@@ -43,13 +43,11 @@ WEIGHTS_HOW = (
     "local folder{or_backend}.<br><small>{reason}</small>"
 )
 SIFT_SIZES = (384, 512, 768)  # input sizes compared when only the weights-free baseline can run
-COMPARE_NEEDS_WEIGHTS = (
-    "Comparing prompts needs the Stable Diffusion weights, which are not installed; only the SIFT "
-    "baseline runs without them. Compare SIFT at input sizes {sizes} instead?"
-)
-SOME_NEED_WEIGHTS = (
-    "{names}: need the Stable Diffusion weights, which are not installed, so their views stay empty. "
-    "The SIFT baseline runs without them, e.g. at input sizes {sizes}."
+COMPARE_NEEDS_WEIGHTS = "Comparing prompts needs the Stable Diffusion weights, which are not installed."
+SOME_NEED_WEIGHTS = "{names}: need the Stable Diffusion weights, which are not installed (their views stay empty)."
+ONLY_SIFT_RUNS = (
+    "Without the weights only the SIFT baseline runs: <b>Compare SIFT sizes</b> compares it at input sizes "
+    "{sizes} (this replaces the variant list; Edit variants… changes it back once the weights are installed)."
 )
 COMPARE_SIFT = "Compare SIFT sizes"
 
@@ -168,12 +166,12 @@ class SettingsActions(QObject):
         blocked = self._app.computation.needing_weights(enabled)
         if not blocked:
             return True
-        sizes = ", ".join(str(size) for size in SIFT_SIZES)
+        details = ONLY_SIFT_RUNS.format(sizes=", ".join(str(size) for size in SIFT_SIZES))
         if len(blocked) == len(enabled):
-            self._app.offer(COMPARE_NEEDS_WEIGHTS.format(sizes=sizes), COMPARE_SIFT, self.compare_sift_sizes)
+            self._app.offer(COMPARE_NEEDS_WEIGHTS, COMPARE_SIFT, self.compare_sift_sizes, details)
             return False
         names = ", ".join(v.name for v in blocked)
-        self._app.offer(SOME_NEED_WEIGHTS.format(names=names, sizes=sizes), COMPARE_SIFT, self.compare_sift_sizes)
+        self._app.offer(SOME_NEED_WEIGHTS.format(names=names), COMPARE_SIFT, self.compare_sift_sizes, details)
         return True
 
     def set_variants(self, text: str) -> None:

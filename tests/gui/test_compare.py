@@ -146,6 +146,7 @@ def test_without_weights_comparison_offers_sift_sizes_instead_of_failed_views(ma
     assert len(window.canvas.targets) == 1
     banner = window.message_banner
     assert banner.isVisible() and "needs the Stable Diffusion weights" in banner.text
+    assert "SIFT baseline" in banner.text and "384, 512, 768" in banner.text
     assert banner.action.text() == "Compare SIFT sizes"
     qtbot.mouseClick(banner.action, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, app)
