@@ -36,7 +36,7 @@ from .views.engine_panel import EnginePanel
 from .views.pair_canvas import PairCanvas
 from .views.points_table import PointsTable
 from .views.progress_widget import ProgressWidget
-from .views.text_entry import TextEntryKeys
+from .views.text_entry import TextEntryKeys, TypingSafeDelegate
 from .views.widgets import combo
 
 TOOLBAR_ACTIONS = (
@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
 
         self.engine_panel = EnginePanel()
         self.points_table = PointsTable()
+        self.points_table.setItemDelegate(TypingSafeDelegate(self.points_table))  # redraws keep a label being typed
         self.compare_panel = ComparePanel()
         engine_scroll = QScrollArea()  # a short window scrolls the form instead of squeezing it
         engine_scroll.setWidget(self.engine_panel)

@@ -9,11 +9,14 @@ claims every key without Ctrl/Alt/Meta for text fields, spin boxes and combo box
 press reaches the widget; keys with Ctrl (``Ctrl+S``, ``Ctrl+Z`` outside a field) and function
 keys (``F1``) still reach the window. ``Escape`` stays with the window (cancel a computation)
 except in a table cell editor, where it cancels the edit.
+
+Tables are redrawn whenever the engine answers; :class:`TypingSafeDelegate` keeps such a redraw
+from resetting a cell editor the user is typing in.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -21,6 +24,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QLineEdit,
     QPlainTextEdit,
+    QStyledItemDelegate,
     QTextEdit,
     QWidget,
 )
@@ -65,3 +69,13 @@ class TextEntryKeys(QObject):
             event.accept()
             return True
         return False
+
+
+class TypingSafeDelegate(QStyledItemDelegate):
+    """The standard delegate, except that new data for a cell does not overwrite what the user has
+    typed into its open editor (Qt reloads open editors when their cell changes)."""
+
+    def setEditorData(self, editor: QWidget, index: QModelIndex | QPersistentModelIndex) -> None:
+        if isinstance(editor, QLineEdit) and editor.isModified():
+            return
+        super().setEditorData(editor, index)

@@ -68,6 +68,22 @@ def test_enter_commits_a_label_typed_into_the_points_table(with_point, qtbot):
     assert table.item(0, LABEL_COLUMN).text() == "mouth"
 
 
+def test_a_redraw_while_typing_a_label_keeps_the_typed_text(with_point, qtbot):
+    app = with_point
+    click(app.window.canvas, SOURCE, (300.0, 300.0))
+    wait_idle(qtbot, app)
+    table = app.window.points_table
+    editor = _double_click_label(table, qtbot)  # point 1's label
+    qtbot.keyClicks(editor, "mo")
+    app.annotation.drop(0, 1, 250.0, 250.0)  # meanwhile point 2 changes: the table is redrawn
+    wait_idle(qtbot, app)
+    assert editor.text() == "mo"
+    qtbot.keyClicks(editor, "uth")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: table.state() != QAbstractItemView.State.EditingState)
+    assert [point.label for point in app.session.points()] == ["mouth", ""]
+
+
 def test_escape_in_a_cell_editor_cancels_the_edit_only(with_point, qtbot):
     app = with_point
     table = app.window.points_table
