@@ -127,6 +127,10 @@ class ComputationController(QObject):
             engine=self._config(),
             refuse_fallback=session.settings.compare.active,
         )
+        requested = {v.name for v in variants}
+        for name, state in self.states.items():  # work for a variant no longer shown will not come
+            if name not in requested and state.text != "done" and not state.failed:
+                self.states[name] = VariantState("cancelled", failed=True)
         for variant in variants:
             if variant.name in unrunnable:
                 self.states[variant.name] = VariantState(NEEDS_WEIGHTS, failed=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from itertools import combinations
 
 import numpy as np
@@ -191,3 +192,27 @@ def test_a_tuned_prompt_can_be_taken_off_the_list(make_app, qtbot, sift_matcher)
     listed.remove_buttons["single/mine"].click()
     assert app.session.settings.compare.tuned == ()
     assert list(listed.boxes) == ["sift"] and listed.remove_buttons == {}
+
+
+def test_a_variant_unticked_while_computing_does_not_wait_forever(make_app, qtbot, fresh_matcher, monkeypatch):
+    gate = threading.Event()
+    backend = fresh_matcher.stable_diffusion()
+    extract = backend.extract
+
+    def gated_extract(*args, **kwargs):
+        assert gate.wait(timeout=30), "the test never opened the gate"
+        return extract(*args, **kwargs)
+
+    monkeypatch.setattr(backend, "extract", gated_extract)
+    app = make_app(fresh_matcher, TINY_SD, prompt=PromptSpec("empty"), demo=False)
+    app.settings.set_variants("empty,sift")
+    app.settings.set_compare_mode(True)
+    app.open_demo()  # "empty" reports its first stage, then waits at the gate
+    states = app.computation.states
+    qtbot.waitUntil(lambda: "empty" in states and states["empty"].text not in ("waiting", "done"))
+    qtbot.mouseClick(app.window.compare_panel.variants.boxes["empty"], Qt.MouseButton.LeftButton)
+    gate.set()
+    wait_idle(qtbot, app)
+    assert states["sift"].text == "done"
+    assert states["empty"].text == "cancelled"  # not its last stage, as if still at work
+    assert app.window.compare_panel.variants.bars["empty"].format() == "cancelled"
