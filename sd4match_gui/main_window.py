@@ -97,7 +97,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.points_dock, self.compare_dock)
         self.compare_dock.hide()  # until comparison mode
         self._comparing = False
-        self._compact: bool | None = None  # the dock arrangement in place: None before the first
+        self._compact: bool | None = None  # the dock arrangement in place; None until the first resize
 
         self.actions = self._build_actions()
         # Typing in a text field edits the field even where a window shortcut has the same key; the
@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
         restored = super().restoreState(state, version)
         if restored:
             self._compact = self.width() < COMPACT_WIDTH
+            self.compare_dock.setVisible(self._comparing)  # the mode decides, not the last session's layout
         return restored
 
     def _arrange_docks(self) -> None:

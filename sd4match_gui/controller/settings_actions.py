@@ -8,6 +8,7 @@ and existing points are predicted again under the new setting.
 from __future__ import annotations
 
 import dataclasses
+import html
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
@@ -47,7 +48,7 @@ COMPARE_NEEDS_WEIGHTS = "Comparing prompts needs the Stable Diffusion weights, w
 SOME_NEED_WEIGHTS = "{names}: need the Stable Diffusion weights, which are not installed (their views stay empty)."
 ONLY_SIFT_RUNS = (
     "Without the weights only the SIFT baseline runs: <b>Compare SIFT sizes</b> compares it at input sizes "
-    "{sizes} (this replaces the variant list; Edit variants… changes it back once the weights are installed)."
+    "{sizes} (this replaces the variant list; Edit variants… lists prompts again once the weights are installed)."
 )
 COMPARE_SIFT = "Compare SIFT sizes"
 
@@ -234,10 +235,11 @@ class SettingsActions(QObject):
         self._app.computation.sd_missing = status.sd_missing
         button = "Settings…" if looks_like_path(self._app.preferences.sd) else f"Download ({DOWNLOAD_SIZE})…"
         if status.sd_missing and backend == "auto":
-            how = WEIGHTS_HOW.format(or_backend="", reason=status.sd_missing)
+            how = WEIGHTS_HOW.format(or_backend="", reason=html.escape(status.sd_missing))
             banner.show_message(WEIGHTS_MISSING, "warning", button, how)
         elif status.sd_missing and backend == "sd":
-            how = WEIGHTS_HOW.format(or_backend="; or choose the backend auto or sift", reason=status.sd_missing)
+            reason = html.escape(status.sd_missing)
+            how = WEIGHTS_HOW.format(or_backend="; or choose the backend auto or sift", reason=reason)
             banner.show_message(WEIGHTS_NEEDED, "error", button, how)
         else:
             banner.hide()

@@ -101,3 +101,14 @@ def test_the_comparison_dock_shows_only_in_comparison_mode(make_app, qtbot, sift
     qtbot.keyClick(window.canvas, Qt.Key.Key_C)
     assert not comparison.isVisible()
     assert points.isVisible()
+
+
+def test_a_restored_layout_shows_the_comparison_dock_only_in_comparison_mode(make_app, qtbot, sift_matcher, store):
+    first = make_app(sift_matcher, demo=False)
+    first.settings.set_variants("sift,sift@size=384")
+    first.settings.set_compare_mode(True)
+    assert _dock(first.window, "Comparison").isVisible()
+    store.save_window(first.window)  # as closing the window does
+    second = make_app(sift_matcher, demo=False)  # a new session, not in comparison mode
+    assert not second.session.settings.compare.active
+    assert not _dock(second.window, "Comparison").isVisible()
