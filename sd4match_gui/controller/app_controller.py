@@ -131,10 +131,11 @@ class AppController(QObject):
         self._banner_action = None
         self.window.message_banner.show_message(text, "error")
 
-    def offer(self, text: str, button: str, action: Callable[[], object]) -> None:
-        """A non-blocking question: ``text`` with a ``button`` that runs ``action``."""
+    def offer(self, text: str, button: str, action: Callable[[], object], details: str = "") -> None:
+        """A non-blocking question: ``text`` (one line; ``details`` on demand) with a ``button`` that
+        runs ``action``."""
         self._banner_action = action
-        self.window.message_banner.show_message(text, "info", button)
+        self.window.message_banner.show_message(text, "info", button, details)
 
     def offer_start(self) -> None:
         """With nothing opened: offer an earlier untitled session left behind, else the demo pair."""
