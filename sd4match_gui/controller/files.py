@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from engine.errors import EngineError
@@ -36,6 +36,25 @@ EXPORT_FORMATS = {  # dialog filter -> format name
     "labelme, two files per pair (*.json)": "labelme",
 }
 RESULTS_AUTOSAVE_DELAY_MS = 1000  # predictions are recomputable, so they are saved lazily
+AUTOSAVE_FAILED_HINT = "Your work is still in memory: save it elsewhere with File > Save session as…"
+
+
+class AutosaveReports(QObject):
+    """Carries the writer thread's outcome of every write to the GUI thread (a queued signal)."""
+
+    written = Signal(object)  # the error message, or None when the file was written
+    changed = Signal(object)  # on the GUI thread, only when failing starts, changes or stops
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.error: str | None = None
+        self.written.connect(self._on_written)
+
+    @Slot(object)
+    def _on_written(self, error: str | None) -> None:
+        if error != self.error:
+            self.error = error
+            self.changed.emit(error)
 
 
 class FileController:
@@ -67,7 +86,9 @@ class FileController:
         self._report_error = report_error
         self._autosave_enabled = autosave_enabled
         self._export_with_heatmaps = export_with_heatmaps
-        self.writer = AutosaveWriter()
+        self.autosave_reports = AutosaveReports()
+        self.autosave_reports.changed.connect(self._autosave_changed)
+        self.writer = AutosaveWriter(self.autosave_reports.written.emit)
         self.loader = BackgroundLoader()
         self.recovery_path = new_recovery_path()
         self.last_folder = ""
@@ -166,6 +187,13 @@ class FileController:
             return
         path = session.path if session.path is not None and self._autosave_enabled() else self.recovery_path
         self.writer.submit(path, self._document_dict(session, path))
+
+    def _autosave_changed(self, error: str | None) -> None:
+        """A failing autosave is an error banner until a write succeeds again."""
+        if error is not None:
+            self._report_error(f"{error}. {AUTOSAVE_FAILED_HINT}")
+        else:
+            self._notify("Autosave works again: every action is saved.")
 
     def autosave_later(self) -> None:
         """Coalesce saves after engine results (each click's answers would otherwise save twice)."""

@@ -3,7 +3,8 @@
 The GUI thread builds the document (a small dict, microseconds) and hands it over; a writer
 thread writes the newest one with ``engine.atomic`` (temp file, fsync, ``os.replace``), so a click
 never waits for the disk and a crash leaves the previous complete file. If saves pile up only the
-newest is written: a crash loses at most the last action.
+newest is written: a crash loses at most the last action. A failed write is reported (the window
+shows it) and the thread keeps writing the next document.
 
 Untitled sessions autosave into ``data_home()/recovery/``; the app offers the newest recovery
 file on the next start and removes it once the session is saved under a name or closed cleanly.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +38,19 @@ def latest_recovery() -> Path | None:
 
 
 class AutosaveWriter:
-    """A daemon thread that writes the newest ``(path, json dict)`` handed to :meth:`submit`."""
+    """A daemon thread that writes the newest ``(path, json dict)`` handed to :meth:`submit`.
 
-    def __init__(self) -> None:
+    Args:
+        written: called on the writer thread after every attempt with the error message, or None
+            when the file was written; the window shows failures through it.
+    """
+
+    def __init__(self, written: Callable[[str | None], None] | None = None) -> None:
         self._pending: tuple[Path, dict[str, Any]] | None = None
         self._condition = threading.Condition()
         self._busy = False
         self._closed = False
-        self.writes = 0
+        self._written = written
         self.last_error: str | None = None
         self._thread = threading.Thread(target=self._run, name="sd4match-autosave", daemon=True)
         self._thread.start()
@@ -81,12 +88,20 @@ class AutosaveWriter:
                 (path, data), self._pending = self._pending, None
                 self._busy = True
             try:
-                atomic.write_json(path, data)
-                self.writes += 1
-                self.last_error = None
-            except OSError as exc:  # a full disk must not kill the app; the status bar reports it
-                self.last_error = f"autosave to '{path}' failed: {exc}"
-                print(self.last_error, file=sys.stderr)
-            with self._condition:
-                self._busy = False
-                self._condition.notify_all()
+                self._write(path, data)
+            finally:  # whatever happened, flush() must not wait for this write any more
+                with self._condition:
+                    self._busy = False
+                    self._condition.notify_all()
+
+    def _write(self, path: Path, data: dict[str, Any]) -> None:
+        """One attempt; any failure (a full disk, a value JSON cannot hold) is reported, and the
+        thread lives on to write the next document."""
+        try:
+            atomic.write_json(path, data)
+            self.last_error = None
+        except Exception as exc:  # not only OSError: no failure may end autosaving
+            self.last_error = f"autosave to '{path}' failed: {exc}"
+            print(self.last_error, file=sys.stderr)
+        if self._written is not None:
+            self._written(self.last_error)
