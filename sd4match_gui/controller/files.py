@@ -9,6 +9,7 @@ session stays, and keeps working, until the new one has been read.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,17 +25,9 @@ from ..model.pairs import PairEntry
 from ..model.session import Session
 from ..model.session_file import import_document, load_session, session_document, to_document
 from .background import BackgroundLoader
+from .save_dialogs import EXPORT_FORMATS, SESSION_FORMAT, ask_save_path, export_format, with_extension
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
-SESSION_FILTER = "SD4Match session (*.json)"
-EXPORT_FORMATS = {  # dialog filter -> format name
-    "sd-correspondence JSON (*.json)": "json",
-    "sd-correspondence JSON with heatmaps, computed for every point (*.json)": "json+heatmaps",
-    "SPair-71k-style JSON, one file per pair (*.json)": "spair",
-    "PF-Pascal CSV (*.csv)": "pfpascal",
-    "COCO keypoints JSON (*.json)": "coco",
-    "labelme, two files per pair (*.json)": "labelme",
-}
 RESULTS_AUTOSAVE_DELAY_MS = 1000  # predictions are recomputable, so they are saved lazily
 AUTOSAVE_FAILED_HINT = "Your work is still in memory: save it elsewhere with File > Save session as…"
 
@@ -162,11 +155,13 @@ class FileController:
     # ---- saving ----
 
     def save_session(self, path: Path | None = None) -> bool:
-        """Save to ``path`` (or the session's own file); the session then autosaves there."""
+        """Save to ``path`` (``.json`` added to a name without extension) or the session's own file;
+        the session then autosaves there."""
         session = self._session()
         if path is None and session.path is None:
             return self.ask_save_session_as()
-        path = (path or session.path).resolve()
+        path = with_extension(path, SESSION_FORMAT.extension) if path is not None else session.path
+        path = path.resolve()
         session.path = path
         self.writer.submit(path, self._document_dict(session, path))
         if not self.writer.flush():
@@ -176,7 +171,7 @@ class FileController:
             self._report_error(self.writer.last_error)
             return False
         self._delete_recovery()
-        self._notify(f"Saved {path.name}; every action is now saved to it automatically.")
+        self._notify(f"Saved {path}; every action is now saved to it automatically.")
         return True
 
     def autosave(self) -> None:
@@ -213,12 +208,15 @@ class FileController:
     # ---- export and import ----
 
     def export(self, path: Path, fmt: str = "json") -> list[Path]:
-        """Write the annotated pairs as ``fmt`` (a value of ``EXPORT_FORMATS``); returns the files.
+        """Write the annotated pairs as ``fmt`` (a name of ``EXPORT_FORMATS``); returns the files.
 
-        Formats written as a folder of files ("spair", "labelme") use ``path`` without its suffix.
-        "json+heatmaps" is computed on the engine thread first: it returns nothing here, and its
-        files come with ``HeatmapExport.finished``.
+        A name without extension gets the format's. Formats written as a folder of files ("spair",
+        "labelme") use ``path`` without its extension as the folder. "json+heatmaps" is computed
+        on the engine thread first: it returns nothing here, and its files come with
+        ``HeatmapExport.finished``.
         """
+        chosen = export_format(fmt)
+        path = path.with_suffix("") if chosen.is_folder else with_extension(path, chosen.extension)
         if fmt == "json+heatmaps":
             self._export_with_heatmaps(path)
             return []
@@ -231,19 +229,21 @@ class FileController:
                 document.save(path)
                 written = [path]
             elif fmt == "spair":
-                written = converters.write_spair(document, path.with_suffix(""))
+                written = converters.write_spair(document, path)
             elif fmt == "labelme":
-                written = converters.write_labelme(document, path.with_suffix(""))
+                written = converters.write_labelme(document, path)
             elif fmt == "pfpascal":
                 written = [converters.write_pfpascal_csv(document, path)]
-            elif fmt == "coco":
-                written = [converters.write_coco(document, path)]
             else:
-                raise ValueError(f"unknown export format '{fmt}'")
+                written = [converters.write_coco(document, path)]
         except (EngineError, OSError) as exc:
             self._report_error(f"export failed: {exc}")
             return []
-        self._notify(f"Exported {len(document.pairs)} pair(s) to {written[0] if len(written) == 1 else path}.")
+        pairs = f"{len(document.pairs)} pair(s)"
+        if chosen.is_folder:
+            self._notify(f"Exported {pairs} as {len(written)} {chosen.what} file(s) in {path}{os.sep}")
+        else:
+            self._notify(f"Exported {pairs} to {path}")
         return written
 
     def import_json(self, path: Path) -> bool:
@@ -293,19 +293,18 @@ class FileController:
             self.open_path(Path(folder), split)
 
     def ask_open_session(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self._parent, "Open session", self.last_folder, SESSION_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self._parent, "Open session", self.last_folder, SESSION_FORMAT.filter)
         if path:
             self.open_session(Path(path))
 
     def ask_save_session_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self._parent, "Save session", self.last_folder, SESSION_FILTER)
-        return bool(path) and self.save_session(Path(path))
+        answer = ask_save_path(self._parent, "Save session", self.last_folder, (SESSION_FORMAT,))
+        return answer is not None and self.save_session(answer[0])
 
     def ask_export(self) -> None:
-        path, chosen = QFileDialog.getSaveFileName(self._parent, "Export", self.last_folder, ";;".join(EXPORT_FORMATS))
-        if not path:
-            return
-        self.export(Path(path), EXPORT_FORMATS.get(chosen, "json"))
+        answer = ask_save_path(self._parent, "Export", self.last_folder, EXPORT_FORMATS)
+        if answer is not None:
+            self.export(answer[0], answer[1].name)
 
     def ask_import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self._parent, "Import", self.last_folder, "JSON (*.json)")
