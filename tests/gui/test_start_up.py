@@ -51,7 +51,7 @@ def run_until_a_pair_is_shown(argv: list[str]) -> str:
         (["--frobnicate"], "unrecognized arguments: --frobnicate"),
     ],
 )
-def test_bad_arguments_end_in_one_line_before_a_window_opens(capsys, arguments, message):
+def test_bad_arguments_end_in_one_line_before_a_window_opens(qapp, capsys, arguments, message):
     before = len(main_windows())
     QTimer.singleShot(3000, lambda: [w.close() for w in main_windows()])  # a window that did open: fail, not hang
     with pytest.raises(SystemExit) as stopped:
