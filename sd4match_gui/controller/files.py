@@ -20,10 +20,11 @@ from engine.errors import EngineError
 from engine.export import converters
 
 from ..model import datasets
-from ..model.autosave import AutosaveWriter, latest_recovery, new_recovery_path
+from ..model.autosave import AutosaveWriter, new_recovery_path, recovery_files, recovery_folder
 from ..model.pairs import PairEntry
 from ..model.session import Session
 from ..model.session_file import import_document, load_session, session_document, to_document
+from ..views.recovery_dialog import RecoveryDialog
 from .background import BackgroundLoader
 from .save_dialogs import EXPORT_FORMATS, SESSION_FORMAT, ask_save_path, export_format, with_extension
 
@@ -84,6 +85,7 @@ class FileController:
         self.writer = AutosaveWriter(self.autosave_reports.written.emit)
         self.loader = BackgroundLoader()
         self.recovery_path = new_recovery_path()
+        self.recovery_dialog: RecoveryDialog | None = None
         self.last_folder = ""
         self._results_timer = QTimer()
         self._results_timer.setSingleShot(True)
@@ -91,21 +93,23 @@ class FileController:
 
     # ---- opening ----
 
-    def open_pairs(self, pairs: list[PairEntry], dataset: datasets.DatasetRef | None = None) -> None:
-        """Start a new untitled session on ``pairs`` with the current settings."""
+    def open_pairs(self, pairs: list[PairEntry], dataset: datasets.DatasetRef | None = None, message: str = "") -> None:
+        """Start a new untitled session on ``pairs`` with the current settings; ``message`` says so."""
         self.loader.abandon()  # the user opened something else meanwhile
         session = Session(self._session().settings)
         session.set_pairs(pairs, dataset=dataset)
-        self._start_untitled(session)
+        kept = self._leave_current()
+        self.recovery_path = new_recovery_path()
+        self._replace_session(session)
+        self._say(message, kept)
 
     def open_dataset(self, dataset: datasets.DatasetRef) -> None:
         """A benchmark split, read in the background; its keypoints become the reference."""
 
         def opened(found: tuple[list[PairEntry], int]) -> None:
             pairs, mirrored = found
-            self.open_pairs(pairs, dataset)
             skipped = f"; {mirrored} mirrored pair(s) left out" if mirrored else ""
-            self._notify(f"Opened {dataset.kind} {dataset.split}: {len(pairs)} pair(s){skipped}.")
+            self.open_pairs(pairs, dataset, f"Opened {dataset.kind} {dataset.split}: {len(pairs)} pair(s){skipped}.")
 
         description = f"reading {dataset.kind} {dataset.split}"
         self.loader.start(description, lambda: datasets.pairs_from_dataset(dataset), opened, self._report_error)
@@ -142,13 +146,13 @@ class FileController:
 
     def _read_session(self, path: Path, recovery: bool) -> None:
         def opened(session: Session) -> None:
-            self._leave_current()
+            kept = self._leave_current()
             if recovery:
                 session.path = None
                 self.recovery_path = path
             self._replace_session(session)
             verb = "Reopened the unsaved session from" if recovery else "Opened"
-            self._notify(f"{verb} {path.name}: {len(session.pairs)} pair(s).")
+            self._say(f"{verb} {path.name}: {len(session.pairs)} pair(s).", kept)
 
         self.loader.start(f"opening {path.name}", lambda: load_session(path), opened, self._report_error)
 
@@ -199,11 +203,37 @@ class FileController:
         self.loader.abandon()  # a read still in flight must not replace the session of a closed window
         if self._results_timer.isActive():
             self.autosave()
+        self._leave_current()  # an untitled session without points leaves no recovery file behind
         self.writer.close()
 
-    def recovery_candidate(self) -> Path | None:
-        candidate = latest_recovery()
-        return candidate if candidate != self.recovery_path else None
+    # ---- recovery ----
+
+    def recovery_offer(self) -> tuple[str, str, Callable[[], None]] | None:
+        """At start: what to say about the untitled sessions kept earlier, the button, its action."""
+        kept = recovery_files(exclude=self.recovery_path)
+        if not kept:
+            return None
+        more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
+        return f"Unsaved work was kept: {kept[0].describe()}{more}.", "Recover…", self.ask_recover
+
+    def ask_recover(self) -> None:
+        """List every recovery file but this window's own, newest first, to reopen or discard."""
+        kept = recovery_files(exclude=self.recovery_path)
+        if not kept:
+            self._notify(f"No unsaved work is kept in {recovery_folder()}.")
+            return
+        self.recovery_dialog = RecoveryDialog(kept, recovery_folder(), self._parent)
+        self.recovery_dialog.reopen.connect(self.reopen_recovery)
+        self.recovery_dialog.discard.connect(self.discard_recovery)
+        self.recovery_dialog.open()
+
+    def discard_recovery(self, path: Path) -> None:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            self._report_error(f"cannot discard '{path}': {exc}")
+            return
+        self._notify(f"Discarded {path}.")
 
     # ---- export and import ----
 
@@ -313,19 +343,31 @@ class FileController:
 
     # ---- internals ----
 
-    def _start_untitled(self, session: Session) -> None:
-        self._leave_current()
-        self.recovery_path = new_recovery_path()
-        self._replace_session(session)
-
-    def _leave_current(self) -> None:
+    def _leave_current(self) -> str:
         """Before switching sessions: an untitled session's recovery file is its only copy, so it
-        stays (the next start offers it) unless the session holds no points."""
+        stays (File > Recover unsaved work lists it) unless the session holds no points. Returns a
+        sentence saying where that work went, or ""."""
         current = self._session()
-        if current.path is None and not current.annotated_pair_ids():
+        annotated = current.annotated_pair_ids()
+        if current.path is None and not annotated:
             self._delete_recovery()
-        else:
-            self.writer.flush()
+            return ""
+        self.writer.flush()
+        if current.path is not None:
+            return ""
+        if self.writer.last_error:
+            return f"The unsaved points of the previous session could not be kept: {self.writer.last_error}"
+        count = sum(len(current.points(pair_id)) for pair_id in annotated)
+        return (
+            f"The previous session's {count} unsaved point(s) were kept in {self.recovery_path} "
+            "(File > Recover unsaved work reopens them)."
+        )
+
+    def _say(self, message: str, kept: str) -> None:
+        """What was opened, then where the work of the session it replaced went."""
+        text = " ".join(part for part in (message, kept) if part)
+        if text:
+            self._notify(text)
 
     def _delete_recovery(self) -> None:
         self.writer.flush()

@@ -6,16 +6,20 @@ never waits for the disk and a crash leaves the previous complete file. If saves
 newest is written: a crash loses at most the last action. A failed write is reported (the window
 shows it) and the thread keeps writing the next document.
 
-Untitled sessions autosave into ``data_home()/recovery/``; the app offers the newest recovery
-file on the next start and removes it once the session is saved under a name or closed cleanly.
+Untitled sessions autosave into ``data_home()/recovery/``. A recovery file stays when the user
+opens something else (the window says where it went) or the app ends without a save; the next
+start offers every one of them (:func:`recovery_files`, newest first) to reopen or discard. A
+file is removed once its session is saved under a name, or when it holds no points.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +36,69 @@ def new_recovery_path() -> Path:
     return recovery_folder() / f"untitled-{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6}.json"
 
 
-def latest_recovery() -> Path | None:
-    files = sorted(recovery_folder().glob("untitled-*.json"), key=lambda p: p.stat().st_mtime)
-    return files[-1] if files else None
+@dataclass(frozen=True)
+class RecoveryFile:
+    """What a recovery file holds, read without opening its images.
+
+    Attributes:
+        path: the file.
+        modified: its last write (seconds since the epoch).
+        pair: the pair that was open (a benchmark's "kind split" when it was a dataset), or "".
+        pairs: pairs in the session.
+        points: points placed over all of its pairs.
+        readable: False when the file is not a session this app can read (still listed, to discard).
+    """
+
+    path: Path
+    modified: float
+    pair: str = ""
+    pairs: int = 0
+    points: int = 0
+    readable: bool = True
+
+    def describe(self) -> str:
+        """One line: when, which pair, how many points."""
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.modified))
+        if not self.readable:
+            return f"{when} · unreadable ({self.path.name})"
+        others = f" and {self.pairs - 1} other pair(s)" if self.pairs > 1 else ""
+        return f"{when} · {self.pair or 'no pair'}{others} · {self.points} point(s)"
+
+
+def read_recovery(path: Path) -> RecoveryFile:
+    """Summarise a recovery file (an ``sd-correspondence`` session document)."""
+    modified = path.stat().st_mtime
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        annotated = data["pairs"]
+        points = sum(len(pair["keypoints"]) for pair in annotated)
+        session = data.get("session") or {}
+        listed = session.get("pairs") or []
+        index = session.get("current_index", 0)
+        if "dataset" in session:
+            pair, count = f"{session['dataset']['kind']} {session['dataset']['split']}", len(annotated)
+        elif listed:
+            pair, count = str(listed[min(max(index, 0), len(listed) - 1)]["pair_id"]), len(listed)
+        else:
+            pair, count = (str(annotated[0]["pair_id"]) if annotated else ""), len(annotated)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return RecoveryFile(path, modified, readable=False)
+    return RecoveryFile(path, modified, pair, count, points)
+
+
+def recovery_files(exclude: Path | None = None) -> list[RecoveryFile]:
+    """Every recovery file that holds points (or cannot be read), but ``exclude`` (the window's
+    own), newest first."""
+    found = []
+    for path in recovery_folder().glob("untitled-*.json"):
+        if path != exclude:
+            try:
+                recovery = read_recovery(path)
+            except OSError:  # removed meanwhile (another window discarded it)
+                continue
+            if recovery.points or not recovery.readable:
+                found.append(recovery)
+    return sorted(found, key=lambda f: f.modified, reverse=True)
 
 
 class AutosaveWriter:
