@@ -53,9 +53,14 @@ def run_until_a_pair_is_shown(argv: list[str]) -> str:
 )
 def test_bad_arguments_end_in_one_line_before_a_window_opens(qapp, capsys, arguments, message):
     before = len(main_windows())
-    QTimer.singleShot(3000, lambda: [w.close() for w in main_windows()])  # a window that did open: fail, not hang
-    with pytest.raises(SystemExit) as stopped:
-        app_module.main(arguments)
+    guard = QTimer(singleShot=True, interval=3000)  # a window that did open is closed: the test fails, not hangs
+    guard.timeout.connect(lambda: [w.close() for w in main_windows()])
+    guard.start()
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            app_module.main(arguments)
+    finally:
+        guard.stop()  # must not close a later test's windows
     assert stopped.value.code == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.startswith("sd4match-gui: error: ") and message in error
