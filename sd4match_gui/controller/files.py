@@ -1,9 +1,11 @@
-"""Opening pairs and sessions, saving, exporting, importing, and autosave.
+"""Opening pairs and sessions, saving, exporting, importing, autosave and recovery.
 
 Methods taking a path do the work (tests call them); ``ask_*`` methods first show a file dialog.
 Errors become a message for the user, never an exception out of a slot. Datasets and sessions
 (which may name a dataset) are read off the GUI thread by :attr:`FileController.loader`; the open
-session stays, and keeps working, until the new one has been read.
+session stays, and keeps working, until the new one has been read. A failing autosave is shown
+in the window until a write succeeds again; untitled work left behind by opening something else
+is named in the status bar and listed by File > Recover unsaved work.
 """
 
 from __future__ import annotations
