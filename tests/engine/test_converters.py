@@ -182,7 +182,7 @@ def test_heatmap_side_files(document, tmp_path):
     written = save_with_heatmaps(document, maps, export)
     folder = written[1].parent.name
     assert re.fullmatch(r"export_heatmaps-[0-9a-f]{8}", folder)  # a folder of its own per export
-    names = [f"{folder}/p2_k0_class_cat.npy", f"{folder}/p2_k0_class_cat-2.npy"]  # no run overwrites another
+    names = [f"{folder}/p2_point1_class_cat.npy", f"{folder}/p2_point1_class_cat-2.npy"]  # no run overwrites another
     assert written == [export, *(tmp_path / "out" / name for name in names)]
     assert sorted(p.name for p in (tmp_path / "out" / folder).iterdir()) == sorted(Path(n).name for n in names)
     saved = CorrespondenceDocument.load(export)
@@ -212,7 +212,7 @@ def test_a_failed_heatmap_export_leaves_the_earlier_one_as_it_was(document, tmp_
     with pytest.raises(OSError, match="disk full"):
         save_with_heatmaps(document, {"p2": {"class:cat": {0: np.full((3, 4), 9.0)}}}, export)
     assert export.read_text() == before
-    assert (read_heatmap(export, f"{folder}/p2_k0_class_cat.npy") == 0.25).all()
+    assert (read_heatmap(export, f"{folder}/p2_point1_class_cat.npy") == 0.25).all()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json", folder]  # no staging left
 
 
