@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -160,7 +159,6 @@ def test_errors_are_one_line(spair, tmp_path, capsys):
     assert "variant 'single' needs Stable Diffusion" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(importlib.util.find_spec("accelerate") is None, reason="accelerate is not installed")
 def test_two_processes_under_accelerate_launch_merge_to_the_single_process_result(spair, tmp_path):
     # --multi_gpu starts the processes even without GPUs; the eval command then joins them over gloo.
     launch = [
