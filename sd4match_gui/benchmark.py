@@ -44,7 +44,7 @@ def _matcher_and_features(backend: str, folder: Path):
 
     if backend == "sift":
         return Matcher(), FeatureSettings(backend="sift")
-    from engine.models.random_init import random_stable_diffusion, save_stable_diffusion
+    from engine.bench.random_init import random_stable_diffusion, save_stable_diffusion
 
     model = save_stable_diffusion(random_stable_diffusion("tiny", seed=0), folder / "tiny-sd")
     matcher = Matcher(ModelSources(sd=str(model)), runtime=resolve_runtime("cpu", "float32"))
