@@ -244,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", nargs="+", default=["sift", "tiny-sd"], choices=["sift", "tiny-sd"])
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args(argv)
+    from engine.runtime import RuntimeOptions, configure_process
+
+    configure_process(RuntimeOptions.from_environment())  # as sd4match-gui does at start, before any thread
     with tempfile.TemporaryDirectory(prefix="sd4match-bench-") as temporary:
         folder = Path(temporary)
         _isolate(folder)
