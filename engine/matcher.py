@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .cache import LRUCache
+from .cache import LRUCache, fields_key
 from .errors import WeightsNotFoundError
 from .features import FeatureMap
 from .features.dense_sift import DenseSiftFeatures
@@ -124,7 +124,7 @@ class Matcher:
         conditioning = self.prompts.conditioning(prompt, source, target)
         maps = []
         for role, image in (("source", source), ("target", target)):
-            key = (backend.identity, image.digest, conditioning.identity, _settings_key(settings))
+            key = (backend.identity, image.digest, conditioning.identity, fields_key(settings))
 
             def extract(image: LoadedImage = image, role: str = role) -> FeatureMap:
                 features = backend.extract(image, conditioning.states, settings, progress.prefixed(f"{role}: "))
@@ -163,7 +163,3 @@ class Matcher:
             "features": {"backend": "sift", "size": settings.size},
             "prompt": None,
         }
-
-
-def _settings_key(settings: FeatureSettings) -> tuple[Any, ...]:
-    return (settings.timesteps, settings.layer, settings.ensemble, settings.size, settings.seed, settings.dual_layer)

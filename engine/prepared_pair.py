@@ -29,14 +29,12 @@ class MatchResult:
         match_xy: ``N x 2`` predicted points, original target pixels ((0, 0) = centre of the
             top-left pixel).
         confidence: ``N`` values in [0, 1] (see :func:`engine.localisation.confidence`).
-        peak_score: ``N`` cosine similarity at the best target cell.
         grid_xy: ``N x 2`` predictions on the target feature grid.
     """
 
     query_xy: np.ndarray
     match_xy: np.ndarray
     confidence: np.ndarray
-    peak_score: np.ndarray
     grid_xy: np.ndarray
 
     def __len__(self) -> int:
@@ -80,14 +78,13 @@ class PreparedPair:
         points = validate_points(points_xy, self.source_image.width, self.source_image.height, "the source image")
         if len(points) == 0:
             empty = np.zeros((0, 2))
-            return MatchResult(empty, empty, np.zeros(0), np.zeros(0), empty)
+            return MatchResult(empty, empty, np.zeros(0), empty)
         scores = self._scores(points)
         grid_xy, _ = localise(scores, settings.method, settings.sigma, settings.temperature)
         return MatchResult(
             query_xy=points,
             match_xy=self.target.frame.grid_to_pixels(grid_xy.double().cpu().numpy()),
             confidence=confidence(scores, grid_xy, settings.temperature).cpu().numpy().astype(np.float64),
-            peak_score=scores.flatten(1).max(dim=1).values.cpu().numpy().astype(np.float64),
             grid_xy=grid_xy.cpu().numpy().astype(np.float64),
         )
 

@@ -15,8 +15,9 @@ from typing import NoReturn
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from engine.models.cpu_memory import share_one_arena
+from engine.errors import SettingsError
 from engine.models.weights import looks_like_path
+from engine.runtime import RuntimeOptions, configure_process
 from engine.settings import BACKENDS
 
 from . import __version__
@@ -132,7 +133,11 @@ def open_initial(controller: AppController, args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Before any thread starts, so that the engine thread can reuse freed memory (engine/models/cpu_memory.py).
-    share_one_arena()
+    try:
+        configure_process(RuntimeOptions.from_environment())
+    except SettingsError as exc:
+        print(f"sd4match-gui: error: {exc}", file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
