@@ -8,8 +8,8 @@
 Models load lazily on first use. Feature maps are cached by (backend and weights, image digest,
 prompt identity, settings); VAE posteriors by image; prompt conditioning by prompt. All torch
 work must run on one thread at a time (the app's single engine worker does this). The steps
-themselves read in order in :mod:`engine.pipeline`; ``docs/architecture.md`` (section "Caches")
-lists every cache.
+themselves read in order in :mod:`engine.pipeline`; docs/architecture.md#caches lists every
+cache.
 """
 
 from __future__ import annotations

@@ -1,24 +1,23 @@
 """SD4Match inference in one place: the numbered steps every match runs, each one call into its owner.
 
-Read top to bottom, this module is the method; ``docs/algorithm.md`` explains each step (section
-names in brackets) and says where the paper or the official code decides a detail.
+Read top to bottom, this module is the method. Each step is one call into the module that owns
+it; the section of docs/algorithm.md named beside it says what the step computes and where the
+paper or the official code decides a detail::
 
-====  =========================  ===================================================  ============================
-step  what                       call                                                 owner
-====  =========================  ===================================================  ============================
-0     prompt -> ``1 x 77 x D``   ``PromptBuilder.conditioning``                       ``prompts/builder.py``
-1     squash to ``S x S``        ``StableDiffusionFeatures.posterior``: ``squash``    ``features/feature_map.py``
-2     VAE posterior (cached)     ``StableDiffusionFeatures.posterior``:               ``models/stable_diffusion.py``
-                                 ``encode_posterior``
-3     seeded noise               ``posterior_and_noise``                              ``randomness.py``
-4     noise to t, truncated UNet ``scheduler.add_noise``,                             ``models/unet_features.py``
-                                 ``StableDiffusionFeatures.unet``: ``up_block_features``
-5     ensemble mean              :func:`ensemble_mean`                                this module
-6     cosine                     ``PreparedPair.match``: ``sample_features``,          ``localisation.py``
-                                 ``cosine_scores``
-7     kernel soft-argmax         ``localise``, ``GridFrame.grid_to_pixels``,          ``localisation.py``,
-                                 ``confidence``                                       ``frames.py``
-====  =========================  ===================================================  ============================
+    step                              call (owner)                                        docs/algorithm.md
+    0  prompt -> 1 x 77 x D states    PromptBuilder.conditioning (prompts/builder.py)     #prompts
+    1  squash to S x S, [-1, 1]       StableDiffusionFeatures.posterior                   #squash
+                                        -> squash (features/feature_map.py)
+    2  VAE posterior (cached)         StableDiffusionFeatures.posterior                   #vae-posterior
+                                        -> encode_posterior (models/stable_diffusion.py)
+    3  seeded noise                   posterior_and_noise (randomness.py)                 #randomness-contract
+    4  noise to t, truncated UNet     scheduler.add_noise, StableDiffusionFeatures.unet   #truncated-unet
+                                        -> up_block_features (models/unet_features.py)
+    5  ensemble mean                  ensemble_mean (this module)                         #ensemble-mean
+    6  cosine similarity              PreparedPair.match -> sample_features,              #cosine-similarity
+                                        cosine_scores (localisation.py)
+    7  kernel soft-argmax             localise (localisation.py), confidence,             #localisation
+                                        GridFrame.grid_to_pixels (frames.py)
 
 This is the Matcher's own path, not a copy of it: :meth:`engine.matcher.Matcher.prepare` runs step 0
 and then :func:`feature_map` for each image behind its feature cache, and

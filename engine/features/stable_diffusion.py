@@ -3,7 +3,7 @@
 The steps themselves (squash, VAE posterior, seeded noise, truncated UNet, ensemble mean) read in
 order in :mod:`engine.pipeline`; this class holds what they need and runs the two model calls
 (:meth:`StableDiffusionFeatures.posterior`, :meth:`StableDiffusionFeatures.unet`). See
-``docs/algorithm.md``, section "Features".
+``docs/algorithm.md#features``.
 """
 
 from __future__ import annotations
