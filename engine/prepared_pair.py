@@ -2,7 +2,8 @@
 
 Like SAM's predictor, the expensive work (feature extraction) happens once when the pair is
 prepared; :meth:`PreparedPair.match` and :meth:`PreparedPair.score_maps` then cost one sample, one
-``N x C`` by ``C x h*w`` product and a softmax: milliseconds.
+``N x C`` by ``C x h*w`` product and a softmax: milliseconds. They are steps 6 (cosine) and 7
+(kernel soft-argmax) of :mod:`engine.pipeline`.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class PreparedPair:
 
     @torch.no_grad()
     def match(self, points_xy: np.ndarray, localisation: LocalisationSettings | None = None) -> MatchResult:
-        """Predict where ``N x 2`` source points (original pixels) land on the target."""
+        """Predict where ``N x 2`` source points (original pixels) land on the target: pipeline steps 6-7."""
         settings = localisation or LocalisationSettings()
         points = validate_points(points_xy, self.source_image.width, self.source_image.height, "the source image")
         if len(points) == 0:
@@ -89,7 +90,11 @@ class PreparedPair:
         )
 
     def _scores(self, points: np.ndarray) -> torch.Tensor:
-        """``N x 2`` validated source pixels -> ``N x h x w`` cosine scores (torch)."""
+        """Pipeline step 6: ``N x 2`` validated source pixels -> ``N x h x w`` cosine scores (torch).
+
+        Each point goes to the source grid (align-corners), its feature is sampled bilinearly, and
+        its L2-normalised vector is dotted with every L2-normalised target cell.
+        """
         grid = torch.from_numpy(self.source.frame.pixels_to_grid(points)).to(self.source.features.device)
         queries = sample_features(self.source.features, grid.float())
         return cosine_scores(queries, self.target.normalised)
