@@ -200,10 +200,15 @@ class ComputationController(QObject):
         for row, point_id in enumerate(self._point_ids):
             point = session.point(point_id, self._pair_id)
             if point is not None:
-                xy = (float(matches.match_xy[row, 0]), float(matches.match_xy[row, 1]))
-                record = PredictionRecord(run_id, xy, float(matches.confidence[row]))
+                # A run's first prediction of a point stands: asked again (for its heatmap, or after
+                # reopening), the point keeps it, so numbers never move by the float noise of
+                # another batch, and an unchanged point stays the same object (views skip it).
+                record = point.prediction(run_id)
+                if record is None:
+                    xy = (float(matches.match_xy[row, 0]), float(matches.match_xy[row, 1]))
+                    record = PredictionRecord(run_id, xy, float(matches.confidence[row]))
                 updated = point.with_prediction(record, primary)
-                if updated != point:  # an unchanged point stays the same object: views skip it
+                if updated != point:
                     session.replace_point(self._pair_id, point_id, updated)
         if result.heatmap is not None and self._heatmap_point is not None:
             self.heatmaps[result.variant] = Heatmap(self._pair_id, self._heatmap_point, result.heatmap, result.frame)

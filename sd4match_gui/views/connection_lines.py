@@ -18,12 +18,14 @@ from PySide6.QtGui import QColor, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsObject
 
 from .coords import PIXEL_CENTRE
+from .markers import MARKER_SIZE
 from .raster_cache import RasterCache
 
 Z_LINES = 1000
 # Screen pixels. Lines are opaque and 2 px wide: fractional widths or translucency make the
 # antialiased software rasteriser about twice as slow, and lines dominate a repaint.
 LINE_WIDTH = 2
+LINE_GAP = MARKER_SIZE / 2  # screen pixels left free at each end: the marker, with its clear centre
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,11 @@ class ConnectionLines(QGraphicsObject):
             ends[rows] = np.stack([x, y, inside], axis=1)
         x1, y1 = _affine(transform, start_x, start_y)
         x2, y2 = _affine(transform, ends[:, 0], ends[:, 1])
+        # Each end stops at its marker's rim, so the line never covers the point's own pixel.
+        length = np.hypot(x2 - x1, y2 - y1)
+        shift = np.minimum(LINE_GAP, length / 2) / np.maximum(length, 1e-9)
+        dx, dy = (x2 - x1) * shift, (y2 - y1) * shift
+        x1, y1, x2, y2 = x1 + dx, y1 + dy, x2 - dx, y2 - dy
         colour = None
         for i in np.flatnonzero(start_inside & (ends[:, 2] > 0)):
             if links[i].colour != colour:

@@ -79,7 +79,13 @@ class PointViewBox(pg.ViewBox):
 
 
 class ImagePanel(pg.GraphicsLayout):
-    """Title above a :class:`PointViewBox` holding the image, the heatmap and the markers."""
+    """Title above a :class:`PointViewBox` holding the image, the heatmap and the markers.
+
+    Signals:
+        image_changed(): :meth:`set_image` replaced the image.
+    """
+
+    image_changed = Signal()
 
     def __init__(self, title: str = "") -> None:
         super().__init__()
@@ -125,6 +131,7 @@ class ImagePanel(pg.GraphicsLayout):
         self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
         self.view.image_size = (rgb.shape[1], rgb.shape[0])
         self.fit()
+        self.image_changed.emit()
 
     def set_markers(self, markers: list[Marker]) -> None:
         self.view.markers.set_markers(markers)
