@@ -12,6 +12,7 @@ from the points, so undoing past them simply asks for them again.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -49,8 +50,9 @@ class PointEdit:
 class History:
     """Linear undo stack; a new edit after some undos discards the redo branch."""
 
-    def __init__(self, depth: int = DEFAULT_DEPTH) -> None:
+    def __init__(self, depth: int = DEFAULT_DEPTH, clock: Callable[[], float] = time.monotonic) -> None:
         self.depth = depth
+        self.clock = clock  # seconds, for the pause that ends a run
         self._done: list[PointEdit] = []
         self._undone: list[PointEdit] = []
         self._open_run: tuple[str, str, int, float] | None = None  # (kind, pair, point, when) of the last step
@@ -59,7 +61,7 @@ class History:
         """Apply ``edit`` as a new step, or, for an edit of kind ``run`` (e.g. "nudge") that continues
         the last step's run, fold it into that step (its ``before`` stays, its ``after`` is the new one)."""
         edit.apply(session)
-        now = time.monotonic()
+        now = self.clock()
         key = None if run is None else (run, edit.pair_id, edit.point_id)
         last = self._open_run
         if key is not None and last is not None and last[:3] == key and now - last[3] < MERGE_PAUSE_S:

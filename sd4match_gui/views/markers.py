@@ -21,9 +21,9 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPaint
 from .coords import PIXEL_CENTRE
 from .raster_cache import RasterCache
 
-MARKER_SIZE = 11
-SELECTED_SIZE = 17
-HOLE = 5  # screen pixels left clear in the middle of every symbol: the point's own pixel shows
+MARKER_SIZE = 13
+SELECTED_SIZE = 19
+HOLE = 7  # screen pixels left clear in the middle of every symbol (rims included): the point's pixel shows
 HIT_RADIUS = 9.0  # screen pixels
 Z_MARKERS = 20
 LABEL_OFFSET = QPointF(7, -8)  # screen pixels from the marker centre to the label's bottom-left
@@ -153,6 +153,17 @@ def draw_markers(painter: QPainter, transform: QTransform, markers: list[Marker]
             label = label_sprite(marker.text, marker.colour, ratio)
             height = round(label.height() / ratio)
             painter.drawImage(x + round(LABEL_OFFSET.x()), y + round(LABEL_OFFSET.y()) - height, label)
+
+
+def open_crosshair(size: float) -> QPainterPath:
+    """A crosshair symbol (pyqtgraph's unit square) whose arms stop clear of the centre (``HOLE``
+    wide, plus room for their pen) at ``size`` screen pixels: the pixel it points at stays visible."""
+    path = QPainterPath()
+    gap = (HOLE / 2 + 1.5) / size
+    for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        path.moveTo(dx * gap, dy * gap)
+        path.lineTo(dx * 0.5, dy * 0.5)
+    return path
 
 
 class PassiveScatter(pg.ScatterPlotItem):
