@@ -96,6 +96,7 @@ class PaintWatch:
 
         self.ready = None
         self.finished_at = 0.0
+        self.finished_cpu = 0.0
         self._filter = Filter()
         self._widget = widget
         widget.installEventFilter(self._filter)
@@ -107,7 +108,7 @@ class PaintWatch:
         self.ready, self.finished_at = ready, 0.0
 
     def finish(self) -> None:
-        self.finished_at = time.perf_counter()
+        self.finished_at, self.finished_cpu = time.perf_counter(), time.thread_time()
 
     def done(self) -> bool:
         return self.finished_at > 0
@@ -152,19 +153,21 @@ CLICK = (("MouseButtonPress", "LeftButton", "LeftButton"), ("MouseButtonRelease"
 HOVER = (("MouseMove", "NoButton", "NoButton"),)
 
 
-def _timed(painted: PaintWatch, ready, action) -> float:
-    """Milliseconds from ``action()`` to the end of the first paint after which ``ready()`` holds."""
+def _timed(painted: PaintWatch, ready, action) -> tuple[float, float]:
+    """Milliseconds from ``action()`` to the end of the first paint after which ``ready()`` holds, and
+    the GUI thread's CPU milliseconds meanwhile (the work itself, whatever else the machine runs)."""
     painted.arm(ready)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.thread_time()
     action()
     _wait_until(painted.done)
-    return (painted.finished_at - started) * 1000
+    return (painted.finished_at - started) * 1000, (painted.finished_cpu - started_cpu) * 1000
 
 
-def _summary(latencies: list[float]) -> dict[str, float]:
-    ordered = sorted(latencies)
+def _summary(timings: list[tuple[float, float]]) -> dict[str, float]:
+    ordered = sorted(latency for latency, _ in timings)
     return {
         "count": len(ordered),
+        "gui_cpu_median_ms": statistics.median(cpu for _, cpu in timings),
         "median_ms": statistics.median(ordered),
         "p95_ms": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
         "max_ms": ordered[-1],
@@ -212,23 +215,23 @@ def _measure_count(app, count: int, clicks: int, rng: np.random.Generator) -> di
     _wait(app, lambda: app.computation.idle and all(p.trg_xy is not None for p in app.session.points()))
 
     painted = PaintWatch(canvas.viewport())
-    clicks_ms = []
+    click_timings = []
     for index, xy in enumerate(spots):
         new_id = app.session.next_point_id()
-        elapsed = _timed(painted, lambda new_id=new_id: _drawn(app, new_id), lambda xy=xy: _mouse(canvas, xy, CLICK))
+        timing = _timed(painted, lambda new_id=new_id: _drawn(app, new_id), lambda xy=xy: _mouse(canvas, xy, CLICK))
         if index >= WARM_UP:
-            clicks_ms.append(elapsed)
+            click_timings.append(timing)
         app.annotation.undo()
         _wait(app, lambda: app.computation.idle)
         canvas.viewport().repaint()  # the undo's redraw belongs to the undo, not to the next click
-    hovers_ms = []
+    hover_timings = []
     for index, xy in enumerate(spots):
-        elapsed = _timed(painted, lambda xy=xy: _preview_drawn(app, xy), lambda xy=xy: _mouse(canvas, xy, HOVER))
+        timing = _timed(painted, lambda xy=xy: _preview_drawn(app, xy), lambda xy=xy: _mouse(canvas, xy, HOVER))
         if index >= WARM_UP:
-            hovers_ms.append(elapsed)
+            hover_timings.append(timing)
         _wait_until(lambda: not app.hover.cooling_down)
     painted.remove()
-    return {"click": _summary(clicks_ms), "hover": _summary(hovers_ms)}
+    return {"click": _summary(click_timings), "hover": _summary(hover_timings)}
 
 
 def _preview_drawn(app, xy: np.ndarray) -> bool:
@@ -275,13 +278,13 @@ def main(argv: list[str] | None = None) -> int:
         QApplication.instance() or QApplication(sys.argv[:1])
         results = {backend: measure(backend, args.clicks, folder, tuple(args.points)) for backend in args.backends}
     print(f"latency to drawn, {args.clicks} each, cached features, offscreen")
-    print("| backend | points | event | median ms | p95 ms | max ms | feature extractions |")
-    print("|---|---|---|---|---|---|---|")
+    print("| backend | points | event | median ms | p95 ms | max ms | GUI CPU ms (median) | feature extractions |")
+    print("|---|---|---|---|---|---|---|---|")
     for backend, r in results.items():
         for count, events in r["points"].items():
             for event in ("click", "hover"):
                 e = events[event]
-                times = f"{e['median_ms']:.1f} | {e['p95_ms']:.1f} | {e['max_ms']:.1f}"
+                times = f"{e['median_ms']:.1f} | {e['p95_ms']:.1f} | {e['max_ms']:.1f} | {e['gui_cpu_median_ms']:.1f}"
                 print(f"| {backend} | {count} | {event} | {times} | {r['feature_extractions']} |")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
