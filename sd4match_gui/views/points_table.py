@@ -146,10 +146,12 @@ class PointsTable(QTableWidget):
         end = 0  # rows kept at the end
         while end < min(len(ids), len(old_ids)) - start and ids[-1 - end] == old_ids[-1 - end]:
             end += 1
-        for row in range(len(old_ids) - end - 1, start - 1, -1):
-            self.removeRow(row)
+        model = self.model()
+        if len(old_ids) - end > start:  # one block: one signal, however many rows (a pair change)
+            model.removeRows(start, len(old_ids) - end - start)
+        if len(ids) - end > start:
+            model.insertRows(start, len(ids) - end - start)
         for row in range(start, len(ids) - end):
-            self.insertRow(row)
             for column, text in enumerate(rows[row]):
                 self.setItem(row, column, self._item(column, text))
         kept = [*range(start), *range(len(ids) - end, len(ids))]
