@@ -116,27 +116,26 @@ def symbol_sprite(style: str, colour: tuple[int, int, int], selected: bool, rati
 @lru_cache(maxsize=4096)
 def label_sprite(text: str, colour: tuple[int, int, int], ratio: float = 1.0) -> QImage:
     """``text`` on a tab of ``colour``, in black or white, whichever reads better."""
-    box = _LABEL_METRICS.boundingRect(text).adjusted(-3, -1, 3, 1)
+    font, metrics = _label_font()
+    box = metrics.boundingRect(text).adjusted(-3, -1, 3, 1)
     image = _sprite(math.ceil(box.width()), math.ceil(box.height()), ratio)
     background = QColor(*colour)
     painter = QPainter(image)
     painter.fillRect(QRectF(0, 0, box.width(), box.height()), background)
-    painter.setFont(_LABEL_FONT)
+    painter.setFont(font)
     painter.setPen(Qt.GlobalColor.black if background.lightness() > LIGHT else Qt.GlobalColor.white)
     painter.drawText(QRectF(0, 0, box.width(), box.height()), Qt.AlignmentFlag.AlignCenter, text)
     painter.end()
     return image
 
 
-def _label_font() -> QFont:
+@lru_cache(maxsize=1)
+def _label_font() -> tuple[QFont, QFontMetricsF]:
+    """Made on first use: fonts need the application, which importing this module must not."""
     font = QFont()
     font.setPointSizeF(8.5)
     font.setBold(True)
-    return font
-
-
-_LABEL_FONT = _label_font()
-_LABEL_METRICS = QFontMetricsF(_LABEL_FONT)
+    return font, QFontMetricsF(font)
 
 
 def draw_markers(painter: QPainter, transform: QTransform, markers: list[Marker]) -> None:
