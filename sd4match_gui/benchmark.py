@@ -18,7 +18,6 @@ SD2-1's layer 1) and ``tiny-sd`` (a tiny random Stable Diffusion at 256: 16 x 16
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -290,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
                 times = f"{e['median_ms']:.1f} | {e['p95_ms']:.1f} | {e['max_ms']:.1f} | {e['gui_cpu_median_ms']:.1f}"
                 print(f"| {backend} | {count} | {event} | {times} | {r['feature_extractions']} |")
     if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        from engine import atomic
+
+        atomic.write_json(args.json, results)
     return 0
 
 
