@@ -89,7 +89,7 @@ class Presenter:
     def render(self, session: Session) -> None:
         variants = session.settings.active_variants()
         points = session.points()
-        truth = references(session.pair, points) if session.pair is not None else {}
+        truth = references(session.pair, points, self._target_size(session)) if session.pair is not None else {}
         self._draw_source(session, points)
         self._draw_targets(session, variants, points, truth)
         self._draw_lines(session, variants, points)
