@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import EngineError
 from ..models.cpu_memory import share_one_arena
-from . import bench, compare, download, eval, match, prompts, tune
+from . import bench, compare, download, eval, match, prompts, propagate, tune
 
-COMMANDS = (match, compare, download, prompts, eval, bench, tune)
+COMMANDS = (match, compare, download, prompts, eval, bench, tune, propagate)
 
 
 def build_parser() -> argparse.ArgumentParser:
