@@ -13,7 +13,7 @@ from engine.export import SCHEMA_VERSION, CorrespondenceDocument, ImageRef, Keyp
 def document(tmp_path, cycle_error: float | None) -> CorrespondenceDocument:
     pair = PairRecord(
         "p", ImageRef(tmp_path / "a.jpg", 10, 10), ImageRef(tmp_path / "b.jpg", 10, 10),
-        keypoints=[Keypoint(0, (1.0, 2.0), (3.0, 4.0), predictions=[Prediction("r1", (3.0, 4.0), 0.5, None, cycle_error)])],
+        keypoints=[Keypoint(0, (1.0, 2.0), (3.0, 4.0), predictions=[Prediction("r1", (3.0, 4.0), 0.5, None, cycle_error)])],  # noqa: E501
     )  # fmt: skip
     return CorrespondenceDocument(runs=[Run("r1", {"backend": "sift"})], pairs=[pair])
 
