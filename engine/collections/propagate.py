@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import EngineError
 from ..evaluation.distributed import per_pair_threads
 from ..export.document import CorrespondenceDocument, PairRecord, Run
 from ..export.from_matches import RunResult, matches_document
 from ..images import IMAGE_SUFFIXES, LoadedImage
 from ..matcher import Matcher
+from ..prepared_pair import MatchResult, PreparedPair
 from ..prompts.spec import PromptSpec
 from ..settings import FeatureSettings, LocalisationSettings
 from .review import cycle_errors
@@ -88,6 +91,22 @@ def pair_ids(template: Path, targets: Sequence[Path]) -> list[str]:
     return ids
 
 
+def match_with_cycle(
+    matcher: Matcher,
+    template_image: LoadedImage,
+    template_xy: np.ndarray,
+    target_image: LoadedImage,
+    prompt: PromptSpec,
+    settings: FeatureSettings,
+    localisation: LocalisationSettings,
+) -> tuple[PreparedPair, MatchResult, np.ndarray]:
+    """``match``'s predictions of ``N x 2`` template points on the target, and their ``N`` cycle errors (px)."""
+    pair = matcher.prepare(template_image, target_image, prompt, settings)
+    with per_pair_threads():  # the same summation order however many processes share the CPU
+        result = pair.match(template_xy, localisation)
+        return pair, result, cycle_errors(pair, result, localisation)
+
+
 def propagate_to(
     matcher: Matcher,
     template: Template,
@@ -100,10 +119,9 @@ def propagate_to(
     category: str | None = None,
 ) -> PropagatedTarget:
     """Predict every template point on the target, with its cycle error; ids and labels are the template's."""
-    pair = matcher.prepare(template_image, target_image, prompt, settings)
-    with per_pair_threads():  # the same summation order however many processes share the CPU
-        result = pair.match(template.xy, localisation)
-        cycle = cycle_errors(pair, result, localisation)
+    pair, result, cycle = match_with_cycle(
+        matcher, template_image, template.xy, target_image, prompt, settings, localisation
+    )
     document = matches_document([RunResult(RUN_ID, pair, localisation, result)], category, pair_id)
     record = document.pairs[0]
     for keypoint, point, error in zip(record.keypoints, template.points, cycle, strict=True):
