@@ -23,7 +23,7 @@ from ..collections.review import ReviewThresholds
 from ..collections.template import Template, read_template
 from ..errors import EngineError, ImageError, SettingsError
 from ..evaluation.distributed import shard
-from ..evaluation.runner import image_cache, results_identity
+from ..evaluation.runner import results_identity
 from ..evaluation.store import ResultStore, results_folder
 from ..images import LoadedImage, load_image
 from ..variants import Variant
@@ -95,17 +95,17 @@ def run(args: argparse.Namespace) -> int:
     store = ResultStore(folder, identity, group.index, args.save_every, record=PropagatedTarget)
     ids = dict(zip(map(target_key, targets), pair_ids(template.image_path, targets), strict=True))
     done = store.completed()
-    todo = shard([t for t in targets if target_key(t) not in done], group.index, group.count)
+    remaining = [path for path in targets if target_key(path) not in done]
+    todo = shard(remaining, group.index, group.count)
     group.wait()  # everyone has read the saved results before anyone adds to them
 
     if todo and settings.backend == "sd":
         matcher.stable_diffusion(stage_printer())
-    images = image_cache()
     bar = tqdm(total=len(todo), unit="image", file=sys.stderr, disable=not group.is_main, mininterval=1.0)
     try:
         for path in todo:
             try:
-                target = images.get_or_create(target_key(path), lambda path=path: load_image(path))
+                target = load_image(path)
             except ImageError as exc:
                 print(f"sd4match propagate: skipped {path.name}: {exc}", file=sys.stderr)
                 continue
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     group.wait()  # every process has saved its block
     if not group.is_main:
         return 0
-    return _write(args, template, targets, store, thresholds, len(done))
+    return _write(args, template, targets, store, thresholds, len(targets) - len(remaining))
 
 
 def _write(
