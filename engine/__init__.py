@@ -16,7 +16,7 @@ from .images import LoadedImage, image_from_array, load_image
 from .matcher import Matcher
 from .prepared_pair import MatchResult, PreparedPair
 from .prompts.spec import PromptSpec
-from .runtime import Runtime, resolve_runtime
+from .runtime import Runtime, RuntimeOptions, resolve_runtime
 from .settings import FeatureSettings, LocalisationSettings, ModelSources
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "PreparedPair",
     "PromptSpec",
     "Runtime",
+    "RuntimeOptions",
     "__version__",
     "image_from_array",
     "load_image",

@@ -35,3 +35,12 @@ class Cancelled(EngineError):
 
 class DocumentError(EngineError):
     """A correspondence file (export, session, dataset annotation) is malformed or of an unknown version."""
+
+
+class NumericError(EngineError):
+    """A computation produced NaN or infinity (broken weights, a diverging run); nothing of it is written."""
+
+
+class OutputError(EngineError, OSError):
+    """An output path cannot take a file: a folder, a block device or socket, a read-only place, or a missing
+    folder that cannot be made. An ``OSError`` too, so code that reports failed writes reports this one alike."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .errors import NumericError
+
 EPS = 1e-6
 CONFIDENCE_RADIUS = 1.5  # cells: probability mass this close to the prediction is its confidence
 
@@ -86,8 +88,16 @@ def localise(scores: torch.Tensor, method: str, sigma: float, temperature: float
     Returns:
         ``(points, probabilities)``: ``N x 2`` grid (x, y) and the ``N x h x w`` distribution the
         prediction is the mean of (one-hot for argmax).
+
+    Raises:
+        NumericError: a score is NaN or infinite (the features are), so no prediction is made.
     """
     scores = scores.float()
+    if not bool(torch.isfinite(scores).all()):
+        raise NumericError(
+            "the similarity scores hold NaN or infinite values: the feature maps are not finite "
+            "(a broken prompt or weights file, or float16 overflow; try --dtype float32)"
+        )
     peaks = argmax_cells(scores)
     if method == "argmax":
         flat = scores.flatten(1)

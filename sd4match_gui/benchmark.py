@@ -44,7 +44,7 @@ def _matcher_and_features(backend: str, folder: Path):
 
     if backend == "sift":
         return Matcher(), FeatureSettings(backend="sift")
-    from engine.models.random_init import random_stable_diffusion, save_stable_diffusion
+    from engine.bench.random_init import random_stable_diffusion, save_stable_diffusion
 
     model = save_stable_diffusion(random_stable_diffusion("tiny", seed=0), folder / "tiny-sd")
     matcher = Matcher(ModelSources(sd=str(model)), runtime=resolve_runtime("cpu", "float32"))
@@ -244,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", nargs="+", default=["sift", "tiny-sd"], choices=["sift", "tiny-sd"])
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args(argv)
+    from engine.runtime import RuntimeOptions, configure_process
+
+    configure_process(RuntimeOptions.from_environment())  # as sd4match-gui does at start, before any thread
     with tempfile.TemporaryDirectory(prefix="sd4match-bench-") as temporary:
         folder = Path(temporary)
         _isolate(folder)

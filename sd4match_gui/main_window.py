@@ -2,18 +2,26 @@
 
 The controller connects to the widgets and actions exposed here (``canvas``, ``engine_panel``,
 ``points_table``, ``compare_panel``, ``actions[name]`` ...).
+
+The images get most of the window at any size: the Points and Comparison docks share one tabbed
+column on the right (Comparison only shows in comparison mode), the right column takes about a
+quarter of the width, and below :data:`COMPACT_WIDTH` the Engine dock joins that column as a third
+tab instead of taking its own column on the left. Every dock can be shown again from View > Panels.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
+    QFrame,
     QLabel,
     QMainWindow,
+    QScrollArea,
     QSlider,
     QToolBar,
     QVBoxLayout,
@@ -28,6 +36,7 @@ from .views.engine_panel import EnginePanel
 from .views.pair_canvas import PairCanvas
 from .views.points_table import PointsTable
 from .views.progress_widget import ProgressWidget
+from .views.text_entry import TextEntryKeys, TypingSafeDelegate
 from .views.widgets import combo
 
 TOOLBAR_ACTIONS = (
@@ -50,6 +59,9 @@ TOOLBAR_ACTIONS = (
     "toggle_compare",
 )
 WINDOW_TITLE = "SD4Match"
+COMPACT_WIDTH = 1200  # narrower windows put the Engine dock in the right column's tabs
+RIGHT_COLUMN_SHARE = 0.24  # of the window width, within RIGHT_COLUMN_WIDTH
+RIGHT_COLUMN_WIDTH = (240, 420)
 
 
 class MainWindow(QMainWindow):
@@ -73,12 +85,25 @@ class MainWindow(QMainWindow):
 
         self.engine_panel = EnginePanel()
         self.points_table = PointsTable()
+        self.points_table.setItemDelegate(TypingSafeDelegate(self.points_table))  # redraws keep a label being typed
         self.compare_panel = ComparePanel()
-        self._dock("Engine", self.engine_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Points", self.points_table, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("Comparison", self.compare_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        engine_scroll = QScrollArea()  # a short window scrolls the form instead of squeezing it
+        engine_scroll.setWidget(self.engine_panel)
+        engine_scroll.setWidgetResizable(True)
+        engine_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.engine_dock = self._dock("Engine", engine_scroll, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.points_dock = self._dock("Points", self.points_table, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.compare_dock = self._dock("Comparison", self.compare_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.points_dock, self.compare_dock)
+        self.compare_dock.hide()  # until comparison mode
+        self._comparing = False
+        self._compact: bool | None = None  # the dock arrangement in place; None until the first resize
 
         self.actions = self._build_actions()
+        # Typing in a text field edits the field even where a window shortcut has the same key; the
+        # filter is a child of the window, so Qt removes it from the application with the window.
+        self.text_entry_keys = TextEntryKeys(self)
+        QApplication.instance().installEventFilter(self.text_entry_keys)
         self._build_menus()
         self.colormap = combo(COLOUR_MAPS, "Heatmap colour map")
         self.opacity = QSlider(Qt.Orientation.Horizontal)
@@ -101,6 +126,50 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.loading)
         status.addPermanentWidget(self.backend_label)
         self.resize(1500, 860)
+
+    def show_comparison(self, active: bool) -> None:
+        """Show the Comparison dock (in front of its tab group) on entering comparison mode, hide it
+        on leaving; nothing while the mode stays as it is (a dock the user closed stays closed)."""
+        if active == self._comparing:
+            return
+        self._comparing = active
+        self.compare_dock.setVisible(active)
+        if active:
+            self.compare_dock.raise_()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._arrange_docks()
+
+    def restoreState(self, state: QByteArray, version: int = 0) -> bool:
+        """Restore a saved arrangement and keep it until the window crosses :data:`COMPACT_WIDTH`."""
+        restored = super().restoreState(state, version)
+        if restored:
+            self._compact = self.width() < COMPACT_WIDTH
+            self.compare_dock.setVisible(self._comparing)  # the mode decides, not the last session's layout
+        return restored
+
+    def _arrange_docks(self) -> None:
+        """Put the Engine dock beside the images or in the right column's tabs when the window
+        crosses :data:`COMPACT_WIDTH` (docks the user floated stay where they are), and give the
+        right column its share of the width."""
+        compact = self.width() < COMPACT_WIDTH
+        if compact == self._compact:
+            return
+        self._compact = compact
+        engine = self.engine_dock
+        if not engine.isFloating():
+            if compact:
+                self.tabifyDockWidget(self.points_dock, engine)
+            else:
+                self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, engine)
+        (self.compare_dock if self._comparing else self.points_dock).raise_()
+        low, high = RIGHT_COLUMN_WIDTH
+        right = min(max(round(RIGHT_COLUMN_SHARE * self.width()), low), high)
+        self.resizeDocks([self.points_dock], [right], Qt.Orientation.Horizontal)
+        if not compact:
+            left = self.engine_panel.minimumSizeHint().width() + engine.widget().verticalScrollBar().sizeHint().width()
+            self.resizeDocks([engine], [left], Qt.Orientation.Horizontal)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.before_close is not None and not self.before_close():
@@ -134,6 +203,9 @@ class MainWindow(QMainWindow):
         menus = {name: self.menuBar().addMenu(f"&{name}") for name in MENUS}
         for spec in ACTIONS:
             menus[spec.menu].addAction(self.actions[spec.name])
+        panels = menus["View"].addMenu("Panels")
+        for dock in (self.engine_dock, self.points_dock, self.compare_dock):
+            panels.addAction(dock.toggleViewAction())
 
     def _build_toolbar(self) -> None:
         toolbar = QToolBar("Main")

@@ -19,6 +19,7 @@ from engine import ModelSources
 from engine.errors import EngineError
 from engine.settings import DEFAULT_DINOV2_MODEL, DEFAULT_SD_MODEL
 
+from .model.session_fields import read_settings
 from .model.settings import SessionSettings
 from .worker.messages import EngineConfig
 
@@ -66,8 +67,8 @@ class PreferenceStore:
         defaults = AppPreferences()
         value = self.qsettings.value
         try:
-            settings = SessionSettings.from_dict(json.loads(str(value("session/settings", "{}"))))
-        except (ValueError, TypeError, EngineError):  # unreadable or outdated: start from defaults
+            settings = read_settings(json.loads(str(value("session/settings", "{}"))), "session/settings")
+        except (ValueError, RecursionError, EngineError):  # unreadable or outdated: start from defaults
             settings = defaults.settings
         prompts = str(value("models/prompts", "") or "")
         return AppPreferences(

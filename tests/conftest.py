@@ -1,7 +1,7 @@
 """Fixtures shared by every test: tiny random models saved like downloaded ones, prompt files, images.
 
 The tiny models use the real diffusers/transformers classes with small widths (see
-``engine.models.random_init``); they are written with ``save_pretrained`` and loaded back through
+``engine.bench.random_init``); they are written with ``save_pretrained`` and loaded back through
 the project's own loader, so loading code is exercised exactly as with real weights.
 """
 
@@ -35,14 +35,14 @@ def _isolated_user_folders(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="session")
 def tiny_sd_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from engine.models.random_init import random_stable_diffusion, save_stable_diffusion
+    from engine.bench.random_init import random_stable_diffusion, save_stable_diffusion
 
     return save_stable_diffusion(random_stable_diffusion("tiny", seed=0), tmp_path_factory.mktemp("tiny-sd"))
 
 
 @pytest.fixture(scope="session")
 def tiny_dinov2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from engine.models.random_init import random_dinov2
+    from engine.bench.random_init import random_dinov2
 
     folder = tmp_path_factory.mktemp("tiny-dinov2")
     random_dinov2("tiny", seed=0).save_pretrained(folder)

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import EngineError
-from ..models.cpu_memory import share_one_arena
+from ..runtime import RuntimeOptions, configure_process
 from . import bench, compare, download, eval, match, prompts, propagate, tune
+from .options import attach_negative_values
 
 COMMANDS = (match, compare, download, prompts, eval, bench, tune, propagate)
 
@@ -28,9 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; engine errors print as one line (exit status 2), never as a traceback."""
-    args = build_parser().parse_args(argv)
-    share_one_arena()  # before any thread starts (engine/models/cpu_memory.py)
+    args = build_parser().parse_args(attach_negative_values(sys.argv[1:] if argv is None else argv))
     try:
+        # Before any thread starts: a thread keeps the heap it started with (engine/models/cpu_memory.py).
+        configure_process(RuntimeOptions.from_environment(), getattr(args, "device", "auto"))
         return int(args.run(args) or 0)
     except EngineError as exc:
         print(f"sd4match {args.command}: error: {exc}", file=sys.stderr)

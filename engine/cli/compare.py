@@ -13,6 +13,7 @@ from ..export.from_matches import RunResult, matches_document
 from ..export.heatmaps import keyed_by_keypoint, save_with_heatmaps
 from ..frames import validate_points
 from ..images import load_image
+from ..preflight import check_before_loading
 from ..render import Panel, render_grid, save_png
 from ..variants import EXPLORATORY_NOTE, parse_variants, require_stable_diffusion
 from .options import (
@@ -26,6 +27,7 @@ from .options import (
     settings_from_args,
     stage_printer,
 )
+from .outputs import check_output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,17 +67,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Everything checkable before the images and models load: one line of error, seconds early.
     points = parse_points(args.points)
     if args.heatmaps and args.json is None:
         raise SettingsError("--heatmaps needs --json: the heatmap files are named in that JSON")
     if not 1 <= args.heatmap_point <= len(points):
         raise PointError(f"--heatmap-point {args.heatmap_point} is not one of the {len(points)} points")
-    source, target = load_image(args.source), load_image(args.target)
-    validate_points(points, source.width, source.height, f"the source image '{source.name}'")
+    if args.columns < 1:
+        raise SettingsError(f"--columns must be at least 1, got {args.columns}")
     variants = parse_variants(args.variants, prompt_from_args(args), settings_from_args(args))
     localisation = localisation_from_args(args)
+    check_output_file(args.out, "--out")
+    if args.json is not None:
+        check_output_file(args.json, "--json")
+    source, target = load_image(args.source), load_image(args.target)
+    validate_points(points, source.width, source.height, f"the source image '{source.name}'")
     matcher = matcher_from_args(args)
     require_stable_diffusion(variants, matcher)
+    check_before_loading(matcher, [(variant.prompt, variant.settings) for variant in variants])
 
     runs, panels, heatmaps = [], [Panel(f"source: {source.name}", source.rgb, points)], {}
     heat_point = points[args.heatmap_point - 1 : args.heatmap_point]
@@ -91,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         title = f"{variant.name} [{backend}]" + (" (exploratory)" if variant.exploratory else "")
         panels.append(Panel(title, target.rgb, result.match_xy, pair.score_maps(heat_point)[0], pair.target.frame))
 
-    save_png(render_grid(panels, max(1, args.columns)), args.out)
+    save_png(render_grid(panels, args.columns), args.out)
     if args.json is not None:
         document = matches_document(runs, category=args.category)
         if args.heatmaps:

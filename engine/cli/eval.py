@@ -18,6 +18,7 @@ from ..evaluation.distributed import ProcessGroup, join_processes
 from ..evaluation.report import markdown_report, overall_line, results_document, write_reports
 from ..evaluation.runner import VariantPlan, collect, execute, plan, select_pairs
 from ..matcher import Matcher
+from ..preflight import check_before_loading
 from ..render import save_png
 from ..settings import LocalisationSettings
 from ..variants import Variant, parse_variants, require_stable_diffusion
@@ -29,9 +30,11 @@ from .options import (
     localisation_from_args,
     matcher_from_args,
     prompt_from_args,
+    require_at_least_one,
     settings_from_args,
     stage_printer,
 )
+from .outputs import check_output_folder
 
 EPILOG = """\
 examples:
@@ -76,12 +79,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.dataset != "json" and len(args.root) != 1:
         raise SettingsError(f"dataset '{args.dataset}' takes one folder, got {len(args.root)}")
+    require_at_least_one(args, "save_every", "limit")
+    # Everything checkable before the models load: settings, output folder, data, prompts.
+    localisation = localisation_from_args(args)
+    check_output_folder(args.out, "--out")
+    matcher, group = _matcher_and_processes(args)
+    variants = _variants(args, matcher)
     root = args.root if args.dataset == "json" else args.root[0]
     every = open_dataset(args.dataset, root, args.split)
     samples = select_pairs(every, args.limit)
-    localisation = localisation_from_args(args)
-    matcher, group = _matcher_and_processes(args)
-    variants = _variants(args, matcher)
+    choices = [(variant.prompt, variant.settings) for variant in variants]
+    check_before_loading(matcher, choices, {sample.category or None for sample in samples})
     if group.is_main:
         announce_backend(matcher, settings_from_args(args))
     dataset = _dataset_identity(args)

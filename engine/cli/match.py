@@ -10,6 +10,7 @@ from ..export.from_matches import RunResult, matches_document
 from ..export.heatmaps import keyed_by_keypoint, save_with_heatmaps
 from ..frames import validate_points
 from ..images import load_image
+from ..preflight import check_before_loading
 from ..render import Panel, render_panels, save_png
 from .options import (
     add_localisation_options,
@@ -23,6 +24,7 @@ from .options import (
     settings_from_args,
     stage_printer,
 )
+from .outputs import check_output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--heatmaps",
         action="store_true",
-        help="also write each point's similarity map as a .npy file in {stem}_heatmaps/ beside --out",
+        help="also write each point's similarity map as a .npy file in {stem}_heatmaps-XXXXXXXX/ beside --out",
     )
     add_variant_options(parser)
     add_localisation_options(parser)
@@ -50,11 +52,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Everything checkable before the images and models load: one line of error, seconds early.
     points = parse_points(args.points)
+    prompt, settings, localisation = prompt_from_args(args), settings_from_args(args), localisation_from_args(args)
+    check_output_file(args.out, "--out")
+    if args.render is not None:
+        check_output_file(args.render, "--render")
     source, target = load_image(args.source), load_image(args.target)
     validate_points(points, source.width, source.height, f"the source image '{source.name}'")
-    prompt, settings, localisation = prompt_from_args(args), settings_from_args(args), localisation_from_args(args)
     matcher = matcher_from_args(args)
+    check_before_loading(matcher, [(prompt, settings)])
     announce_backend(matcher, settings)
     pair = matcher.prepare(source, target, prompt, settings, stage_printer())
     with per_pair_threads():  # as `propagate` and `eval`: the same result however many threads torch has

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import PointError
+from ..errors import PointError, SettingsError
 from ..matcher import Matcher
 from ..progress import Progress
 from ..prompts.spec import DEFAULT_TEMPLATE, VARIANTS, PromptSpec
@@ -140,6 +142,26 @@ def announce_backend(matcher: Matcher, settings: FeatureSettings) -> str:
     return backend
 
 
+# Options whose value may start with "-" (a point list such as "-3,5"); argparse would take it for an option.
+NEGATIVE_VALUE_OPTIONS = ("--points",)
+_NEGATIVE_NUMBER = re.compile(r"^-\.?\d")
+
+
+def attach_negative_values(argv: Sequence[str]) -> list[str]:
+    """``["--points", "-3,5"]`` -> ``["--points=-3,5"]``, which argparse reads as the option's value.
+
+    argparse treats any argument starting with "-" as an option unless it is a plain negative
+    number, so ``--points "-3,5"`` would be refused; the ``=`` form is unambiguous.
+    """
+    joined: list[str] = []
+    for argument in argv:
+        if joined and joined[-1] in NEGATIVE_VALUE_OPTIONS and _NEGATIVE_NUMBER.match(argument):
+            joined[-1] = f"{joined[-1]}={argument}"
+        else:
+            joined.append(argument)
+    return joined
+
+
 def parse_points(text: str) -> np.ndarray:
     """``"x,y;x,y"`` -> ``N x 2`` float64 (original source pixels)."""
     points = []
@@ -156,6 +178,14 @@ def parse_points(text: str) -> np.ndarray:
     if not points:
         raise PointError('no points given (expected e.g. --points "120,88;300,95")')
     return np.array(points, dtype=np.float64)
+
+
+def require_at_least_one(args: argparse.Namespace, *names: str) -> None:
+    """Refuse ``--name 0`` (or less) for counting options, before any data is read."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise SettingsError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
 
 
 def _is_prompt_file(path: str) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from ..evaluation.distributed import shard
 from ..evaluation.runner import results_identity
 from ..evaluation.store import ResultStore, results_folder
 from ..images import LoadedImage, load_image
+from ..preflight import check_before_loading
 from ..variants import Variant
 from .eval import _matcher_and_processes
 from .options import (
@@ -35,9 +35,11 @@ from .options import (
     announce_backend,
     localisation_from_args,
     prompt_from_args,
+    require_at_least_one,
     settings_from_args,
     stage_printer,
 )
+from .outputs import check_output_file
 
 EPILOG = """\
 examples:
@@ -86,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     template, template_image, targets, thresholds = _validated(args)
     prompt, settings, localisation = prompt_from_args(args), settings_from_args(args), localisation_from_args(args)
     matcher, group = _matcher_and_processes(args)
+    check_before_loading(matcher, [(prompt, settings)], [args.category or template.category])
     if group.is_main:
         announce_backend(matcher, settings)
     settings = dataclasses.replace(settings, backend=matcher.resolve_backend(settings.backend))
@@ -158,8 +161,7 @@ def _write(
 
 def _validated(args: argparse.Namespace) -> tuple[Template, LoadedImage, list[Path], ReviewThresholds]:
     """Everything checkable before a model loads: template, targets, output paths, thresholds."""
-    if args.save_every < 1:
-        raise SettingsError(f"--save-every must be at least 1, got {args.save_every}")
+    require_at_least_one(args, "save_every")
     if not 0 <= args.min_confidence <= 1 or not args.max_cycle_error >= 0:
         raise SettingsError("--min-confidence must be in [0, 1] and --max-cycle-error at least 0")
     template = read_template(args.template)
@@ -170,18 +172,8 @@ def _validated(args: argparse.Namespace) -> tuple[Template, LoadedImage, list[Pa
         raise EngineError("no target images besides the template image")
     for option, path in (("--out", args.out), ("--coco", args.coco)):
         if path is not None:
-            _check_writable(option, path)
+            check_output_file(path, option)
     return template, template_image, targets, ReviewThresholds(args.max_cycle_error, args.min_confidence)
-
-
-def _check_writable(option: str, path: Path) -> None:
-    if path.is_dir():
-        raise EngineError(f"{option} '{path}' is a folder; give a file name")
-    folder = path.parent
-    while not folder.exists():
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise EngineError(f"{option} '{path}' cannot be written (no write permission in '{folder}')")
 
 
 def _job(template: Template, image: LoadedImage, args: argparse.Namespace) -> dict[str, object]:

@@ -17,12 +17,14 @@ import torch
 from ..datasets import DATASET_KINDS
 from ..errors import SettingsError
 from ..matcher import Matcher
+from ..paths import prompt_library_home
 from ..progress import Progress
 from ..prompts.spec import LEARNED_VARIANTS
 from ..runtime import Runtime, resolve_runtime
 from ..settings import LOCALISATIONS, ModelSources
 from ..training import EpochReport, PromptTrainer, StepReport, TrainingConfig, TrainingSet, create_accelerator
-from .options import add_model_options
+from .options import add_model_options, require_at_least_one
+from .outputs import check_output_folder
 
 EPILOG = """\
 examples:
@@ -127,6 +129,8 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    require_at_least_one(args, "limit", "val_limit")
+    check_output_folder(Path(args.prompts) if args.prompts is not None else prompt_library_home(), "--prompts")
     train, validation = data_from_args(args)
     device = resolve_runtime(args.device, "float32").device
     accelerator = create_accelerator(config, device)

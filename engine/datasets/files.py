@@ -45,6 +45,8 @@ def read_json(path: Path) -> Any:
         raise DocumentError(f"cannot read '{path}': {exc}") from exc
     except json.JSONDecodeError as exc:
         raise DocumentError(f"'{path}' is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise DocumentError(f"'{path}' nests JSON too deeply to be an annotation file") from None
 
 
 def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:

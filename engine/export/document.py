@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import math
 import os
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,12 @@ class Prediction:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> Prediction:
+        _require_object(data, where)
         return cls(
             run_id=_text(data, "run_id", where),
             xy=_point(data.get("xy"), f"{where}.xy"),
             confidence=_optional_number(data.get("confidence"), f"{where}.confidence"),
-            heatmap=data.get("heatmap"),
+            heatmap=_optional_text(data, "heatmap", where),
             cycle_error=_optional_number(data.get("cycle_error"), f"{where}.cycle_error"),
         )
 
@@ -86,12 +88,13 @@ class Keypoint:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> Keypoint:
+        _require_object(data, where)
         status = data.get("status", "predicted")
         if status not in STATUSES:
             raise DocumentError(f"{where}.status is '{status}'; expected one of {', '.join(STATUSES)}")
         visibility = data.get("visibility", 2)
         if visibility not in VISIBILITIES:
-            raise DocumentError(f"{where}.visibility is {visibility!r}; expected 0, 1 or 2")
+            raise DocumentError(f"{where}.visibility is {reprlib.repr(visibility)}; expected 0, 1 or 2")
         trg = data.get("trg_xy")
         return cls(
             id=_integer(data, "id", where),
@@ -130,14 +133,16 @@ class ImageRef:
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: Path, where: str) -> ImageRef:
         bbox = data.get("bbox_xyxy")
-        if bbox is not None and (not isinstance(bbox, list) or len(bbox) != 4):
-            raise DocumentError(f"{where}.bbox_xyxy must be [x1, y1, x2, y2] or null")
+        if bbox is not None and (not isinstance(bbox, list) or len(bbox) != 4 or not all(map(_is_finite, bbox))):
+            raise DocumentError(
+                f"{where}.bbox_xyxy must be [x1, y1, x2, y2] with finite numbers or null, got {reprlib.repr(bbox)}"
+            )
         path = Path(_text(data, "path", where))
         return cls(
             path=path if path.is_absolute() else Path(os.path.normpath(base / path)),
-            width=_integer(data, "width", where),
-            height=_integer(data, "height", where),
-            sha256=data.get("sha256"),
+            width=_integer(data, "width", where, minimum=1),
+            height=_integer(data, "height", where, minimum=1),
+            sha256=_optional_text(data, "sha256", where),
             bbox_xyxy=tuple(float(v) for v in bbox) if bbox is not None else None,  # type: ignore[arg-type]
         )
 
@@ -163,6 +168,7 @@ class PairRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: Path, where: str) -> PairRecord:
+        _require_object(data, where)
         keypoints = [
             Keypoint.from_dict(k, f"{where}.keypoints[{i}]") for i, k in enumerate(_list(data, "keypoints", where))
         ]
@@ -171,7 +177,7 @@ class PairRecord:
             raise DocumentError(f"{where}.keypoints has repeated ids")
         return cls(
             pair_id=_text(data, "pair_id", where),
-            category=data.get("category"),
+            category=_optional_text(data, "category", where),
             source=ImageRef.from_dict(_object(data, "source", where), base, f"{where}.source"),
             target=ImageRef.from_dict(_object(data, "target", where), base, f"{where}.target"),
             keypoints=keypoints,
@@ -190,6 +196,7 @@ class Run:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> Run:
+        _require_object(data, where)
         return cls(run_id=_text(data, "run_id", where), details={k: v for k, v in data.items() if k != "run_id"})
 
 
@@ -231,9 +238,16 @@ class CorrespondenceDocument:
         return cls(runs=runs, pairs=pairs, created_at=str(data.get("created_at") or now_utc()), extra=extra)
 
     def save(self, path: str | Path) -> None:
-        """Write atomically; image paths become relative to ``path``'s folder."""
+        """Write atomically; image paths become relative to the file's folder (a symlink's target's).
+
+        Raises:
+            DocumentError: a number in the document is NaN or infinite (JSON has no such values,
+                and :meth:`load` would refuse the file); nothing is written.
+        """
         path = Path(path)
-        atomic.write_json(path, self.to_dict(path.parent.resolve()))
+        data = self.to_dict(path.resolve().parent)
+        require_finite(data, "document")
+        atomic.write_json(path, data)
 
     @classmethod
     def load(cls, path: str | Path) -> CorrespondenceDocument:
@@ -244,13 +258,31 @@ class CorrespondenceDocument:
             raise DocumentError(f"cannot read '{path}': {exc}") from exc
         except json.JSONDecodeError as exc:
             raise DocumentError(f"'{path}' is not valid JSON: {exc}") from exc
+        except RecursionError:
+            raise DocumentError(f"'{path}' nests JSON too deeply to be an {SCHEMA} file") from None
         try:
-            return cls.from_dict(data, path.parent.resolve())
+            return cls.from_dict(data, path.resolve().parent)
         except DocumentError as exc:
             raise DocumentError(f"'{path}': {exc}") from exc
 
 
 # ---- field readers with messages that point at the offending field ----
+
+
+def require_finite(data: Any, where: str) -> None:
+    """Refuse NaN and infinity anywhere in a JSON-ready tree, naming the first such field.
+
+    ``json.dumps`` would write them as ``NaN``/``Infinity``, which is not JSON: strict readers,
+    this module's among them, refuse the file.
+    """
+    if isinstance(data, float) and not math.isfinite(data):
+        raise DocumentError(f"{where} is {data}; only finite numbers can be written")
+    if isinstance(data, dict):
+        for key, value in data.items():
+            require_finite(value, f"{where}.{key}")
+    elif isinstance(data, list | tuple):
+        for index, value in enumerate(data):
+            require_finite(value, f"{where}[{index}]")
 
 
 def relative_path(path: Path, base: Path) -> str:
@@ -259,6 +291,11 @@ def relative_path(path: Path, base: Path) -> str:
         return Path(os.path.relpath(Path(path).resolve(), base)).as_posix()
     except ValueError:  # another drive on Windows
         return Path(path).resolve().as_posix()
+
+
+def _require_object(value: Any, where: str) -> None:
+    if not isinstance(value, dict):
+        raise DocumentError(f"{where} must be an object, got {type(value).__name__}")
 
 
 def _object(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -282,26 +319,34 @@ def _text(data: dict[str, Any], key: str, where: str) -> str:
     return value
 
 
-def _integer(data: dict[str, Any], key: str, where: str) -> int:
+def _optional_text(data: dict[str, Any], key: str, where: str) -> str | None:
     value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DocumentError(f"{where}.{key} must be an integer")
+    if value is not None and not isinstance(value, str):
+        raise DocumentError(f"{where}.{key} must be a string or null, got {reprlib.repr(value)}")
     return value
 
 
+def _integer(data: dict[str, Any], key: str, where: str, minimum: int | None = None) -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+        at_least = f" >= {minimum}" if minimum is not None else ""
+        raise DocumentError(f"{where}.{key} must be an integer{at_least}, got {reprlib.repr(value)}")
+    return value
+
+
+def _is_finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _point(value: Any, where: str) -> tuple[float, float]:
-    if (
-        not isinstance(value, list | tuple)
-        or len(value) != 2
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
-    ):
-        raise DocumentError(f"{where} must be [x, y] with finite numbers, got {value!r}")
+    if not isinstance(value, list | tuple) or len(value) != 2 or not all(map(_is_finite, value)):
+        raise DocumentError(f"{where} must be [x, y] with finite numbers, got {reprlib.repr(value)}")
     return float(value[0]), float(value[1])
 
 
 def _optional_number(value: Any, where: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not _is_finite(value):
         raise DocumentError(f"{where} must be a finite number or null")
     return float(value)

@@ -6,19 +6,25 @@ not upsampled. Cell ``(row i, column j)`` is centred on the target pixel
 ``(j * (S - 1) / (w - 1) * W / S, i * (S - 1) / (h - 1) * H / S)`` for an S x S model input and a
 W x H image (align-corners, :mod:`engine.frames`), S being the run's ``features.size``.
 The prediction's ``heatmap`` field names the file relative to the JSON file:
-``{json stem}_heatmaps/{pair}_k{keypoint id}_{run}.npy``, a folder per export so that two exports
-side by side never overwrite each other's maps.
+``{json stem}_heatmaps-{8 hex digits}/{pair}_point{keypoint id + 1}_{run}.npy`` (the point number
+the app shows). Every export gets a folder of its own, written in full before the JSON that names
+it replaces the earlier JSON, and the earlier export's folder is removed only then: at every
+instant the JSON on disk names maps that are there and are its own, whenever the process is killed.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import secrets
 import shutil
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from .. import atomic
 from ..errors import DocumentError
 from ..file_names import file_stem, unique_stems
 from .document import CorrespondenceDocument, PairRecord
@@ -26,47 +32,118 @@ from .document import CorrespondenceDocument, PairRecord
 Maps = Mapping[str, Mapping[str, Mapping[int, np.ndarray]]]  # pair id -> run id -> keypoint id -> h x w
 
 
-def heatmap_folder(export_path: str | Path) -> Path:
-    """Where the maps of the JSON file ``export_path`` go: ``{stem}_heatmaps`` beside it (the stem
-    as it is: a name the file system took for the JSON, and two JSON files never share it)."""
-    path = Path(export_path).resolve()
-    return path.parent / f"{path.stem}_heatmaps"
-
-
 def save_with_heatmaps(document: CorrespondenceDocument, maps: Maps, export_path: str | Path) -> list[Path]:
-    """Save ``document`` to ``export_path`` with its maps in :func:`heatmap_folder`: all or nothing.
+    """Save ``document`` to ``export_path`` with its maps in a new folder beside it: all or nothing.
 
-    The maps are written to a staging folder, which then takes the place of any earlier folder of
-    this export, and the JSON is saved last, so it never names a file that is not there. If
-    anything fails, the earlier JSON and maps are as they were and nothing new remains. Each
-    prediction whose run has a map for its keypoint gets the file's name in ``heatmap``.
+    1. Folders of earlier exports of this JSON abandoned by a killed process are removed.
+    2. The maps go to a new folder ``{stem}_heatmaps-{random}`` (synced to disk), which holds an
+       in-progress marker naming this process until the JSON names it.
+    3. The JSON is saved atomically (naming only maps that are there), then the folders the earlier
+       JSON named are removed.
+    If anything fails, the earlier JSON and maps are as they were and nothing new remains. Each
+    prediction whose run has a map for its keypoint gets the file's name in ``heatmap``; one that
+    named a map of the earlier export, now removed, gets None.
 
     Returns:
         The JSON, then the map files.
     """
     path = Path(export_path)
-    final = heatmap_folder(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    atomic.check_destination(path)  # before any map is written
+    json_file = Path(os.path.realpath(path))  # a symlinked JSON is written through: maps go beside its target
+    parent = json_file.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    earlier = _folders_named_by(json_file)
+    _remove_abandoned(parent, json_file.stem, keep=earlier)
+    folder = _new_folder(parent, json_file.stem)
+    marker = folder / atomic.staging_name("export")
     try:
-        names = [name for record in document.pairs for name in _write_pair(record, maps, staging, final.name)]
-        backup = _swap_in(staging, final)
+        marker.touch(exist_ok=False)
+        names = [name for record in document.pairs for name in _write_pair(record, maps, folder)]
+        _forget(document, earlier - {folder.name})
+        atomic.sync_files([folder / name for name in names])
+        atomic.sync_folder(folder)
+        document.save(path)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    marker.unlink()
+    for name in earlier - {folder.name}:
+        shutil.rmtree(parent / name, ignore_errors=True)
+    return [path, *(folder / name for name in names)]
+
+
+def _folder_pattern(stem: str) -> re.Pattern[str]:
+    """Names of the heatmap folders of a JSON file with this stem (the last form without the
+    random part is that of earlier versions)."""
+    return re.compile(re.escape(stem) + r"_heatmaps(-[0-9a-f]{8})?")
+
+
+def _new_folder(parent: Path, stem: str) -> Path:
+    while True:
+        folder = parent / f"{stem}_heatmaps-{secrets.token_hex(4)}"
         try:
-            document.save(path)
-        except BaseException:
-            final.rename(staging)  # removed below
-            if backup is not None:
-                backup.rename(final)
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    if backup is not None:
-        shutil.rmtree(backup, ignore_errors=True)
-    return [path, *(final / name for name in names)]
+            folder.mkdir()  # 0o777 less the umask, as any folder the user makes
+        except FileExistsError:
+            continue
+        return folder
 
 
-def _write_pair(record: PairRecord, maps: Maps, folder: Path, folder_name: str) -> list[str]:
-    """Write ``record``'s maps into ``folder``, name them (as ``folder_name/...``) in its predictions."""
+def _folders_named_by(json_file: Path) -> set[str]:
+    """The heatmap folders of this JSON named by its current contents (nothing if unreadable).
+
+    Only names of this JSON's own folders count, so an edited file cannot make an export delete
+    anything else.
+    """
+    if not json_file.is_file():  # nothing yet, or a stream (``--out /dev/stdout``): reading it would block
+        return set()
+    try:
+        data = json.loads(json_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return set()
+    pattern = _folder_pattern(json_file.stem)
+    named = set()
+    for pair in _dicts(data.get("pairs") if isinstance(data, dict) else None):
+        for keypoint in _dicts(pair.get("keypoints")):
+            for prediction in _dicts(keypoint.get("predictions")):
+                heatmap = prediction.get("heatmap")
+                if isinstance(heatmap, str) and pattern.fullmatch(_top(heatmap)):
+                    named.add(_top(heatmap))
+    return named
+
+
+def _top(relative: str) -> str:
+    """The first component of a relative path (its folder), "" for an empty one."""
+    parts = PurePosixPath(relative).parts
+    return parts[0] if parts else ""
+
+
+def _dicts(value: object) -> list[dict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _remove_abandoned(parent: Path, stem: str, keep: set[str]) -> None:
+    """Remove this JSON's heatmap folders whose export was killed before finishing: they still hold
+    the in-progress marker of a process that is gone. ``keep`` (named by the JSON) stays."""
+    pattern = _folder_pattern(stem)
+    for folder in parent.iterdir():
+        if folder.name in keep or not pattern.fullmatch(folder.name) or folder.is_symlink() or not folder.is_dir():
+            continue
+        markers = [entry for entry in folder.iterdir() if atomic.STAGING.match(entry.name)]
+        if markers and all(atomic.is_stale(marker.name, marker.lstat().st_mtime) for marker in markers):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _forget(document: CorrespondenceDocument, removed: set[str]) -> None:
+    """Clear ``heatmap`` where it names a file in a folder about to be removed."""
+    for record in document.pairs:
+        for keypoint in record.keypoints:
+            for prediction in keypoint.predictions:
+                if prediction.heatmap is not None and _top(prediction.heatmap) in removed:
+                    prediction.heatmap = None
+
+
+def _write_pair(record: PairRecord, maps: Maps, folder: Path) -> list[str]:
+    """Write ``record``'s maps into ``folder``, name them in its predictions."""
     by_run = maps.get(record.pair_id, {})
     known = {keypoint.id for keypoint in record.keypoints}
     names = []
@@ -80,28 +157,13 @@ def _write_pair(record: PairRecord, maps: Maps, folder: Path, folder_name: str) 
             heatmap = by_run[run_id].get(keypoint.id)
             if heatmap is None:
                 continue
-            name = f"{file_stem(record.pair_id)}_k{keypoint.id}_{stem}.npy"
+            name = f"{file_stem(record.pair_id)}_point{keypoint.id + 1}_{stem}.npy"
             np.save(folder / name, np.ascontiguousarray(heatmap, dtype=np.float32), allow_pickle=False)
             for prediction in keypoint.predictions:
                 if prediction.run_id == run_id:
-                    prediction.heatmap = f"{folder_name}/{name}"
+                    prediction.heatmap = f"{folder.name}/{name}"
             names.append(name)
     return names
-
-
-def _swap_in(staging: Path, final: Path) -> Path | None:
-    """Put ``staging`` in the place of ``final``; returns the earlier ``final``, moved aside, or None."""
-    backup = None
-    if final.exists():
-        backup = staging.with_name(f"{staging.name}.old")
-        final.rename(backup)
-    try:
-        staging.rename(final)
-    except BaseException:
-        if backup is not None:
-            backup.rename(final)
-        raise
-    return backup
 
 
 def keyed_by_keypoint(pair: PairRecord, maps: np.ndarray) -> dict[int, np.ndarray]:

@@ -14,9 +14,9 @@ from ..errors import PromptError
 from ..images import LoadedImage
 from ..models.dinov2 import DinoV2
 from .cpm import ConditionalPromptModule
-from .files import SINGLE_KEY, PromptFile, read_prompt_file, token_embeddings
-from .library import PromptLibrary
-from .spec import PromptSpec
+from .files import SINGLE_KEY, PromptFile, cpm_state, read_prompt_file, require_key, token_embeddings
+from .library import PromptLibrary, read_prompt_bytes
+from .spec import LEARNED_VARIANTS, PromptSpec
 from .text_encoder import TextConditioner
 
 
@@ -105,15 +105,7 @@ class PromptBuilder:
     # ---- helpers ----
 
     def _prompt_file(self, spec: PromptSpec) -> PromptFile:
-        if spec.prompt_file is None:
-            return self.library.read(self.library.find(spec.variant, spec.prompt_set))
-        path = Path(spec.prompt_file).expanduser()
-        if not path.is_file():
-            raise PromptError(f"prompt file '{path}' does not exist")
-        key = (str(path.resolve()), path.stat().st_mtime)
-        if key not in self._files:
-            self._files[key] = read_prompt_file(path.read_bytes(), str(path))
-        return self._files[key]
+        return read_spec_file(spec, self.library, self._files)
 
     def _cpm_module(self, prompt: PromptFile, dinov2: DinoV2) -> ConditionalPromptModule:
         if prompt.sha256 not in self._cpm_modules:
@@ -133,3 +125,51 @@ class PromptBuilder:
     @staticmethod
     def _file_record(prompt: PromptFile) -> dict[str, Any]:
         return {"file": prompt.location, "sha256": prompt.sha256}
+
+
+def read_spec_file(
+    spec: PromptSpec, library: PromptLibrary, cache: dict[tuple[str, float], PromptFile] | None = None
+) -> PromptFile:
+    """The learned-prompt file of ``spec``: its explicit ``prompt_file``, else the library's for its set.
+
+    ``cache`` (keyed by resolved path and mtime) saves re-reading an explicit file.
+    """
+    if spec.prompt_file is None:
+        return library.read(library.find(spec.variant, spec.prompt_set))
+    path = Path(spec.prompt_file).expanduser()
+    if not path.is_file():
+        raise PromptError(f"prompt file '{path}' does not exist")
+    key = (str(path.resolve()), path.stat().st_mtime)
+    if cache is None or key not in cache:
+        prompt = read_prompt_file(read_prompt_bytes(path), str(path))
+        if cache is None:
+            return prompt
+        cache[key] = prompt
+    return cache[key]
+
+
+def check_prompt_source(
+    spec: PromptSpec, library: PromptLibrary, cache: dict[tuple[str, float], PromptFile] | None = None
+) -> None:
+    """Everything about ``spec`` that needs no model, so that a bad choice fails before loading one.
+
+    Text templates need their category; learned prompts need their file (set or explicit file),
+    finite tensors, and the key they are looked up by (Single, the category's Class prompt, or
+    CPM's tensors). Shapes are checked against the loaded text encoder later. ``cache`` as in
+    :func:`read_spec_file`.
+
+    Raises:
+        PromptError: naming the set, file, category or key at fault.
+    """
+    if spec.variant not in LEARNED_VARIANTS:
+        spec.resolved_text()
+        return
+    prompt = read_spec_file(spec, library, cache)
+    if spec.variant == "single":
+        require_key(prompt, SINGLE_KEY)
+    elif spec.variant == "class":
+        if not spec.prompt_category:
+            raise PromptError("the 'class' prompt needs a category (--category; app: the Category box)")
+        require_key(prompt, spec.prompt_category)
+    else:
+        cpm_state(prompt)

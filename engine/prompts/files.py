@@ -6,7 +6,8 @@
   ``alpha_cond``, ``linear_C.{weight,bias}``, ``linear_N.{weight,bias}``; other keys (CLIP
   ``position_ids`` left over by some transformers versions) are ignored.
 
-Files are read with ``torch.load(weights_only=True)``: tensors only, no pickled code runs.
+Files are read with ``torch.load(weights_only=True)``: tensors only, no pickled code runs. A
+floating-point tensor holding NaN or infinity is refused on reading, so it never reaches a model.
 """
 
 from __future__ import annotations
@@ -56,19 +57,32 @@ def read_prompt_file(data: bytes, location: str) -> PromptFile:
         raise PromptError(f"prompt file '{location}' does not hold a dict of tensors (got {type(loaded).__name__})")
     tensors = {}
     for key, value in loaded.items():
-        if isinstance(value, torch.Tensor):
-            tensors[str(key)] = value.detach().float()
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            tensor = value.detach().float()
+            if not bool(torch.isfinite(tensor).all()):
+                raise PromptError(
+                    f"prompt file '{location}': tensor '{key}' holds NaN or infinite values "
+                    f"(a diverged or damaged prompt; tune it again or restore the file)"
+                )
+            tensors[str(key)] = tensor
+        elif isinstance(value, torch.Tensor):
+            tensors[str(key)] = value.detach().float()  # integer bookkeeping, e.g. CLIP position_ids
     if not tensors:
         raise PromptError(f"prompt file '{location}' holds no tensors")
     return PromptFile(location=location, sha256=hashlib.sha256(data).hexdigest(), tensors=tensors)
 
 
-def token_embeddings(prompt: PromptFile, key: str, length: int, width: int) -> torch.Tensor:
-    """One ``1 x L x D`` token-level prompt from a caption file, with a clear error on mismatch."""
+def require_key(prompt: PromptFile, key: str) -> None:
+    """Refuse a caption file without the Single prompt (``key`` "dataset") or a category's Class prompt."""
     if key not in prompt.tensors:
         known = ", ".join(sorted(prompt.tensors))
         what = "Single prompt" if key == SINGLE_KEY else f"Class prompt for category '{key}'"
         raise PromptError(f"prompt file '{prompt.location}' has no {what}; its keys are: {known}")
+
+
+def token_embeddings(prompt: PromptFile, key: str, length: int, width: int) -> torch.Tensor:
+    """One ``1 x L x D`` token-level prompt from a caption file, with a clear error on mismatch."""
+    require_key(prompt, key)
     tensor = prompt.tensors[key]
     if tensor.ndim == 2:
         tensor = tensor[None]

@@ -5,14 +5,29 @@ The release (``pretrained_prompts.zip``) holds folders named
 ``CPM_{set}_sd2-1_Pair-DINO-Feat-G25-C50/ckpt.pt``, for the sets ``spair`` and ``pfpascal``.
 Prompts tuned with ``sd4match tune`` use the same naming with their own set name, so every
 command finds them the same way. Folders may sit at any depth (the zip nests them in ``prompt/``).
+
+Archives and folders may be hostile. A prompt file is a few kilobytes (Single: 1 x 77 x 1024
+float32, 0.3 MB) to about 11 MB (Class: one such tensor per category, 6.3 MB for PF-Pascal's 20;
+CPM: a 1536 -> 1024 and a 1024 -> 1024 linear layer and its embeddings, 11 MB), so a file over
+:data:`FILE_LIMIT`, an archive whose prompt files add up to over :data:`TOTAL_LIMIT` or holding over
+:data:`COUNT_LIMIT` of them is refused: first by the sizes the archive declares, before anything is
+read, then by counting the bytes as they are decompressed (a declared size may lie), so memory
+stays bounded by the limits. Only regular files are read from a folder (never a device or pipe
+behind a symlink). Members are only ever written under their recognised folder name, so an archive
+cannot write outside the library (no zip-slip), and tensors are read without unpickling code.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import zipfile
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from .. import atomic
 from ..errors import PromptError
@@ -26,6 +41,11 @@ FOLDER_PATTERNS = {
 }
 FILE_NAMES = {"single": "caption.pt", "class": "caption.pt", "cpm": "ckpt.pt"}
 SET_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+MIB = 2**20
+FILE_LIMIT = 64 * MIB  # one prompt file: about 10x the largest released one
+TOTAL_LIMIT = 256 * MIB  # every prompt file of one archive or folder together
+COUNT_LIMIT = 1000  # prompt files in one archive or folder (the release has 6)
+CHUNK = MIB  # bytes decompressed at a time
 
 
 @dataclass(frozen=True)
@@ -101,23 +121,108 @@ class PromptLibrary:
 
     def _members(self) -> list[str]:
         if self.is_archive:
-            try:
-                with zipfile.ZipFile(self.root) as archive:
-                    return [name for name in archive.namelist() if not name.endswith("/")]
-            except (OSError, zipfile.BadZipFile) as exc:
-                raise PromptError(f"cannot open prompt archive '{self.root}': {exc}") from exc
+            with self._archive() as archive:
+                return [name for name in archive.namelist() if not name.endswith("/")]
         if not self.root.is_dir():
             return []
         return [path.relative_to(self.root).as_posix() for path in self.root.rglob("*.pt")]
 
     def read_bytes(self, member: str) -> bytes:
-        if self.is_archive:
-            with zipfile.ZipFile(self.root) as archive:
-                return archive.read(member)
-        return (self.root / member).read_bytes()
+        """One file's bytes, refused past :data:`FILE_LIMIT` (declared or read)."""
+        return self.read_all([member])[0][1]
+
+    def read_all(self, members: list[str]) -> list[tuple[str, bytes]]:
+        """Each member's bytes (the archive opened once), within the module's limits: checked on
+        the declared sizes before the first byte is read, and again while reading."""
+        if len(members) > COUNT_LIMIT:
+            raise PromptError(f"'{self.root}' holds {len(members)} prompt files; at most {COUNT_LIMIT} are read")
+        if not self.is_archive:
+            try:
+                _check_sizes([_regular_file_size(self.root / member) for member in members], members, self)
+                return _read_each(members, lambda member: open(self.root / member, "rb"), self)
+            except OSError as exc:
+                raise PromptError(f"cannot read prompt file in '{self.root}': {exc}") from exc
+        with self._archive() as archive:
+            try:
+                _check_sizes([archive.getinfo(member).file_size for member in members], members, self)
+                return _read_each(members, archive.open, self)
+            except (
+                KeyError,
+                OSError,
+                EOFError,
+                RuntimeError,
+                NotImplementedError,
+                zlib.error,
+                zipfile.BadZipFile,
+            ) as exc:
+                raise PromptError(f"cannot read prompt archive '{self.root}': {exc}") from exc
+
+    def _archive(self) -> zipfile.ZipFile:
+        try:
+            return zipfile.ZipFile(self.root)
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise PromptError(f"cannot open prompt archive '{self.root}': {exc}") from exc
 
     def location(self, member: str) -> str:
         return f"{self.root}!{member}" if self.is_archive else str(self.root / member)
+
+
+def read_prompt_bytes(path: Path) -> bytes:
+    """A prompt file's bytes from disk: a regular file within :data:`FILE_LIMIT`."""
+    _check_sizes([_regular_file_size(path)], [str(path)], None)
+    with open(path, "rb") as stream:
+        return _read_within(stream, str(path), FILE_LIMIT)
+
+
+def _regular_file_size(path: Path) -> int:
+    status = os.stat(path)  # through symlinks: what would be read
+    if not stat.S_ISREG(status.st_mode):
+        raise PromptError(f"prompt file '{path}' is not a regular file (a device, pipe or folder); refused")
+    return status.st_size
+
+
+def _check_sizes(sizes: list[int], names: list[str], library: PromptLibrary | None) -> None:
+    """Refuse by declared sizes, before reading: any file over FILE_LIMIT, all over TOTAL_LIMIT."""
+    for size, name in zip(sizes, names, strict=True):
+        if size > FILE_LIMIT:
+            where = library.location(name) if library is not None else name
+            raise PromptError(f"prompt file '{where}' declares {size:,} bytes; {_limits()}")
+    if sum(sizes) > TOTAL_LIMIT:
+        raise PromptError(
+            f"the prompt files in '{library.root if library else names[0]}' declare {sum(sizes):,} bytes; {_limits()}"
+        )
+
+
+def _read_each(
+    members: list[str], open_member: Callable[[str], IO[bytes]], library: PromptLibrary
+) -> list[tuple[str, bytes]]:
+    """Read each member, counting the bytes of each and of all together."""
+    payloads, total = [], 0
+    for member in members:
+        with open_member(member) as stream:
+            data = _read_within(stream, library.location(member), FILE_LIMIT)
+        total += len(data)
+        if total > TOTAL_LIMIT:
+            raise PromptError(f"the prompt files in '{library.root}' hold more than {TOTAL_LIMIT:,} bytes; {_limits()}")
+        payloads.append((member, data))
+    return payloads
+
+
+def _read_within(stream: IO[bytes], location: str, limit: int) -> bytes:
+    """Read ``stream`` to its end, counting bytes: refused as soon as it passes ``limit``."""
+    data = bytearray()
+    while chunk := stream.read(CHUNK):
+        data += chunk
+        if len(data) > limit:
+            raise PromptError(f"prompt file '{location}' holds more than {limit:,} bytes; {_limits()}")
+    return bytes(data)
+
+
+def _limits() -> str:
+    return (
+        f"refused (at most {FILE_LIMIT // MIB} MiB a file, {TOTAL_LIMIT // MIB} MiB in all; "
+        f"the released prompt files are at most a few MB)"
+    )
 
 
 def import_archive(archive: str | Path, destination: str | Path | None = None) -> list[PromptEntry]:
@@ -134,10 +239,11 @@ def import_archive(archive: str | Path, destination: str | Path | None = None) -
         example = f"{folder_name('single', 'spair')}/caption.pt"
         raise PromptError(f"'{archive}' contains no learned prompts in the release layout (e.g. {example})")
     target = Path(destination).expanduser() if destination is not None else prompt_library_home()
-    payloads = [(entry, source.read_bytes(entry.member)) for entry in entries]
-    for entry, data in payloads:
-        read_prompt_file(data, source.location(entry.member))  # validate before writing anything
-    for entry, data in payloads:
+    payloads = dict(source.read_all([entry.member for entry in entries]))  # within the limits, or refused
+    for entry in entries:
+        read_prompt_file(payloads[entry.member], source.location(entry.member))  # validate before writing anything
+    for entry in entries:
+        data = payloads[entry.member]
         atomic.write_bytes(target / entry.folder / FILE_NAMES[entry.variant], data)
     return PromptLibrary(target).entries()
 

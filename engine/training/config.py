@@ -1,6 +1,6 @@
 """Everything that decides what a prompt-tuning run computes, in one frozen, recordable value.
 
-Defaults are the paper's (algorithm.md section 5, reference-implementations.md section 1.10):
+Defaults are the paper's and the official scripts' (docs/algorithm.md#training):
 Adam at a constant 1e-2 (1e-3 for CPM's two linear layers), t = 261, ensemble 1, a global batch
 of 9 pairs, softmax temperature 0.04 against a 7 x 7 Gaussian target of sigma 1.5, SPair's 5
 epochs, and model selection by nearest-neighbour (argmax) PCK@0.1 on the validation pairs.
@@ -14,7 +14,15 @@ from typing import Any, Literal
 from ..errors import SettingsError
 from ..prompts.library import SET_NAME
 from ..prompts.spec import LEARNED_VARIANTS
-from ..settings import LOCALISATIONS
+from ..settings import (
+    LOCALISATIONS,
+    MAX_LAYER,
+    MAX_TIMESTEP,
+    SIGMA_RANGE,
+    require_integer,
+    require_number,
+    require_temperature,
+)
 
 Precision = Literal["auto", "float32", "float16", "bfloat16"]
 PRECISIONS: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
@@ -81,29 +89,29 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         if self.variant not in LEARNED_VARIANTS:
-            raise SettingsError(f"cannot tune a '{self.variant}' prompt; choose one of {', '.join(LEARNED_VARIANTS)}")
-        if not SET_NAME.match(self.prompt_set):
-            raise SettingsError(f"prompt set name '{self.prompt_set}' may contain only letters, digits and '-'")
+            raise SettingsError(f"cannot tune a {self.variant!r} prompt; choose one of {', '.join(LEARNED_VARIANTS)}")
+        if not isinstance(self.prompt_set, str) or not SET_NAME.match(self.prompt_set):
+            raise SettingsError(f"prompt set name {self.prompt_set!r} may contain only letters, digits and '-'")
         positive = ("epochs", "batch_size", "micro_batch", "ensemble", "kernel_size", "min_points", "save_every")
-        positive += ("log_every",)
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise SettingsError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}")
-        for name in ("learning_rate", "linear_learning_rate", "temperature", "sigma", "alpha"):
-            if not getattr(self, name) > 0:
-                raise SettingsError(f"{name.replace('_', ' ')} must be positive, got {getattr(self, name)}")
+        for name in (*positive, "log_every"):
+            require_integer(getattr(self, name), name.replace("_", " "), 1)
+        for name in ("learning_rate", "linear_learning_rate"):
+            require_number(getattr(self, name), name.replace("_", " "), 1e-12, 1e3)
+        require_temperature(self.temperature)
+        require_number(self.sigma, "sigma", *SIGMA_RANGE, " feature cells")
+        require_number(self.alpha, "alpha", 1e-6, 1.0)
         if self.kernel_size % 2 == 0:
             raise SettingsError(f"kernel size {self.kernel_size} must be odd (the window is centred on the point)")
-        if not 0 <= self.timestep <= 999:
-            raise SettingsError(f"timestep {self.timestep} is outside [0, 999]")
-        if self.layer < 0 or self.seed < 0:
-            raise SettingsError("layer and seed must be >= 0")
-        if self.size < 64 or self.size % 8:
+        require_integer(self.timestep, "timestep", 0, MAX_TIMESTEP)
+        require_integer(self.layer, "layer", 0, MAX_LAYER)
+        require_integer(self.seed, "seed", 0)
+        require_integer(self.size, "input size", 64)
+        if self.size % 8:
             raise SettingsError(f"input size {self.size} must be a multiple of 8 and at least 64")
         if self.selection not in LOCALISATIONS:
-            raise SettingsError(f"unknown selection '{self.selection}'; choose one of {', '.join(LOCALISATIONS)}")
+            raise SettingsError(f"unknown selection {self.selection!r}; choose one of {', '.join(LOCALISATIONS)}")
         if self.precision not in PRECISIONS:
-            raise SettingsError(f"unknown precision '{self.precision}'; choose one of {', '.join(PRECISIONS)}")
+            raise SettingsError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

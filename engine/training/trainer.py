@@ -16,12 +16,13 @@ on the validation pairs (shared out between processes) and kept when it beats th
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from statistics import fmean
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 from accelerate.utils import gather_object
@@ -30,7 +31,7 @@ from torch import nn
 from .. import __version__, atomic
 from ..cache import LRUCache, tensor_bytes
 from ..datasets import PairSample
-from ..errors import Cancelled, SettingsError
+from ..errors import Cancelled, NumericError, SettingsError
 from ..evaluation.distributed import shard
 from ..export.document import now_utc
 from ..features.stable_diffusion import StableDiffusionFeatures
@@ -127,6 +128,7 @@ class PromptTrainer:
             SettingsError: unusable settings or data (too few points, unknown categories, a batch
                 larger than the data, an existing run without ``resume`` or ``overwrite``).
             Cancelled: a cancel request arrived while the models were still loading (nothing to save).
+            NumericError: the loss or the prompt became NaN or infinite; the step is not saved.
         """
         folder = Path(library).expanduser() if library is not None else prompt_library_home()
         run = RunFolder(folder, self.config.variant, self.config.prompt_set)
@@ -183,6 +185,7 @@ class _Session:
     def start(self, resume: bool) -> None:
         """Load the models, build the prompt and optimiser, restore a saved state if resuming."""
         config, accelerator = self.config, self.accelerator
+        saved = self._saved_state() if resume else None  # a run that cannot resume fails before the models load
         self.progress("loading models", 0.0)
         backend = self.trainer.matcher.stable_diffusion(self.progress)
         parts = backend.parts
@@ -192,8 +195,10 @@ class _Session:
         else:
             module = TokenPrompts.initialise(self.keys, self.conditioner, config.seed)
         optimizer = torch.optim.Adam(parameter_groups(module, config))
-        if resume:
-            self.state = self._restored(module, optimizer)
+        if saved is not None:
+            module.load_state_dict(saved.module)
+            optimizer.load_state_dict(saved.optimizer)
+            self.state = saved
         else:
             self.state = self._fresh()
             if accelerator.is_main_process:
@@ -231,7 +236,8 @@ class _Session:
     def _fresh(self) -> TrainingState:
         return TrainingState(0, {}, {}, None, [], [], self.config.to_dict(), self._fingerprints(), list(self.keys))
 
-    def _restored(self, module: nn.Module, optimizer: torch.optim.Optimizer) -> TrainingState:
+    def _saved_state(self) -> TrainingState:
+        """The run's ``resume.pt``, if this call's settings and data may continue it."""
         state = TrainingState.load(self.run_folder.resume_file)
         changed = self.config.differences(TrainingConfig.from_dict(state.config))
         if changed:
@@ -243,8 +249,6 @@ class _Session:
             raise SettingsError(
                 f"cannot resume '{self.run_folder.folder}': the training or validation pairs are not the saved run's"
             )
-        module.load_state_dict(state.module)
-        optimizer.load_state_dict(state.optimizer)
         state.config = self.config.to_dict()
         return state
 
@@ -294,9 +298,13 @@ class _Session:
                 losses = self.loss(examples, self._states(self.model, examples))
                 accelerator.backward(losses.sum() / len(items))
             total = total + losses.detach().sum()
+        loss = float(accelerator.reduce(total, "sum")) / config.batch_size  # the same on every process
+        if not math.isfinite(loss):
+            self._diverged(f"the loss is {loss}")
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        loss = float(accelerator.reduce(total, "sum")) / config.batch_size
+        if not all(bool(torch.isfinite(parameter).all()) for parameter in self.model.parameters()):
+            self._diverged("the prompt's parameters became infinite or NaN")
         state.step += 1
         state.epoch_losses.append(loss)
         if state.step % config.save_every == 0 or state.step % self.schedule.steps_per_epoch == 0:
@@ -304,6 +312,16 @@ class _Session:
         if self.on_step is not None and accelerator.is_main_process:
             report = StepReport(state.step, self.schedule.total_steps, epoch + 1, loss, time.perf_counter() - started)
             self.on_step(report)
+
+    def _diverged(self, what: str) -> NoReturn:
+        """Stop before anything of this step is saved: the kept prompt and ``resume.pt`` stay the last finite ones."""
+        config = self.config
+        raise NumericError(
+            f"training diverged at step {self.state.step + 1} of {self.schedule.total_steps}: {what}; nothing of "
+            f"this step was saved. Lower the learning rate (now {config.learning_rate:g}"
+            + (f", linear {config.linear_learning_rate:g}" if config.variant == "cpm" else "")
+            + f") or train in float32 (mixed precision now {self.accelerator.mixed_precision})"
+        )
 
     def _end_epoch(self, epoch: int) -> None:
         """Validate the prompt after ``epoch`` (1-based) epochs, keep it if best, record and save."""

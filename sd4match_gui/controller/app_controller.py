@@ -9,7 +9,6 @@ answers -> the computation controller stores the prediction -> ``updated`` -> re
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Slot
@@ -131,17 +130,17 @@ class AppController(QObject):
         self._banner_action = None
         self.window.message_banner.show_message(text, "error")
 
-    def offer(self, text: str, button: str, action: Callable[[], object]) -> None:
-        """A non-blocking question: ``text`` with a ``button`` that runs ``action``."""
+    def offer(self, text: str, button: str, action: Callable[[], object], details: str = "") -> None:
+        """A non-blocking question: ``text`` (one line; ``details`` on demand) with a ``button`` that
+        runs ``action``."""
         self._banner_action = action
-        self.window.message_banner.show_message(text, "info", button)
+        self.window.message_banner.show_message(text, "info", button, details)
 
     def offer_start(self) -> None:
         """With nothing opened: offer an earlier untitled session left behind, else the demo pair."""
-        path = self.files.recovery_candidate()
-        if path is not None:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
-            self.offer(f"Unsaved work from {when} was kept.", "Reopen", lambda: self.files.reopen_recovery(path))
+        recovery = self.files.recovery_offer()
+        if recovery is not None:
+            self.offer(*recovery)
         else:
             self.offer(START_HINT, "Open demo pair", self.open_demo)
 
@@ -229,6 +228,7 @@ class AppController(QObject):
             "save_session_as": self.files.ask_save_session_as,
             "export": self.files.ask_export,
             "import": self.files.ask_import,
+            "recover": self.files.ask_recover,
             "quit": window.close,
             "undo": self.annotation.undo,
             "redo": self.annotation.redo,

@@ -4,6 +4,10 @@ Every state change calls :meth:`ComputationController.request`, which snapshots 
 points and the active variants into a :class:`ComputeRequest` with a fresh id. Answers are applied
 only if they answer the newest request: anything older is stale (the points or settings it was
 computed for have changed since) and is dropped, so a stale result is never shown.
+
+In comparison mode without the Stable Diffusion weights, variants that need them are not sent at
+all (the engine would only refuse them): they are marked failed at once with
+:data:`NEEDS_WEIGHTS`, so no view waits for an answer that will not come.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from engine import LoadedImage
 from engine.frames import GridFrame
+from engine.variants import Variant
 
 from ..model.correspondence import PredictionRecord
 from ..model.session import Session
 from ..worker.engine_client import EngineClient
 from ..worker.messages import ComputeRequest, EngineConfig, Failure, ProgressReport, VariantResult
+
+NEEDS_WEIGHTS = "needs SD weights"
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,8 @@ class ComputationController(QObject):
         applied: number of answers applied (stale ones excluded), for tests and the benchmark.
         dropped: number of stale answers dropped.
         finished_id: id of the last request the worker finished (or abandoned).
+        sd_missing: why the Stable Diffusion weights cannot be loaded, None while they can (or
+            before the engine has said); set by the settings controller.
     """
 
     updated = Signal()
@@ -83,6 +92,7 @@ class ComputationController(QObject):
         self.applied = 0
         self.dropped = 0
         self.finished_id = 0
+        self.sd_missing: str | None = None
         self._point_ids: list[int] = []
         self._heatmap_point: int | None = None
         self._primary = ""
@@ -100,6 +110,7 @@ class ComputationController(QObject):
         if session.pair is None or images is None:
             return None
         variants = session.settings.active_variants()
+        unrunnable = {v.name for v in self.needing_weights(variants)} if session.settings.compare.active else set()
         points = session.points()
         self._point_ids = [p.id for p in points]
         self._heatmap_point = session.selected if session.selected in self._point_ids else None
@@ -109,18 +120,31 @@ class ComputationController(QObject):
             request_id=self._client.next_id(),
             source=images[0],
             target=images[1],
-            variants=tuple(variants),
+            variants=tuple(v for v in variants if v.name not in unrunnable),
             localisation=session.settings.localisation,
             points_xy=np.array([p.src_xy for p in points], dtype=np.float64).reshape(-1, 2),
             heatmap_row=None if self._heatmap_point is None else self._point_ids.index(self._heatmap_point),
             engine=self._config(),
             refuse_fallback=session.settings.compare.active,
         )
+        requested = {v.name for v in variants}
+        for name, state in self.states.items():  # work for a variant no longer shown will not come
+            if name not in requested and state.text != "done" and not state.failed:
+                self.states[name] = VariantState("cancelled", failed=True)
         for variant in variants:
-            if variant.name not in self.states or self.states[variant.name].failed:
+            if variant.name in unrunnable:
+                self.states[variant.name] = VariantState(NEEDS_WEIGHTS, failed=True)
+                self.heatmaps.pop(variant.name, None)  # a map from before the weights went must not stay
+            elif variant.name not in self.states or self.states[variant.name].failed:
                 self.states[variant.name] = VariantState("waiting")
-        self._client.submit(request)
+        self._client.submit(request)  # even with no variant left: it ends the previous request's answers
         return request.request_id
+
+    def needing_weights(self, variants: list[Variant]) -> list[Variant]:
+        """Those of ``variants`` that cannot run now because the Stable Diffusion weights are missing."""
+        if self.sd_missing is None:
+            return []
+        return [v for v in variants if v.settings.backend != "sift"]
 
     @property
     def idle(self) -> bool:

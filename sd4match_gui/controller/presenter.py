@@ -107,7 +107,9 @@ class Presenter:
             return
         run_id = self._computation.variant_runs.get(session.settings.active_variants()[0].name)
         record = point.prediction(run_id) if run_id else None
-        confidence = f"confidence {record.confidence:.2f}" if record else "predicting…"
+        state = self._computation.states.get(session.settings.active_variants()[0].name)
+        waiting = state.text if state is not None and state.failed else "predicting…"  # failed: nothing comes
+        confidence = f"confidence {record.confidence:.2f}" if record else waiting
         name = f" “{point.label}”" if point.label else ""
         visibility = VISIBILITY_NAMES[point.visibility]
         label.setText(f"point {point.number}{name} · {confidence} · {point.status} · {visibility}")
@@ -225,7 +227,8 @@ class Presenter:
             v.name: self._computation.variant_runs[v.name] for v in enabled if v.name in self._computation.variant_runs
         }
         rows = comparison_rows(points, run_ids, size, truth)
-        panel.table.set_rows(rows, [v.name for v in enabled])
+        failed = {name: state.text for name, state in self._computation.states.items() if state.failed}
+        panel.table.set_rows(rows, [v.name for v in enabled], failed)
         threshold = pck_threshold(session.pair, size)
         panel.set_summary({name: pck_by_alpha(rows, name, threshold) for name in run_ids}, len(truth))
 

@@ -8,6 +8,7 @@ and existing points are predicted again under the new setting.
 from __future__ import annotations
 
 import dataclasses
+import html
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
@@ -34,14 +35,22 @@ ABOUT = (
     "(Li et al., CVPR 2024).<br>Demo photos: public domain (NASA; US Navy), see resources/demo/ATTRIBUTION.md."
 )
 WEIGHTS_MISSING = (
-    "<b>Stable Diffusion weights not found — running on the weights-free dense SIFT backend</b> (a classical "
-    "baseline, far less accurate). Fetch the weights once with <code>sd4match download</code> (about 5.2 GB), "
-    "or point Settings at a local folder.<br><small>{reason}</small>"
+    "Stable Diffusion weights not found: running on the weights-free dense SIFT backend "
+    "(a classical baseline, far less accurate)."
 )
-WEIGHTS_NEEDED = (
-    "<b>The sd backend needs the Stable Diffusion weights.</b> Fetch them with <code>sd4match download</code>, "
-    "point Settings at a local folder, or choose the backend auto or sift.<br><small>{reason}</small>"
+WEIGHTS_NEEDED = "The sd backend needs the Stable Diffusion weights, which were not found."
+WEIGHTS_HOW = (
+    "Fetch the weights once with <code>sd4match download</code> (about 5.2 GB), or point Settings at a "
+    "local folder{or_backend}.<br><small>{reason}</small>"
 )
+SIFT_SIZES = (384, 512, 768)  # input sizes compared when only the weights-free baseline can run
+COMPARE_NEEDS_WEIGHTS = "Comparing prompts needs the Stable Diffusion weights, which are not installed."
+SOME_NEED_WEIGHTS = "{names}: need the Stable Diffusion weights, which are not installed (their views stay empty)."
+ONLY_SIFT_RUNS = (
+    "Without the weights only the SIFT baseline runs: <b>Compare SIFT sizes</b> compares it at input sizes "
+    "{sizes} (this replaces the variant list; Edit variants… lists prompts again once the weights are installed)."
+)
+COMPARE_SIFT = "Compare SIFT sizes"
 
 
 class SettingsActions(QObject):
@@ -94,6 +103,7 @@ class SettingsActions(QObject):
         ):
             with signals_blocked(window.actions[name]):
                 window.actions[name].setChecked(on)
+        window.show_comparison(settings.compare.active)
 
     # ---- engine ----
 
@@ -131,9 +141,39 @@ class SettingsActions(QObject):
     # ---- comparison ----
 
     def set_compare_mode(self, active: bool) -> None:
-        self._set_compare(active=active)
+        """Enter or leave comparison mode. Without the SD weights, say once what cannot run and offer
+        SIFT at several input sizes; if nothing listed could run, stay out of comparison mode."""
+        if active and not self._explain_missing_weights():
+            active = False
+        else:
+            self._set_compare(active=active)
         with signals_blocked(self._app.window.actions["toggle_compare"]):
             self._app.window.actions["toggle_compare"].setChecked(active)
+        self._app.window.compare_panel.set_active(active)
+        self._app.window.show_comparison(active)
+
+    def compare_sift_sizes(self) -> None:
+        """Compare the weights-free SIFT baseline at :data:`SIFT_SIZES` (replaces the variant list)."""
+        self.set_variants(",".join(f"sift@size={size}" for size in SIFT_SIZES))
+        self.set_compare_mode(True)
+
+    def _explain_missing_weights(self) -> bool:
+        """Offer SIFT sizes when listed variants need the missing weights; False if none can run."""
+        settings = self._app.session.settings
+        try:
+            enabled = [v for v in settings.compare_variants() if v.name not in settings.compare.disabled]
+        except EngineError:
+            return True  # a malformed list is reported where it is edited
+        blocked = self._app.computation.needing_weights(enabled)
+        if not blocked:
+            return True
+        details = ONLY_SIFT_RUNS.format(sizes=", ".join(str(size) for size in SIFT_SIZES))
+        if len(blocked) == len(enabled):
+            self._app.offer(COMPARE_NEEDS_WEIGHTS, COMPARE_SIFT, self.compare_sift_sizes, details)
+            return False
+        names = ", ".join(v.name for v in blocked)
+        self._app.offer(SOME_NEED_WEIGHTS.format(names=names), COMPARE_SIFT, self.compare_sift_sizes, details)
+        return True
 
     def set_variants(self, text: str) -> None:
         """Replace the variant list (mini-language); raises EngineError if it does not parse."""
@@ -192,15 +232,20 @@ class SettingsActions(QObject):
         """Say which backend runs; without SD weights, say how to get them (never blocking)."""
         banner = self._app.window.weights_banner
         backend = self._app.session.settings.features.backend
+        self._app.computation.sd_missing = status.sd_missing
         button = "Settings…" if looks_like_path(self._app.preferences.sd) else f"Download ({DOWNLOAD_SIZE})…"
         if status.sd_missing and backend == "auto":
-            banner.show_message(WEIGHTS_MISSING.format(reason=status.sd_missing), "warning", button)
+            how = WEIGHTS_HOW.format(or_backend="", reason=html.escape(status.sd_missing))
+            banner.show_message(WEIGHTS_MISSING, "warning", button, how)
         elif status.sd_missing and backend == "sd":
-            banner.show_message(WEIGHTS_NEEDED.format(reason=status.sd_missing), "error", button)
+            reason = html.escape(status.sd_missing)
+            how = WEIGHTS_HOW.format(or_backend="; or choose the backend auto or sift", reason=reason)
+            banner.show_message(WEIGHTS_NEEDED, "error", button, how)
         else:
             banner.hide()
         resolved = "sift" if backend == "sift" or (backend == "auto" and status.sd_missing) else "sd"
         self._app.window.backend_label.setText(f"backend: {resolved}")
+        self._app.window.engine_panel.set_resolved_backend(resolved)
 
     def on_weights_banner_action(self) -> None:
         """Download hub weights (after a confirmation), or open Settings for a local folder."""

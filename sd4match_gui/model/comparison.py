@@ -8,7 +8,7 @@ truth, else the target a person accepted or corrected. PCK@alpha counts a predic
 its error is at most ``alpha * theta`` (``engine.evaluation``), with theta by the dataset's own
 rule for a dataset pair (SPair-71k: longer side of the target box; PF-Pascal: longer side of the
 target image; PF-Willow: larger extent of the target keypoints), otherwise the longer side of
-the target box if known, else of the target image; see docs/algorithm.md section 6.
+the target box if known, else of the target image; see docs/algorithm.md#pck.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 Point = tuple[float, float]
 
-STATUSES = ("predicted", "accepted", "corrected", "rejected")
 VISIBILITY_NAMES = {0: "not labelled", 1: "occluded", 2: "visible"}  # COCO's v flag
 APPROVED_STATUSES = ("accepted", "corrected")  # a human vouched for trg_xy
 

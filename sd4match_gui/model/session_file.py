@@ -12,17 +12,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from engine import atomic
 from engine.errors import DocumentError
-from engine.export.document import CorrespondenceDocument, Keypoint, PairRecord, Prediction, Run, relative_path
+from engine.export.document import (
+    CorrespondenceDocument,
+    Keypoint,
+    PairRecord,
+    Prediction,
+    Run,
+    relative_path,
+    require_finite,
+)
 
 from .correspondence import Correspondence, PredictionRecord
-from .datasets import DatasetRef, pairs_from_dataset
-from .pairs import GroundTruth, PairEntry
+from .datasets import pairs_from_dataset
+from .pairs import PairEntry
 from .session import Session
-from .settings import SessionSettings
+from .session_fields import SESSION_VERSION, read_session_part
 
 SESSION_KEY = "session"
-SESSION_VERSION = 1
 
 
 def to_document(session: Session) -> CorrespondenceDocument:
@@ -67,13 +75,39 @@ def session_document(session: Session, path: Path) -> CorrespondenceDocument:
     return document
 
 
+def session_data(session: Session, path: Path) -> dict[str, Any]:
+    """The JSON a session file at ``path`` holds, after :func:`check_session_data`."""
+    data = session_document(session, path).to_dict(path.resolve().parent)
+    check_session_data(path, data)
+    return data
+
+
+def check_session_data(path: Path, data: dict[str, Any]) -> None:
+    """Refuse to write what :func:`load_session` would refuse to read: the same readers run on it.
+
+    The app's autosave thread calls this before each write, so a session holding something
+    unreadable (a NaN prediction, a malformed setting) leaves the last good file in place.
+
+    Raises:
+        DocumentError: naming the field at fault.
+    """
+    base = path.resolve().parent
+    try:
+        require_finite(data, "session file")
+        document = CorrespondenceDocument.from_dict(data, base)
+        read_session_part(document.extra.get(SESSION_KEY), base)
+    except DocumentError as exc:
+        raise DocumentError(f"the session cannot be saved, its file would not open again: {exc}") from None
+
+
 def save_session(session: Session, path: Path) -> None:
-    """Write atomically (temp file + replace)."""
-    session_document(session, path).save(path)
+    """Write atomically (temp file + replace), after :func:`session_data`'s checks."""
+    atomic.write_json(path, session_data(session, path))
 
 
 def load_session(path: Path) -> Session:
-    """Read a session file, or any export (its pairs become the pair list); raises DocumentError."""
+    """Read a session file, or any export (its pairs become the pair list); raises DocumentError
+    naming the malformed field."""
     document = CorrespondenceDocument.load(path)
     data = document.extra.get(SESSION_KEY)
     session = Session()
@@ -81,21 +115,20 @@ def load_session(path: Path) -> Session:
     if data is None:
         session.set_pairs([_entry_from_record(r) for r in document.pairs])
     else:
-        if not isinstance(data, dict) or data.get("version") != SESSION_VERSION:
-            raise DocumentError(f"'{path}': unsupported session data (expected version {SESSION_VERSION})")
-        session.settings = SessionSettings.from_dict(data.get("settings", {}))
-        base = path.resolve().parent
-        index = data.get("current_index", 0)
-        if "dataset" in data:
-            dataset = _dataset_from_dict(data["dataset"], base)
-            session.set_pairs(pairs_from_dataset(dataset)[0], index, dataset)
+        try:
+            part = read_session_part(data, path.resolve().parent)
+        except DocumentError as exc:
+            raise DocumentError(f"'{path}': {exc}") from None
+        session.settings = part.settings
+        if part.dataset is not None:
+            session.set_pairs(pairs_from_dataset(part.dataset)[0], part.current_index, part.dataset)
         else:
-            session.set_pairs([_pair_from_dict(p, base) for p in data.get("pairs", [])], index)
+            session.set_pairs(part.pairs, part.current_index)
     for run in document.runs:
         session.runs.restore(run.run_id, run.details)
     _merge_records(session, document.pairs, {run.run_id: run.run_id for run in document.runs})
-    if data is not None and session.point(data.get("selected")) is not None:
-        session.selected = data.get("selected")
+    if data is not None and session.point(part.selected) is not None:
+        session.selected = part.selected
     return session
 
 
@@ -173,27 +206,3 @@ def _pair_to_dict(pair: PairEntry, base: Path) -> dict[str, Any]:
     data["target_bbox"] = list(pair.target_bbox) if pair.target_bbox else None
     data["ground_truth"] = [[list(g.src_xy), list(g.trg_xy), g.label] for g in pair.ground_truth]
     return data
-
-
-def _pair_from_dict(data: dict[str, Any], base: Path) -> PairEntry:
-    try:
-        return PairEntry(
-            pair_id=str(data["pair_id"]),
-            source=(base / data["source"]).resolve(),
-            target=(base / data["target"]).resolve(),
-            category=data.get("category"),
-            source_bbox=tuple(data["source_bbox"]) if data.get("source_bbox") else None,
-            target_bbox=tuple(data["target_bbox"]) if data.get("target_bbox") else None,
-            ground_truth=tuple(
-                GroundTruth(tuple(s), tuple(t), str(label)) for s, t, label in data.get("ground_truth", [])
-            ),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DocumentError(f"malformed pair in session data: {exc}") from exc
-
-
-def _dataset_from_dict(data: dict[str, Any], base: Path) -> DatasetRef:
-    try:
-        return DatasetRef(str(data["kind"]), (base / data["root"]).resolve(), str(data.get("split", "test")))
-    except (KeyError, TypeError) as exc:
-        raise DocumentError(f"malformed dataset in session data: {exc}") from exc

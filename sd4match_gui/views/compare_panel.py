@@ -140,12 +140,15 @@ class CompareTable(QTableWidget):
         self.verticalHeader().hide()
         self.itemSelectionChanged.connect(self._on_selection)
         self.columns: list[str] = []
-        self._shown: tuple[list[ComparisonRow], list[str]] = ([], [])
+        self._shown: tuple[list[ComparisonRow], list[str], dict[str, str]] = ([], [], {})
 
-    def set_rows(self, rows: list[ComparisonRow], variants: list[str]) -> None:
-        if (rows, variants) == self._shown:
+    def set_rows(self, rows: list[ComparisonRow], variants: list[str], failed: dict[str, str] | None = None) -> None:
+        """``failed``: variant -> what its cells say instead of a prediction that will not come
+        (e.g. "failed", "cancelled"); other missing predictions show "…" (still computing)."""
+        failed = failed or {}
+        if (rows, variants, failed) == self._shown:
             return  # unchanged: keep the user's sort order and save the rebuild
-        self._shown = (list(rows), list(variants))
+        self._shown = (list(rows), list(variants), dict(failed))
         with_reference = any(row.reference is not None for row in rows)
         self.columns = ["#", *variants, "spread px", "spread %"] + ([f"error {v}" for v in variants] * with_reference)
         with signals_blocked(self):
@@ -158,7 +161,10 @@ class CompareTable(QTableWidget):
                 items = [_number_item(row.point.number, str(row.point.number))]
                 for name in variants:
                     cell = row.cells.get(name)
-                    text = "…" if cell is None else f"{cell.xy[0]:.1f}, {cell.xy[1]:.1f}  ({cell.confidence:.2f})"
+                    if cell is None:
+                        text = failed.get(name, "…")
+                    else:
+                        text = f"{cell.xy[0]:.1f}, {cell.xy[1]:.1f}  ({cell.confidence:.2f})"
                     items.append(_text_item(text))
                 items.append(_number_item(row.spread_px, "max distance between variants, pixels"))
                 fraction = None if row.spread_fraction is None else 100 * row.spread_fraction

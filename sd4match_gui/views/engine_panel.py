@@ -2,6 +2,7 @@
 
 The panel only shows values and reports edits: ``changed`` carries the full new settings,
 ``device_changed`` the device word (which belongs to the app's preferences, not to a session).
+Controls the running backend or prompt ignores are disabled, and their tooltip says why.
 """
 
 from __future__ import annotations
@@ -36,6 +37,16 @@ TIPS = {
     "localisation": "kernel: kernel soft-argmax (paper). argmax: best cell. softargmax: plain soft-argmax.",
     "device": "Where the model runs; auto picks CUDA, then Apple MPS, then the CPU.",
 }
+SIFT_IGNORES = "the SIFT backend has no prompt, diffusion timestep, UNet layer or noise."
+AUTO_RUNS_SIFT = (
+    "without the Stable Diffusion weights the backend auto runs dense SIFT, which has no prompt, "
+    "diffusion timestep, UNet layer or noise (Download, or Settings, to use them)."
+)
+ONLY_FOR_PROMPTS = {
+    "text": ("text",),
+    "category": ("text", "class"),
+    "prompt_set": ("single", "class", "cpm"),
+}
 
 
 class EnginePanel(QWidget):
@@ -53,7 +64,8 @@ class EnginePanel(QWidget):
         super().__init__(parent)
         self._features = FeatureSettings(backend="auto")
         self._localisation = LocalisationSettings()
-        form = QFormLayout(self)
+        self._resolved = ""  # the backend that really runs ("auto" becomes sd or sift); "" until known
+        form = self._form = QFormLayout(self)
         self.backend = combo(BACKENDS, TIPS["backend"])
         self.variant = combo(VARIANTS, TIPS["variant"])
         self.text = QLineEdit()
@@ -110,6 +122,12 @@ class EnginePanel(QWidget):
             self.localisation.setCurrentText(localisation.method)
         self._update_enabled()
 
+    def set_resolved_backend(self, backend: str) -> None:
+        """The backend that runs now ("sd" or "sift"): with "auto" and no weights, SIFT's ignored
+        controls are disabled too."""
+        self._resolved = backend
+        self._update_enabled()
+
     def set_device(self, device: str) -> None:
         with signals_blocked(self.device):
             self.device.setCurrentText(device)
@@ -138,11 +156,20 @@ class EnginePanel(QWidget):
         self.changed.emit(*self.values())
 
     def _update_enabled(self) -> None:
-        """Grey out what the current choice ignores (SIFT has no prompt or timestep)."""
-        stable_diffusion = self.backend.currentText() != "sift"
+        """Disable what the running backend or the chosen prompt ignores, saying why in the tooltip."""
+        backend = self.backend.currentText()
+        sift = backend == "sift" or (backend == "auto" and self._resolved == "sift")
+        sift_reason = SIFT_IGNORES if backend == "sift" else AUTO_RUNS_SIFT
+        for name in ("variant", "timestep", "layer", "ensemble", "seed"):
+            self._set_applies(name, not sift, sift_reason)
         variant = self.variant.currentText()
-        for widget in (self.variant, self.timestep, self.layer, self.ensemble, self.seed):
-            widget.setEnabled(stable_diffusion)
-        self.text.setEnabled(stable_diffusion and variant == "text")
-        self.category.setEnabled(stable_diffusion and variant in ("text", "class"))
-        self.prompt_set.setEnabled(stable_diffusion and variant in ("single", "class", "cpm"))
+        for name, variants in ONLY_FOR_PROMPTS.items():
+            quoted = " and ".join(f"'{v}'" for v in variants)
+            reason = sift_reason if sift else f"only the prompt {quoted} uses it (the prompt is '{variant}')."
+            self._set_applies(name, not sift and variant in variants, reason)
+
+    def _set_applies(self, name: str, applies: bool, reason: str) -> None:
+        widget = getattr(self, name)
+        widget.setEnabled(applies)
+        widget.setToolTip(TIPS[name] if applies else f"{TIPS[name]}\nNot used now: {reason}")
+        self._form.labelForField(widget).setEnabled(applies)

@@ -78,13 +78,32 @@ class PointViewBox(pg.ViewBox):
         super().mouseDragEvent(ev, axis)
 
 
+class TitleLabel(pg.LabelItem):
+    """A panel title that never widens its column: columns share the width by their stretch alone,
+    so the tiles of one comparison have one size and a long title cannot push a view out of sight
+    (the text is clipped instead)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text, size="10pt")
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
+
+    def updateMin(self) -> None:
+        super().updateMin()
+        height = self.minimumHeight()
+        self.setMinimumWidth(0)
+        for hint in (Qt.SizeHint.MinimumSize, Qt.SizeHint.PreferredSize):
+            self._sizeHint[hint] = (0, height)
+        self.updateGeometry()
+
+
 class ImagePanel(pg.GraphicsLayout):
     """Title above a :class:`PointViewBox` holding the image, the heatmap and the markers."""
 
     def __init__(self, title: str = "") -> None:
         super().__init__()
         self.setContentsMargins(2, 2, 2, 2)
-        self._title = self.addLabel(title, size="10pt")
+        self._title = TitleLabel(title)
+        self.addItem(self._title)
         self.nextRow()
         self.view = PointViewBox()
         self.addItem(self.view)

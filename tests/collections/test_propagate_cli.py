@@ -231,7 +231,8 @@ def test_coco_export_loads_in_pycocotools(targets, tmp_path):
         ("template not json", "is not valid JSON"),
         ("template of another kind", "neither an sd-correspondence / session file nor a COCO keypoints file"),
         ("point outside", "outside the template image 'astronaut.jpg'"),
-        ("out is a folder", "--out '{tmp}' is a folder"),
+        ("out is a folder", "--out: cannot write '{tmp}': it is a directory"),
+        ("learned prompt missing", "no learned 'class' prompt for set 'spair'"),
         ("only the template", "no target images besides the template image"),
     ],
 )
@@ -257,8 +258,10 @@ def test_errors_come_before_any_model_loads(template, targets, tmp_path, capsys,
         out = tmp_path
     elif case == "only the template":
         target = DEMO_SOURCE
+    variant = ["--variant", "class"] if case == "learned prompt missing" else []
     # SD with weights that do not exist: a model load would fail with a weights message instead.
-    code = run_propagate(template_file, [target], out, "--backend", "sd", "--model", str(tmp_path / "no-weights"))
+    sd = ["--backend", "sd", "--model", str(tmp_path / "no-weights"), *variant]
+    code = run_propagate(template_file, [target], out, *sd)
     assert code == 2
     assert message.format(tmp=tmp_path) in capsys.readouterr().err
     assert not out.is_file()

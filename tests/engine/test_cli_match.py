@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -89,7 +90,10 @@ def test_heatmap_side_files_follow_the_documented_grid(tmp_path):
     width, height = data["pairs"][0]["target"]["width"], data["pairs"][0]["target"]["height"]
     for keypoint in data["pairs"][0]["keypoints"]:
         prediction = keypoint["predictions"][0]
-        assert prediction["heatmap"] == f"out_heatmaps/{data['pairs'][0]['pair_id']}_k{keypoint['id']}_r1.npy"
+        assert re.fullmatch(
+            rf"out_heatmaps-[0-9a-f]{{8}}/{data['pairs'][0]['pair_id']}_point{keypoint['id'] + 1}_r1\.npy",
+            prediction["heatmap"],
+        )
         heatmap = read_heatmap(tmp_path / "out.json", prediction["heatmap"])
         assert heatmap.dtype == np.float32 and heatmap.min() >= -1.0001 and heatmap.max() <= 1.0001
         h, w = heatmap.shape

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -166,7 +165,6 @@ def eval_run(command: list[str], environment: dict[str, str]) -> subprocess.Comp
     return run
 
 
-@pytest.mark.skipif(importlib.util.find_spec("accelerate") is None, reason="accelerate is not installed")
 def test_two_processes_under_accelerate_launch_merge_to_the_single_process_result(
     spair, tmp_path, tiny_sd_dir, tiny_dinov2_dir, tiny_prompts_dir
 ):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import threading
 from itertools import combinations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from engine import FeatureSettings, Matcher, ModelSources, PromptSpec
 from engine.variants import parse_variants
@@ -50,6 +52,8 @@ def test_one_view_per_variant(comparing):
         != comparing.session.point(0).prediction(runs["sift"]).xy
     )
     assert comparing.window.compare_panel.table.rowCount() == 3
+    # Titles of different lengths do not make tiles of different sizes.
+    assert len({(round(p.view.width()), round(p.view.height())) for p in canvas.targets}) == 1
 
 
 def test_spread_column_equals_a_hand_computation(comparing, tiny_matcher):
@@ -120,17 +124,63 @@ def test_errors_and_pck_against_ground_truth(make_app, qtbot, sift_matcher, spai
     assert [m.xy for m in reference_markers] == truth
 
 
-def test_without_weights_prompt_variants_are_refused_not_faked(make_app, qtbot, tmp_path):
+def _without_weights(make_app, qtbot, tmp_path, variants: str):
     missing = Matcher(ModelSources(sd=str(tmp_path / "no-such-model")))
     app = make_app(missing, FeatureSettings(backend="auto", size=TEST_SIZE))
-    app.settings.set_variants("empty,sift")
-    app.settings.set_compare_mode(True)
+    qtbot.waitUntil(lambda: app.window.backend_label.text() == "backend: sift")  # the engine has said so
+    app.settings.set_variants(variants)
     click(app.window.canvas, SOURCE, (200.0, 200.0))
     wait_idle(qtbot, app)
-    empty, sift = app.window.canvas.targets
-    assert empty.title == "empty — failed" and empty.view.markers.markers == []
+    return app
+
+
+def _one_size(panels) -> bool:
+    return len({(round(p.view.width()), round(p.view.height())) for p in panels}) == 1
+
+
+def test_without_weights_comparison_offers_sift_sizes_instead_of_failed_views(make_app, qtbot, tmp_path):
+    app = _without_weights(make_app, qtbot, tmp_path, "empty,text,single,class,cpm")
+    window = app.window
+    qtbot.keyClick(window.canvas, Qt.Key.Key_C)
+    # Nothing listed could run: no failed views, one plain explanation with an offer.
+    assert not app.session.settings.compare.active and not window.actions["toggle_compare"].isChecked()
+    assert len(window.canvas.targets) == 1
+    banner = window.message_banner
+    assert banner.isVisible() and "needs the Stable Diffusion weights" in banner.text
+    assert "SIFT baseline" in banner.text and "384, 512, 768" in banner.text
+    assert banner.action.text() == "Compare SIFT sizes"
+    qtbot.mouseClick(banner.action, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, app)
+    assert app.session.settings.compare.active and window.actions["toggle_compare"].isChecked()
+    names = ["sift@size=384", "sift@size=512", "sift@size=768"]
+    assert [panel.title for panel in window.canvas.targets] == names  # all done: no state in the titles
+    assert _one_size(window.canvas.targets)
+    assert all(app.computation.states[name].text == "done" for name in names)
+    predictions = {app.session.point(0).prediction(app.computation.variant_runs[name]).xy for name in names}
+    assert len(predictions) > 1  # really different inputs
+    table = window.compare_panel.table
+    assert "…" not in " ".join(str(value) for name in names for value in table.column_values(name))
+    assert "predicting" not in window.selection_label.text()
+
+
+def test_without_weights_prompt_variants_are_marked_not_faked(make_app, qtbot, tmp_path):
+    app = _without_weights(make_app, qtbot, tmp_path, "empty,sift")
+    window = app.window
+    qtbot.keyClick(window.canvas, Qt.Key.Key_C)
+    wait_idle(qtbot, app)
+    assert app.session.settings.compare.active
+    empty, sift = window.canvas.targets
+    assert empty.title == "empty — needs SD weights" and empty.view.markers.markers == []
+    assert not empty.heatmap.isVisible()
     assert [m.key for m in sift.view.markers.markers] == [0]
-    assert "variant 'empty' needs Stable Diffusion" in app.window.message_banner.text
+    assert _one_size(window.canvas.targets)
+    # Said once, as information (not one red error per variant), with the offer of what runs.
+    assert "empty: need the Stable Diffusion weights" in window.message_banner.text
+    assert window.message_banner.action.text() == "Compare SIFT sizes"
+    assert window.compare_panel.table.column_values("empty") == ["needs SD weights"]
+    # The primary variant will never answer: the status bar says so instead of "predicting…".
+    assert "needs SD weights" in window.selection_label.text()
+    assert not window.progress.isVisible()
 
 
 def test_a_tuned_prompt_can_be_taken_off_the_list(make_app, qtbot, sift_matcher):
@@ -142,3 +192,27 @@ def test_a_tuned_prompt_can_be_taken_off_the_list(make_app, qtbot, sift_matcher)
     listed.remove_buttons["single/mine"].click()
     assert app.session.settings.compare.tuned == ()
     assert list(listed.boxes) == ["sift"] and listed.remove_buttons == {}
+
+
+def test_a_variant_unticked_while_computing_does_not_wait_forever(make_app, qtbot, fresh_matcher, monkeypatch):
+    gate = threading.Event()
+    backend = fresh_matcher.stable_diffusion()
+    extract = backend.extract
+
+    def gated_extract(*args, **kwargs):
+        assert gate.wait(timeout=30), "the test never opened the gate"
+        return extract(*args, **kwargs)
+
+    monkeypatch.setattr(backend, "extract", gated_extract)
+    app = make_app(fresh_matcher, TINY_SD, prompt=PromptSpec("empty"), demo=False)
+    app.settings.set_variants("empty,sift")
+    app.settings.set_compare_mode(True)
+    app.open_demo()  # "empty" reports its first stage, then waits at the gate
+    states = app.computation.states
+    qtbot.waitUntil(lambda: "empty" in states and states["empty"].text not in ("waiting", "done"))
+    qtbot.mouseClick(app.window.compare_panel.variants.boxes["empty"], Qt.MouseButton.LeftButton)
+    gate.set()
+    wait_idle(qtbot, app)
+    assert states["sift"].text == "done"
+    assert states["empty"].text == "cancelled"  # not its last stage, as if still at work
+    assert app.window.compare_panel.variants.bars["empty"].format() == "cancelled"

@@ -67,7 +67,6 @@ def free_port() -> int:
 def test_two_processes_learn_what_one_learns_with_the_same_global_batch(
     tiny_sd_dir: Path, tiny_dinov2_dir: Path, toy_export: Path, tmp_path: Path
 ) -> None:
-    pytest.importorskip("accelerate.commands.launch")
     common = tune_args("single", toy_export, tiny_sd_dir, tiny_dinov2_dir, tmp_path / "two")
     # Without GPUs, --multi_gpu still starts the processes; they meet over gloo (--cpu would start only one).
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
