@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..evaluation.distributed import per_pair_threads
 from ..export.from_matches import RunResult, matches_document
 from ..export.heatmaps import keyed_by_keypoint, save_with_heatmaps
 from ..frames import validate_points
@@ -63,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     check_before_loading(matcher, [(prompt, settings)])
     announce_backend(matcher, settings)
     pair = matcher.prepare(source, target, prompt, settings, stage_printer())
-    result = pair.match(points, localisation)
+    with per_pair_threads():  # as `propagate` and `eval`: the same result however many threads torch has
+        result = pair.match(points, localisation)
 
     document = matches_document([RunResult("r1", pair, localisation, result)], category=args.category)
     if args.heatmaps:
