@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     # Everything checkable before the models load: settings, output folder, data, prompts.
     localisation = localisation_from_args(args)
     check_output_folder(args.out, "--out")
-    matcher, group = _matcher_and_processes(args)
+    matcher, group = matcher_and_processes(args)
     variants = _variants(args, matcher)
     root = args.root if args.dataset == "json" else args.root[0]
     every = open_dataset(args.dataset, root, args.split)
@@ -138,7 +138,7 @@ def _compute(
     return time.perf_counter() - started
 
 
-def _matcher_and_processes(args: argparse.Namespace) -> tuple[Matcher, ProcessGroup]:
+def matcher_and_processes(args: argparse.Namespace) -> tuple[Matcher, ProcessGroup]:
     """The matcher, on this process's own GPU when ``accelerate launch`` started several."""
     matcher = matcher_from_args(args)
     on_gpu = matcher.runtime.device.type == "cuda"

@@ -27,7 +27,7 @@ from ..evaluation.store import ResultStore, results_folder
 from ..images import LoadedImage, load_image
 from ..preflight import check_before_loading
 from ..variants import Variant
-from .eval import _matcher_and_processes
+from .eval import matcher_and_processes
 from .options import (
     add_localisation_options,
     add_model_options,
@@ -87,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     template, template_image, targets, thresholds = _validated(args)
     prompt, settings, localisation = prompt_from_args(args), settings_from_args(args), localisation_from_args(args)
-    matcher, group = _matcher_and_processes(args)
+    matcher, group = matcher_and_processes(args)
     check_before_loading(matcher, [(prompt, settings)], [args.category or template.category])
     if group.is_main:
         announce_backend(matcher, settings)

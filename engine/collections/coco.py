@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import atomic
-from ..export.converters import _coco_box  # the pair export's box rule, shared
+from ..export.converters import coco_box
 from ..export.document import COORDINATES, CorrespondenceDocument, ImageRef, relative_path
 from .schema import KeypointSchema
 from .template import Template
@@ -74,7 +74,7 @@ def _annotation(index: int, ref: ImageRef, placed: Placed, schema: KeypointSchem
             flat += [round(x, 2), round(y, 2), visibility]
         else:
             flat += [0, 0, 0]
-    box = _coco_box(ref, [xy for xy, _ in placed.values()])
+    box = coco_box(ref, [xy for xy, _ in placed.values()])
     return {
         "id": index,
         "image_id": index,
