@@ -17,9 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .errors import SettingsError
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
-DTYPES = ("auto", "float32", "float16", "bfloat16")
+from .settings import DEVICES, DTYPES
 
 
 @dataclass(frozen=True)
