@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from PIL import Image
@@ -71,8 +73,9 @@ class StartupTime:
     runs: int
 
 
-def time_startup(runs: int = 5, cases: Sequence[StartupCase] = CASES) -> list[StartupTime]:
-    """Run each case ``runs`` times in a new process; medians of the time to first output and to exit.
+def time_startup(runs: int = 5, cases: Sequence[StartupCase] | None = None) -> list[StartupTime]:
+    """Run each case (default: :data:`CASES`) ``runs`` times in a new process; medians of the time
+    to first output and to exit.
 
     Raises:
         RuntimeError: a command ended with another exit status than its case expects (the
@@ -81,13 +84,14 @@ def time_startup(runs: int = 5, cases: Sequence[StartupCase] = CASES) -> list[St
     with tempfile.TemporaryDirectory(prefix="sd4match-startup-") as folder:
         fill = {**_write_image_pair(Path(folder)), "out": str(Path(folder) / "matches.json")}
         results = []
-        for case in cases:
+        for case in CASES if cases is None else cases:
             arguments = [argument.format(**fill) for argument in case.arguments]
             samples = [_time_once(arguments, case) for _ in range(runs)]
+            shown = [argument.replace(folder + os.sep, "") for argument in arguments]
             results.append(
                 StartupTime(
                     what=case.what,
-                    command=" ".join(["sd4match", *(_shown(argument, folder) for argument in arguments)]),
+                    command=shlex.join(["sd4match", *shown]),
                     first_output_s=statistics.median(first for first, _ in samples),
                     exit_s=statistics.median(end for _, end in samples),
                     runs=runs,
@@ -118,12 +122,11 @@ def _time_once(arguments: list[str], case: StartupCase) -> tuple[float, float]:
     first: dict[str, float] = {}
     captured: dict[str, bytes] = {}
 
-    def read(name: str, stream: object) -> None:
-        chunks = []
-        while chunk := stream.read1(65536):  # type: ignore[attr-defined]
-            first.setdefault(name, time.perf_counter())
-            chunks.append(chunk)
-        captured[name] = b"".join(chunks)
+    def read(name: str, stream: IO[bytes]) -> None:
+        head = stream.read(1)  # returns as soon as the child writes its first byte (or at end of file)
+        if head:
+            first[name] = time.perf_counter()
+        captured[name] = head + stream.read()
 
     readers = [
         threading.Thread(target=read, args=(name, stream))
@@ -158,7 +161,3 @@ def _write_image_pair(folder: Path) -> dict[str, str]:
         Image.fromarray(pixels).save(folder / f"{name}.png")
         paths[name] = str(folder / f"{name}.png")
     return paths
-
-
-def _shown(argument: str, folder: str) -> str:
-    return argument.replace(folder + os.sep, "").replace(" ", "\\ ") if folder in argument else argument

@@ -67,12 +67,12 @@ def non_negative_int(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench.startup import startup_markdown, time_startup
-
     if args.startup_only and args.startup_runs == 0:
         raise SettingsError("--startup-only with --startup-runs 0 would time nothing")
     if args.json is not None:
         check_output_file(args.json, "--json")
+    from ..bench.startup import startup_markdown, time_startup
+
     # First, while this process holds no model: the timed processes have the machine to themselves.
     if args.startup_runs:
         _log(f"timing the command line's start-up, {args.startup_runs} new processes per command")
