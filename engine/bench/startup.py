@@ -94,7 +94,7 @@ def time_startup(runs: int = 5, cases: Sequence[StartupCase] | None = None) -> l
         results = []
         for case in CASES if cases is None else cases:
             arguments = [argument.format(**fill) for argument in case.arguments]
-            samples = [_time_once(arguments, case) for _ in range(runs)]
+            samples = [_time_once(arguments, case, folder) for _ in range(runs)]
             shown = [argument.replace(folder + os.sep, "") for argument in arguments]
             results.append(
                 StartupTime(
@@ -125,14 +125,19 @@ def startup_markdown(times: Sequence[StartupTime]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _time_once(arguments: list[str], case: StartupCase) -> tuple[float, float, float]:
-    """Seconds to the first byte of the answer, to exit, and of CPU the child used."""
+def _time_once(arguments: list[str], case: StartupCase, folder: str) -> tuple[float, float, float]:
+    """Seconds to the first byte of the answer, to exit, and of CPU the child used.
+
+    The child runs in ``folder``: ``python -m`` puts the working folder first on the module path,
+    where a checkout's own ``engine`` would stand in for the one being timed.
+    """
     cpu_before = _children_cpu()
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "engine", *arguments],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        cwd=folder,
         env=_environment(),
     )
     first: dict[str, float] = {}
