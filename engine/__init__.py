@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .matcher import Matcher
     from .prepared_pair import MatchResult, PreparedPair
     from .prompts.spec import PromptSpec
-    from .runtime import Runtime, resolve_runtime
+    from .runtime import Runtime, RuntimeOptions, resolve_runtime
     from .settings import FeatureSettings, LocalisationSettings, ModelSources
 
 __getattr__, __dir__ = lazy_attributes(
@@ -40,6 +40,7 @@ __getattr__, __dir__ = lazy_attributes(
         "PreparedPair": ".prepared_pair",
         "PromptSpec": ".prompts.spec",
         "Runtime": ".runtime",
+        "RuntimeOptions": ".runtime",
         "image_from_array": ".images",
         "load_image": ".images",
         "resolve_runtime": ".runtime",
@@ -57,6 +58,7 @@ __all__ = [
     "PreparedPair",
     "PromptSpec",
     "Runtime",
+    "RuntimeOptions",
     "__version__",
     "image_from_array",
     "load_image",

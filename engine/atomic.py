@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import OutputError
+from .errors import NumericError, OutputError
 
 HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
 STAGING = re.compile(r"^\..*\.(?P<host>[0-9a-f]{6})-(?P<pid>[0-9]+)-[0-9a-f]{6}\.tmp$")
@@ -97,8 +97,17 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def write_json(path: str | Path, data: Any) -> None:
-    """Pretty JSON (2-space indent, UTF-8, trailing newline), written atomically."""
-    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """Pretty JSON (2-space indent, UTF-8, trailing newline), written atomically.
+
+    Raises:
+        NumericError: ``data`` holds NaN or infinity (not JSON; every reader would refuse the file),
+            a last guard behind the writers' own checks; nothing is written.
+    """
+    try:
+        text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        raise NumericError(f"refusing to write '{path}': {exc}") from None
+    write_text(path, text + "\n")
 
 
 def staging_name(name: str) -> str:

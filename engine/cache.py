@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import torch
 
@@ -17,6 +18,16 @@ V = TypeVar("V")
 class CacheStats:
     hits: int = 0
     misses: int = 0
+
+
+def fields_key(settings: Any) -> tuple[Hashable, ...]:
+    """A cache key made of every field of a frozen dataclass, by name and value.
+
+    Derived from ``dataclasses.fields`` rather than listed by hand, so a field added to the
+    settings later is part of the key at once and can never serve values computed under other
+    settings. Nested settings (frozen dataclasses themselves) are hashable as they are.
+    """
+    return (type(settings).__qualname__, *((f.name, getattr(settings, f.name)) for f in dataclasses.fields(settings)))
 
 
 def tensor_bytes(*tensors: torch.Tensor) -> int:

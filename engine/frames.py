@@ -1,4 +1,4 @@
-"""The one place that converts coordinates between frames (algorithm.md sections 4.1 and 4.4).
+"""The one place that converts coordinates between frames (docs/algorithm.md#coordinate-frames).
 
 Three frames, all (x, y) with x to the right and y down:
 

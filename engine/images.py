@@ -1,4 +1,4 @@
-"""Decoding images into the RGB array the engine works on (algorithm.md section 2, step 1).
+"""Decoding images into the RGB array the engine works on (docs/algorithm.md#coordinate-frames).
 
 Every image enters the engine through :func:`load_image` (a file) or :func:`image_from_array`
 (pixels already in memory). Both return a :class:`LoadedImage`: an ``H x W x 3`` uint8 RGB array

@@ -7,7 +7,9 @@
 
 Models load lazily on first use. Feature maps are cached by (backend and weights, image digest,
 prompt identity, settings); VAE posteriors by image; prompt conditioning by prompt. All torch
-work must run on one thread at a time (the app's single engine worker does this).
+work must run on one thread at a time (the app's single engine worker does this). The steps
+themselves read in order in :mod:`engine.pipeline`; docs/architecture.md#caches lists every
+cache.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .cache import LRUCache
+from .cache import LRUCache, fields_key
 from .errors import WeightsNotFoundError
 from .features import FeatureMap
 from .features.dense_sift import DenseSiftFeatures
@@ -24,6 +26,7 @@ from .images import LoadedImage
 from .models.dinov2 import DinoV2, load_dinov2
 from .models.stable_diffusion import StableDiffusionParts, load_stable_diffusion
 from .models.weights import locate_weights
+from .pipeline import feature_map
 from .prepared_pair import PreparedPair
 from .progress import SILENT, Progress
 from .prompts.builder import Conditioning, PromptBuilder
@@ -114,7 +117,11 @@ class Matcher:
         settings: FeatureSettings,
         progress: Progress = SILENT,
     ) -> PreparedPair:
-        """Feature maps of both images (from cache when possible), ready for :meth:`PreparedPair.match`."""
+        """Feature maps of both images (from cache when possible), ready for :meth:`PreparedPair.match`.
+
+        Stable Diffusion: step 0 of :mod:`engine.pipeline` (the prompt), then its steps 1-5
+        (:func:`engine.pipeline.feature_map`) for each image whose map is not cached.
+        """
         settings = dataclasses.replace(settings, backend=self.resolve_backend(settings.backend))
         if settings.backend == "sift":
             maps = [self._sift_map(image, settings) for image in (source, target)]
@@ -124,11 +131,10 @@ class Matcher:
         conditioning = self.prompts.conditioning(prompt, source, target)
         maps = []
         for role, image in (("source", source), ("target", target)):
-            key = (backend.identity, image.digest, conditioning.identity, _settings_key(settings))
+            key = (backend.identity, image.digest, conditioning.identity, fields_key(settings))
 
             def extract(image: LoadedImage = image, role: str = role) -> FeatureMap:
-                features = backend.extract(image, conditioning.states, settings, progress.prefixed(f"{role}: "))
-                return FeatureMap.build(features, image.width, image.height, settings.size)
+                return feature_map(backend, image, conditioning.states, settings, progress.prefixed(f"{role}: "))
 
             maps.append(self.features.get_or_create(key, extract))
         return PreparedPair(source, target, maps[0], maps[1], self._sd_record(prompt, settings, conditioning))
@@ -163,7 +169,3 @@ class Matcher:
             "features": {"backend": "sift", "size": settings.size},
             "prompt": None,
         }
-
-
-def _settings_key(settings: FeatureSettings) -> tuple[Any, ...]:
-    return (settings.timesteps, settings.layer, settings.ensemble, settings.size, settings.seed, settings.dual_layer)

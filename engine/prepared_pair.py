@@ -2,7 +2,8 @@
 
 Like SAM's predictor, the expensive work (feature extraction) happens once when the pair is
 prepared; :meth:`PreparedPair.match` and :meth:`PreparedPair.score_maps` then cost one sample, one
-``N x C`` by ``C x h*w`` product and a softmax: milliseconds.
+``N x C`` by ``C x h*w`` product and a softmax: milliseconds. They are steps 6 (cosine) and 7
+(kernel soft-argmax) of :mod:`engine.pipeline`.
 """
 
 from __future__ import annotations
@@ -29,14 +30,12 @@ class MatchResult:
         match_xy: ``N x 2`` predicted points, original target pixels ((0, 0) = centre of the
             top-left pixel).
         confidence: ``N`` values in [0, 1] (see :func:`engine.localisation.confidence`).
-        peak_score: ``N`` cosine similarity at the best target cell.
         grid_xy: ``N x 2`` predictions on the target feature grid.
     """
 
     query_xy: np.ndarray
     match_xy: np.ndarray
     confidence: np.ndarray
-    peak_score: np.ndarray
     grid_xy: np.ndarray
 
     def __len__(self) -> int:
@@ -75,24 +74,27 @@ class PreparedPair:
 
     @torch.no_grad()
     def match(self, points_xy: np.ndarray, localisation: LocalisationSettings | None = None) -> MatchResult:
-        """Predict where ``N x 2`` source points (original pixels) land on the target."""
+        """Predict where ``N x 2`` source points (original pixels) land on the target: pipeline steps 6-7."""
         settings = localisation or LocalisationSettings()
         points = validate_points(points_xy, self.source_image.width, self.source_image.height, "the source image")
         if len(points) == 0:
             empty = np.zeros((0, 2))
-            return MatchResult(empty, empty, np.zeros(0), np.zeros(0), empty)
+            return MatchResult(empty, empty, np.zeros(0), empty)
         scores = self._scores(points)
         grid_xy, _ = localise(scores, settings.method, settings.sigma, settings.temperature)
         return MatchResult(
             query_xy=points,
             match_xy=self.target.frame.grid_to_pixels(grid_xy.double().cpu().numpy()),
             confidence=confidence(scores, grid_xy, settings.temperature).cpu().numpy().astype(np.float64),
-            peak_score=scores.flatten(1).max(dim=1).values.cpu().numpy().astype(np.float64),
             grid_xy=grid_xy.cpu().numpy().astype(np.float64),
         )
 
     def _scores(self, points: np.ndarray) -> torch.Tensor:
-        """``N x 2`` validated source pixels -> ``N x h x w`` cosine scores (torch)."""
+        """Pipeline step 6: ``N x 2`` validated source pixels -> ``N x h x w`` cosine scores (torch).
+
+        Each point goes to the source grid (align-corners), its feature is sampled bilinearly, and
+        its L2-normalised vector is dotted with every L2-normalised target cell.
+        """
         grid = torch.from_numpy(self.source.frame.pixels_to_grid(points)).to(self.source.features.device)
         queries = sample_features(self.source.features, grid.float())
         return cosine_scores(queries, self.target.normalised)

@@ -1,4 +1,4 @@
-"""The randomness contract (algorithm.md section 2, step 3).
+"""The randomness contract: pipeline step 3 (docs/algorithm.md#randomness-contract).
 
 Each image gets its own CPU generator seeded from its pixel digest and the user's seed, so the
 same image with the same settings gives the same features whatever else was computed before,

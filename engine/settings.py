@@ -2,7 +2,7 @@
 
 Every field that changes the numbers is here, in frozen dataclasses, so that a settings object is
 a cache key, a JSON record in exports and a row in a comparison table at once. Defaults are the
-paper's inference settings (algorithm.md sections 2 and 4).
+paper's inference settings (docs/algorithm.md#features and docs/algorithm.md#localisation).
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ class FeatureSettings:
 
 @dataclass(frozen=True)
 class DualLayer:
-    """Dual-layer features (dual-layer report, section 3): a second up block at its own timestep.
+    """Dual-layer features (docs/algorithm.md#exploratory-recipes): a second up block at its own timestep.
 
     The feature is ``concat(w1 * l2n(up(F_layer @ t)), w2 * l2n(F_second_layer @ second_timestep))``
     where the coarser map is bicubic-upsampled to the finer grid and ``l2n`` normalises each
@@ -153,7 +153,7 @@ class DualLayer:
 
 @dataclass(frozen=True)
 class LocalisationSettings:
-    """Turning a cosine score map into one point (algorithm.md section 4).
+    """Turning a cosine score map into one point (docs/algorithm.md#localisation).
 
     Attributes:
         method: "kernel" (kernel soft-argmax, the paper's), "argmax" or "softargmax".

@@ -78,6 +78,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "import", "Import JSON…", ("Ctrl+I",), "Import an sd-correspondence JSON export into this session.", "File"
     ),
     ActionSpec(
+        "recover",
+        "Recover unsaved work…",
+        (),
+        "List the untitled sessions kept when another pair was opened or the app ended unsaved: reopen or discard.",
+        "File",
+    ),
+    ActionSpec(
         "settings", "Settings…", ("Ctrl+,",), "Model, prompt and DINOv2 locations; device and precision.", "File"
     ),
     ActionSpec("quit", "Quit", ("Ctrl+Q",), "Close the app (the session is already saved if it has a file).", "File"),

@@ -1,13 +1,14 @@
 """Fixtures shared by every test: tiny random models saved like downloaded ones, prompt files, images.
 
 The tiny models use the real diffusers/transformers classes with small widths (see
-``engine.models.random_init``); they are written with ``save_pretrained`` and loaded back through
+``engine.bench.random_init``); they are written with ``save_pretrained`` and loaded back through
 the project's own loader, so loading code is exercised exactly as with real weights.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +36,14 @@ def _isolated_user_folders(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="session")
 def tiny_sd_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from engine.models.random_init import random_stable_diffusion, save_stable_diffusion
+    from engine.bench.random_init import random_stable_diffusion, save_stable_diffusion
 
     return save_stable_diffusion(random_stable_diffusion("tiny", seed=0), tmp_path_factory.mktemp("tiny-sd"))
 
 
 @pytest.fixture(scope="session")
 def tiny_dinov2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from engine.models.random_init import random_dinov2
+    from engine.bench.random_init import random_dinov2
 
     folder = tmp_path_factory.mktemp("tiny-dinov2")
     random_dinov2("tiny", seed=0).save_pretrained(folder)
@@ -106,3 +107,11 @@ def demo_images():
 
 def random_rgb(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now, for ``accelerate launch --main_process_port``: port 0
+    ("pick one") is understood only by newer accelerate releases than the oldest supported."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -16,10 +16,10 @@ import torch
 
 from ..features.feature_map import squash
 from ..images import LoadedImage
-from ..models.random_init import RandomStableDiffusion
 from ..models.stable_diffusion import StableDiffusionParts, place_for_inference
 from ..models.weights import LocatedWeights
 from ..runtime import Runtime
+from .random_init import RandomStableDiffusion
 
 
 def parts_from_random(random: RandomStableDiffusion, runtime: Runtime, architecture: str) -> StableDiffusionParts:

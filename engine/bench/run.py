@@ -25,7 +25,6 @@ import torch
 from ..features import FeatureMap
 from ..features.stable_diffusion import StableDiffusionFeatures
 from ..images import LoadedImage, image_from_array
-from ..models.random_init import random_stable_diffusion
 from ..models.stable_diffusion import StableDiffusionParts
 from ..models.unet_features import up_block_features
 from ..models.weights import quiet_library_output
@@ -35,6 +34,7 @@ from ..runtime import Runtime, resolve_runtime
 from ..settings import FeatureSettings
 from .measure import count_flops, matmul_throughput, percentile, timed, track_peak
 from .pipelines import parts_from_random, reference_features
+from .random_init import random_stable_diffusion
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DocumentError
+from ..export.converters import keypoint_name
 from ..export.document import SCHEMA, CorrespondenceDocument, Keypoint, PairRecord
 from .files import read_json
 from .sample import PairSample
@@ -82,5 +83,5 @@ def _sample(record: PairRecord, prefix: str) -> PairSample | None:
         source_bbox=record.source.bbox_xyxy,
         target_bbox=target_bbox,
         threshold="bbox" if target_bbox is not None else "image",
-        labels=tuple(keypoint.label or str(keypoint.id + 1) for keypoint in keypoints),
+        labels=tuple(keypoint_name(keypoint) for keypoint in keypoints),
     )

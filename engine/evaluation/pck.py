@@ -1,4 +1,4 @@
-"""PCK, the percentage of correct keypoints (algorithm.md section 6): pure numpy, usable by the app.
+"""PCK, the percentage of correct keypoints (docs/algorithm.md#pck): pure numpy, usable by the app.
 
 A predicted point is correct at alpha when ``||pred - gt|| <= alpha * theta``; theta is the
 reference length of the pair (:func:`reference_length`). Everything can be measured in two frames:

@@ -90,7 +90,7 @@ def _read_part(path: Path) -> list[PairScore]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return [PairScore.from_dict(record) for record in data["pairs"]]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, KeyError, TypeError, ValueError, RecursionError) as exc:
         raise DocumentError(
             f"saved results '{path}' are unreadable ({exc}); delete the file to recompute them"
         ) from exc

@@ -6,23 +6,29 @@ image from its top-left *corner*, so its points are shifted by half a pixel. Onl
 are written: a target exists, the status is not "rejected" and the visibility is not 0 (COCO keeps
 the unlabelled ones with ``v = 0`` so that both annotations of a pair share one keypoint order).
 
+Keypoints are numbered as the app numbers them: keypoint ``id`` 0 is point 1 (:func:`keypoint_number`),
+and named by their label, else by that number (:func:`keypoint_name`), in every format.
+
 * **SPair-71k-style JSON** (one file per pair, the ``PairAnnotation`` layout): integer keypoints,
-  ``kps_ids`` from numeric labels (SPair keypoint ids) or else the keypoint ids, image sizes as
+  ``kps_ids`` from numeric labels (SPair keypoint ids) or else the point numbers, image sizes as
   ``[W, H, 3]``, boxes ``[x1, y1, x2, y2]`` (the whole image when the document has none), and the
   dataset's difficulty flags set to 0 (unknown).
 * **PF-Pascal CSV**: ``source_image, target_image, class, XA, YA, XB, YB`` with ``;``-separated
-  coordinates (two decimals) and ``class`` the 1-based PF-Pascal class id (0 when unknown); image
-  paths relative to the CSV file.
-* **COCO keypoints**: one annotation per image of a pair, with the same keypoint order in both, so
-  index ``j`` of the source annotation corresponds to index ``j`` of the target one; ``v`` is the
-  visibility flag (0 where the target is missing); coordinates keep two decimals. Each annotation
-  also carries ``pair_id``, ``role`` and ``keypoint_ids`` (extra keys COCO readers ignore).
+  coordinates (two decimals, in point order) and ``class`` the 1-based PF-Pascal class id (0 when
+  unknown); image paths relative to the CSV file.
+* **COCO keypoints**: one annotation per image of a pair. A category's ``keypoints`` are the names
+  of its pairs' points (in order of first appearance), and every annotation of the category lists
+  its points in that order, ``0, 0, 0`` where the pair has no point of that name; so index ``j``
+  of a source annotation corresponds to index ``j`` of the target one. ``v`` is the visibility
+  flag (0 where the target is missing); coordinates keep two decimals. Each annotation also
+  carries ``pair_id``, ``role`` and ``point_numbers`` (per name, the pair's point number or null;
+  extra keys COCO readers ignore).
 * **labelme pairs**: two labelme files per pair, ``{pair}_source.json`` and ``{pair}_target.json``,
-  one ``point`` shape per keypoint, linked across the two files by ``group_id`` = keypoint id (and
-  the same ``label``); ``imagePath`` relative to the file, no inline ``imageData``. Open them in
-  labelme with File > Open. The keypoint's status goes to ``description`` and an occluded point
-  (visibility 1) has the shape flag ``occluded``; ``sd_correspondence`` (pair id, role, category)
-  is an extra top-level key, which labelme keeps as ``otherData``.
+  one ``point`` shape per keypoint, ``label`` its name and ``group_id`` its number, which link the
+  two files; ``imagePath`` relative to the file, no inline ``imageData``. Open them in labelme with
+  File > Open. The keypoint's status goes to ``description`` and an occluded point (visibility 1)
+  has the shape flag ``occluded``; ``sd_correspondence`` (pair id, role, category) is an extra
+  top-level key, which labelme keeps as ``otherData``.
 """
 
 from __future__ import annotations
@@ -40,6 +46,16 @@ from .document import COORDINATES, CorrespondenceDocument, ImageRef, Keypoint, P
 
 PFPASCAL_COLUMNS = ("source_image", "target_image", "class", "XA", "YA", "XB", "YB")
 SPAIR_FLAGS = ("mirror", "viewpoint_variation", "scale_variation", "truncation", "occlusion")
+
+
+def keypoint_number(keypoint: Keypoint) -> int:
+    """The number the app shows for a keypoint (1-based; ``id`` is the file's 0-based key)."""
+    return keypoint.id + 1
+
+
+def keypoint_name(keypoint: Keypoint) -> str:
+    """Its label, else its number: what the app's Points table shows for it."""
+    return keypoint.label or str(keypoint_number(keypoint))
 
 
 def usable_keypoints(pair: PairRecord) -> list[Keypoint]:
@@ -69,7 +85,7 @@ def spair_annotation(pair: PairRecord) -> dict[str, Any]:
         "trg_pose": 0,
         "src_kps": [[_round(k.src_xy[0]), _round(k.src_xy[1])] for k in keypoints],
         "trg_kps": [[_round(k.trg_xy[0]), _round(k.trg_xy[1])] for k in keypoints],  # type: ignore[index]
-        "kps_ids": [int(k.label) if k.label.isdigit() else k.id for k in keypoints],
+        "kps_ids": [int(k.label) if k.label.isdigit() else keypoint_number(k) for k in keypoints],
         "category": pair.category or "",
         **dict.fromkeys(SPAIR_FLAGS, 0),
     }
@@ -120,18 +136,26 @@ def write_pfpascal_csv(document: CorrespondenceDocument, path: str | Path) -> Pa
 
 
 def coco_keypoints(document: CorrespondenceDocument, base: Path) -> dict[str, Any]:
-    """A COCO keypoints dataset: two annotations per pair sharing keypoint order."""
+    """A COCO keypoints dataset: two annotations per pair, keypoints in their category's name order."""
     images: dict[Path, dict[str, Any]] = {}
     categories: dict[str, dict[str, Any]] = {}
-    annotations: list[dict[str, Any]] = []
-    for pair in document.pairs:
-        keypoints = [k for k in sorted(pair.keypoints, key=lambda k: k.id) if k.status != "rejected"]
+    named = [(pair, _coco_named_keypoints(pair)) for pair in document.pairs]
+    for pair, keypoints in named:  # every name first: all annotations of a category have the same length
         category = categories.setdefault(
             pair.category or "object",
-            {"id": len(categories) + 1, "name": pair.category or "object", "supercategory": "object", "skeleton": []},
+            {
+                "id": len(categories) + 1,
+                "name": pair.category or "object",
+                "supercategory": "object",
+                "keypoints": [],
+                "skeleton": [],
+            },
         )
-        names = category.setdefault("keypoints", [])
-        names.extend(f"kp{i + 1}" for i in range(len(names), len(keypoints)))
+        category["keypoints"].extend(name for name in keypoints if name not in category["keypoints"])
+    annotations: list[dict[str, Any]] = []
+    for pair, keypoints in named:
+        category = categories[pair.category or "object"]
+        slots = [keypoints.get(name) for name in category["keypoints"]]
         for role, ref in (("source", pair.source), ("target", pair.target)):
             image = images.setdefault(
                 ref.path,
@@ -142,15 +166,24 @@ def coco_keypoints(document: CorrespondenceDocument, base: Path) -> dict[str, An
                     "height": ref.height,
                 },
             )
-            annotations.append(
-                _coco_annotation(len(annotations) + 1, image["id"], category["id"], pair, role, ref, keypoints)
-            )
+            annotations.append(_coco_annotation(len(annotations) + 1, image["id"], category["id"], pair, role, slots))
     return {
         "info": {"description": "sd-correspondence export", "coordinates": COORDINATES},
         "images": list(images.values()),
         "annotations": annotations,
         "categories": list(categories.values()),
     }
+
+
+def _coco_named_keypoints(pair: PairRecord) -> dict[str, Keypoint]:
+    """The pair's keypoints that are not rejected, by name; a name given twice in one pair is told
+    apart by the point's number."""
+    named: dict[str, Keypoint] = {}
+    for keypoint in sorted(pair.keypoints, key=lambda k: k.id):
+        if keypoint.status != "rejected":
+            name = keypoint_name(keypoint)
+            named[name if name not in named else f"{name} (point {keypoint_number(keypoint)})"] = keypoint
+    return named
 
 
 def write_coco(document: CorrespondenceDocument, path: str | Path) -> Path:
@@ -165,14 +198,15 @@ def _coco_annotation(
     category_id: int,
     pair: PairRecord,
     role: str,
-    ref: ImageRef,
-    keypoints: list[Keypoint],
+    slots: list[Keypoint | None],
 ) -> dict[str, Any]:
+    """One image of a pair; ``slots`` holds the pair's keypoint of each category keypoint name."""
+    ref = pair.source if role == "source" else pair.target
     flat: list[float] = []
     placed = []
-    for keypoint in keypoints:
-        xy = keypoint.src_xy if role == "source" else keypoint.trg_xy
-        if xy is None or keypoint.visibility == 0:
+    for keypoint in slots:
+        xy = None if keypoint is None else keypoint.src_xy if role == "source" else keypoint.trg_xy
+        if keypoint is None or xy is None or keypoint.visibility == 0:
             flat += [0, 0, 0]
         else:
             flat += [round(xy[0], 2), round(xy[1], 2), keypoint.visibility]
@@ -189,7 +223,7 @@ def _coco_annotation(
         "iscrowd": 0,
         "pair_id": pair.pair_id,
         "role": role,
-        "keypoint_ids": [k.id for k in keypoints],
+        "point_numbers": [None if k is None else keypoint_number(k) for k in slots],
     }
 
 
@@ -218,9 +252,9 @@ def labelme_file(pair: PairRecord, role: str, base: Path) -> dict[str, Any]:
         x, y = keypoint.src_xy if role == "source" else keypoint.trg_xy  # type: ignore[misc]
         shapes.append(
             {
-                "label": keypoint.label or str(keypoint.id),
+                "label": keypoint_name(keypoint),
                 "points": [[round(x + 0.5, 3), round(y + 0.5, 3)]],  # labelme: (0, 0) is the image corner
-                "group_id": keypoint.id,
+                "group_id": keypoint_number(keypoint),
                 "description": keypoint.status,
                 "shape_type": "point",
                 "flags": {"occluded": keypoint.visibility == 1},

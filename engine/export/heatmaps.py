@@ -6,10 +6,10 @@ not upsampled. Cell ``(row i, column j)`` is centred on the target pixel
 ``(j * (S - 1) / (w - 1) * W / S, i * (S - 1) / (h - 1) * H / S)`` for an S x S model input and a
 W x H image (align-corners, :mod:`engine.frames`), S being the run's ``features.size``.
 The prediction's ``heatmap`` field names the file relative to the JSON file:
-``{json stem}_heatmaps-{8 hex digits}/{pair}_k{keypoint id}_{run}.npy``. Every export gets a folder of
-its own, written in full before the JSON that names it replaces the earlier JSON, and the earlier
-export's folder is removed only then: at every instant the JSON on disk names maps that are there
-and are its own, whenever the process is killed.
+``{json stem}_heatmaps-{8 hex digits}/{pair}_point{keypoint id + 1}_{run}.npy`` (the point number
+the app shows). Every export gets a folder of its own, written in full before the JSON that names
+it replaces the earlier JSON, and the earlier export's folder is removed only then: at every
+instant the JSON on disk names maps that are there and are its own, whenever the process is killed.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def _write_pair(record: PairRecord, maps: Maps, folder: Path) -> list[str]:
             heatmap = by_run[run_id].get(keypoint.id)
             if heatmap is None:
                 continue
-            name = f"{file_stem(record.pair_id)}_k{keypoint.id}_{stem}.npy"
+            name = f"{file_stem(record.pair_id)}_point{keypoint.id + 1}_{stem}.npy"
             np.save(folder / name, np.ascontiguousarray(heatmap, dtype=np.float32), allow_pickle=False)
             for prediction in keypoint.predictions:
                 if prediction.run_id == run_id:

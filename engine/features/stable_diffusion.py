@@ -1,18 +1,23 @@
-"""SD4Match features: VAE latent, noise at t, truncated UNet, ensemble average (algorithm.md section 2)."""
+"""The Stable Diffusion feature backend: the loaded model, its posterior cache and its UNet batch size.
+
+The steps themselves (squash, VAE posterior, seeded noise, truncated UNet, ensemble mean) read in
+order in :mod:`engine.pipeline`; this class holds what they need and runs the two model calls
+(:meth:`StableDiffusionFeatures.posterior`, :meth:`StableDiffusionFeatures.unet`). See
+``docs/algorithm.md#features``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..cache import LRUCache, tensor_bytes
 from ..errors import SettingsError
 from ..images import LoadedImage
 from ..models.stable_diffusion import StableDiffusionParts, encode_posterior
 from ..models.unet_features import up_block_features
+from ..pipeline import image_features
 from ..progress import SILENT, Progress
-from ..randomness import posterior_and_noise
 from ..settings import FeatureSettings
 from .feature_map import squash
 
@@ -56,11 +61,10 @@ class StableDiffusionFeatures:
             if t >= self.parts.num_train_timesteps:
                 raise SettingsError(f"timestep {t} is beyond the scheduler's {self.parts.num_train_timesteps} steps")
 
-    @torch.no_grad()
     def extract(
         self, image: LoadedImage, states: torch.Tensor, settings: FeatureSettings, progress: Progress = SILENT
     ) -> torch.Tensor:
-        """Feature map of ``image``.
+        """Feature map of ``image``: pipeline steps 1-5, :func:`engine.pipeline.image_features`.
 
         Args:
             image: the decoded image.
@@ -71,74 +75,26 @@ class StableDiffusionFeatures:
         Returns:
             ``C x h x w`` float32 on the model device (SD2-1, layer 1, S = 768: 1280 x 48 x 48).
         """
-        self.check(settings)
-        progress("VAE latent", 0.0)
-        mean, std = self.posterior(image, settings.size)
-        eps, noise = posterior_and_noise(image.digest, settings.seed, tuple(mean.shape[1:]), settings.ensemble)
-        latent = (mean + std * eps) * self.parts.latent_scale  # 1 x 4 x S/8 x S/8, float32 on the CPU
-
-        features = self._timestep_average(latent, noise, states, settings.layer, settings.timesteps, progress)
-        if settings.dual_layer is None:
-            return features
-        dual = settings.dual_layer
-        second = self._timestep_average(latent, noise, states, dual.second_layer, (dual.second_timestep,), progress)
-        return combine_dual_layer(features, second, dual.weights)
+        return image_features(self, image, states, settings, progress)
 
     def posterior(self, image: LoadedImage, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The image's VAE posterior ``(mean, std)``, each ``1 x 4 x S/8 x S/8`` float32 CPU (cached)."""
+        """Pipeline steps 1-2: the image's VAE posterior ``(mean, std)``, each ``1 x 4 x S/8 x S/8``
+        float32 CPU, cached per image and size."""
 
         def encode() -> tuple[torch.Tensor, torch.Tensor]:
+            # 1. Squash to S x S and scale to [-1, 1] (the official Normalize(0.5, 0.5)).
             pixels = torch.from_numpy(squash(image.rgb, size).astype(np.float32) / 255.0)
-            pixels = ((pixels - 0.5) / 0.5).permute(2, 0, 1)[None]  # 1 x 3 x S x S in [-1, 1]
+            pixels = ((pixels - 0.5) / 0.5).permute(2, 0, 1)[None]  # 1 x 3 x S x S
+            # 2. The VAE encoder's posterior moments.
             return encode_posterior(self.parts, pixels)
 
         return self.latents.get_or_create((image.digest, size), encode)
 
-    def _timestep_average(
-        self,
-        latent: torch.Tensor,
-        noise: torch.Tensor,
-        states: torch.Tensor,
-        layer: int,
-        timesteps: tuple[int, ...],
-        progress: Progress,
-    ) -> torch.Tensor:
-        """Mean over timesteps and ensemble members of ``up_blocks[layer]``: ``C x h x w`` float32."""
-        total = torch.zeros(())
-        ensemble = noise.shape[0]
-        for t_index, t in enumerate(timesteps):
-            noisy = self.parts.scheduler.add_noise(latent.expand(ensemble, -1, -1, -1), noise, torch.tensor([t]))
-            for start in range(0, ensemble, self.max_batch):
-                done = (t_index * ensemble + start) / (len(timesteps) * ensemble)
-                progress(f"UNet t={t}", done)
-                chunk = noisy[start : start + self.max_batch]
-                total = total + self._unet(chunk, t, states, layer).sum(dim=0)
-        return total / (len(timesteps) * ensemble)
-
-    def _unet(self, latents: torch.Tensor, t: int, states: torch.Tensor, layer: int) -> torch.Tensor:
+    def unet(self, latents: torch.Tensor, t: int, states: torch.Tensor, layer: int) -> torch.Tensor:
+        """Pipeline step 4 for one batch: ``B x 4 x h x w`` noised latents -> ``B x C x h' x w'`` float32
+        output of ``up_blocks[layer]``, the UNet stopped there, in the runtime's device and precision."""
         runtime = self.parts.runtime
         latents = latents.to(runtime.device, runtime.weights_dtype)
         states = states.to(runtime.device, runtime.weights_dtype).expand(latents.shape[0], -1, -1)
         with runtime.autocast():
             return up_block_features(self.parts.unet, latents, t, states, (layer,))[layer].float()
-
-
-def combine_dual_layer(first: torch.Tensor, second: torch.Tensor, weights: tuple[float, float]) -> torch.Tensor:
-    """Dual-layer feature: both maps on the finer grid, each L2-normalised along C, weighted, concatenated.
-
-    Args:
-        first, second: ``C1 x h1 x w1`` and ``C2 x h2 x w2``.
-        weights: (w1, w2); the report's 0.8 : 0.6 keeps the concatenation unit-norm.
-
-    Returns:
-        ``(C1 + C2) x h x w`` with ``h x w`` the larger of the two grids. Upsampling is bicubic with
-        aligned corners, so cell i of the coarse grid stays where the align-corners grid frame puts it.
-    """
-    (h1, w1), (h2, w2) = first.shape[-2:], second.shape[-2:]
-    size = (h1, w1) if h1 * w1 >= h2 * w2 else (h2, w2)
-    maps = []
-    for feature, weight in zip((first, second), weights, strict=True):
-        if tuple(feature.shape[-2:]) != size:
-            feature = F.interpolate(feature[None], size=size, mode="bicubic", align_corners=True)[0]
-        maps.append(weight * F.normalize(feature, dim=0, eps=1e-6))
-    return torch.cat(maps, dim=0)

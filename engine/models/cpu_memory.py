@@ -29,8 +29,8 @@ def share_one_arena() -> bool:
 
     glibc gives other threads arenas of their own, and a thread keeps its arena for life; an
     extraction on such a thread gained nothing from :func:`keep_freed_memory` on the project's
-    machine. The app and the command line call this at start-up, before any thread exists,
-    whatever the device.
+    machine. Applied at start-up, before any thread exists, whatever the device, by
+    :func:`engine.runtime.configure_process` (the ``tune_allocator`` runtime option).
     """
     return _set(((_M_ARENA_MAX, 1),))
 
@@ -38,8 +38,9 @@ def share_one_arena() -> bool:
 def keep_freed_memory() -> bool:
     """Keep freed blocks in the heap for reuse (and share one arena); False without glibc.
 
-    Called when models are placed on the CPU, so a GPU process still returns memory as usual.
-    macOS, Windows and musl keep their allocators as they are.
+    Applied at start-up by :func:`engine.runtime.configure_process` when the process computes on
+    the CPU, so a GPU process still returns memory as usual. macOS, Windows and musl keep their
+    allocators as they are.
     """
     return _set(((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _NEVER)))
 

@@ -16,7 +16,6 @@ import torch
 from ..errors import EngineError, WeightsNotFoundError
 from ..runtime import Runtime
 from .blockwise_attention import use_blockwise_attention
-from .cpu_memory import keep_freed_memory
 from .weights import LocatedWeights, locate_weights, quiet_library_output
 
 
@@ -97,8 +96,8 @@ def place_for_inference(unet: Any, vae: Any, text_encoder: Any, runtime: Runtime
             # nothing, float32 neither); float32 keeps the default layout, so its features equal
             # diffusers' own pipeline bit for bit (the layout changes rounding, not the maths).
             vae.to(memory_format=torch.channels_last)
-        use_blockwise_attention(unet, vae)
-        keep_freed_memory()
+        if runtime.blockwise_attention:
+            use_blockwise_attention(unet, vae)
 
 
 def _load(cls: Any, folder: Path, subfolder: str, **kwargs: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Prompts: what conditions the UNet (algorithm.md section 3).
+"""Prompts: what conditions the UNet (pipeline step 0, docs/algorithm.md#prompts).
 
 ``spec`` says which prompt (a frozen :class:`PromptSpec`); ``text_encoder`` turns text or token
 embeddings into UNet conditioning; ``files`` and ``library`` read the released learned-prompt

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import re
 
-SPAIR_CATEGORIES = (
-    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
-    "cow", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "train", "tvmonitor",
-)  # fmt: skip
 # PF-Pascal uses the 20 VOC classes in VOC order; its csv class ids are 1-based indices into this.
 PFPASCAL_CATEGORIES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",

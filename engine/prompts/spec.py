@@ -39,10 +39,6 @@ class PromptSpec:
             raise SettingsError(f"unknown prompt variant '{self.variant}'; choose one of {', '.join(VARIANTS)}")
 
     @property
-    def is_learned(self) -> bool:
-        return self.variant in LEARNED_VARIANTS
-
-    @property
     def depends_on_pair(self) -> bool:
         """CPM prompts are computed from both images, so features depend on the partner image."""
         return self.variant == "cpm"

@@ -1,4 +1,4 @@
-"""Prompt tuning (algorithm.md section 5): learn Single, Class and CPM prompts on annotated pairs.
+"""Prompt tuning (docs/algorithm.md#training): learn Single, Class and CPM prompts on annotated pairs.
 
 GUI-free; ``sd4match tune`` and the app call the same API::
 

@@ -1,6 +1,6 @@
 """Everything that decides what a prompt-tuning run computes, in one frozen, recordable value.
 
-Defaults are the paper's (algorithm.md section 5, reference-implementations.md section 1.10):
+Defaults are the paper's and the official scripts' (docs/algorithm.md#training):
 Adam at a constant 1e-2 (1e-3 for CPM's two linear layers), t = 261, ensemble 1, a global batch
 of 9 pairs, softmax temperature 0.04 against a 7 x 7 Gaussian target of sigma 1.5, SPair's 5
 epochs, and model selection by nearest-neighbour (argmax) PCK@0.1 on the validation pairs.

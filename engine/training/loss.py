@@ -1,7 +1,7 @@
 """The SD4Match training loss: Gaussian-smoothed cross-entropy of a correlation softmax.
 
-Per pair (``src/loss.py: GaussianCrossEntropyLoss`` of the official code, reference-implementations
-section 1.10), all in **grid** coordinates (align-corners, cell centres at 0 .. w-1):
+Per pair (``src/loss.py: GaussianCrossEntropyLoss`` of the official code; docs/algorithm.md#training),
+all in **grid** coordinates (align-corners, cell centres at 0 .. w-1):
 
 1. sample the source features bilinearly at the ground-truth source points, L2-normalise them and
    the target map, and take cosine scores against every target cell: ``N x h x w``;

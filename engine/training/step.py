@@ -1,6 +1,6 @@
 """One forward pass of training: a micro-batch of pairs, their prompts, their features, their losses.
 
-Features follow the inference path of algorithm.md section 2 (squash to S, VAE posterior, noise
+Features follow steps 1-5 of engine.pipeline (docs/algorithm.md#features: squash, VAE posterior, noise
 at t, truncated UNet, ensemble mean) with two differences: gradients flow back through the UNet
 and the text encoder into the prompt, and the randomness comes from the pair's training
 generator (:func:`engine.training.schedule.noise_generator`) instead of the image digest. From

@@ -9,7 +9,6 @@ answers -> the computation controller stores the prediction -> ``updated`` -> re
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Slot
@@ -139,10 +138,9 @@ class AppController(QObject):
 
     def offer_start(self) -> None:
         """With nothing opened: offer an earlier untitled session left behind, else the demo pair."""
-        path = self.files.recovery_candidate()
-        if path is not None:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
-            self.offer(f"Unsaved work from {when} was kept.", "Reopen", lambda: self.files.reopen_recovery(path))
+        recovery = self.files.recovery_offer()
+        if recovery is not None:
+            self.offer(*recovery)
         else:
             self.offer(START_HINT, "Open demo pair", self.open_demo)
 
@@ -230,6 +228,7 @@ class AppController(QObject):
             "save_session_as": self.files.ask_save_session_as,
             "export": self.files.ask_export,
             "import": self.files.ask_import,
+            "recover": self.files.ask_recover,
             "quit": window.close,
             "undo": self.annotation.undo,
             "redo": self.annotation.redo,

@@ -69,11 +69,16 @@ class WeightsDownload(QObject):
         return True
 
     def _run(self, source: str) -> None:
+        """Always ends with ``finished``: the window waits for it to hide the progress and recheck."""
         report = progress_bar_class(lambda stage, fraction: self.progress.emit(f"download: {stage}", fraction))
+        error = f"downloading '{source}' was interrupted"  # until it returns
         try:
             self.progress.emit("download: starting", 0.0)
             weights.download_weights(source, "sd", tqdm_class=report)
+            error = ""
         except EngineError as exc:
-            self.finished.emit(str(exc))
-            return
-        self.finished.emit("")
+            error = str(exc)
+        except Exception as exc:  # a hub or file-system failure of any kind: reported, never a silent end
+            error = f"downloading '{source}' failed: {type(exc).__name__}: {exc}"
+        finally:
+            self.finished.emit(error)

@@ -1,41 +1,56 @@
-"""Opening pairs and sessions, saving, exporting, importing, and autosave.
+"""Opening pairs and sessions, saving, exporting, importing, autosave and recovery.
 
 Methods taking a path do the work (tests call them); ``ask_*`` methods first show a file dialog.
 Errors become a message for the user, never an exception out of a slot. Datasets and sessions
 (which may name a dataset) are read off the GUI thread by :attr:`FileController.loader`; the open
-session stays, and keeps working, until the new one has been read.
+session stays, and keeps working, until the new one has been read. A failing autosave is shown
+in the window until a write succeeds again; untitled work left behind by opening something else
+is named in the status bar and listed by File > Recover unsaved work.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from engine.errors import EngineError
 from engine.export import converters
 
 from ..model import datasets
-from ..model.autosave import AutosaveWriter, latest_recovery, new_recovery_path
+from ..model.autosave import AutosaveWriter, new_recovery_path, recovery_files, recovery_folder
 from ..model.pairs import PairEntry
 from ..model.session import Session
 from ..model.session_file import check_session_data, import_document, load_session, session_document, to_document
+from ..views.recovery_dialog import RecoveryDialog
 from .background import BackgroundLoader
+from .save_dialogs import EXPORT_FORMATS, SESSION_FORMAT, ask_save_path, export_format, with_extension
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
-SESSION_FILTER = "SD4Match session (*.json)"
-EXPORT_FORMATS = {  # dialog filter -> format name
-    "sd-correspondence JSON (*.json)": "json",
-    "sd-correspondence JSON with heatmaps, computed for every point (*.json)": "json+heatmaps",
-    "SPair-71k-style JSON, one file per pair (*.json)": "spair",
-    "PF-Pascal CSV (*.csv)": "pfpascal",
-    "COCO keypoints JSON (*.json)": "coco",
-    "labelme, two files per pair (*.json)": "labelme",
-}
 RESULTS_AUTOSAVE_DELAY_MS = 1000  # predictions are recomputable, so they are saved lazily
+AUTOSAVE_FAILED_HINT = "Your work is still in memory: save it elsewhere with File > Save session as…"
+
+
+class AutosaveReports(QObject):
+    """Carries the writer thread's outcome of every write to the GUI thread (a queued signal)."""
+
+    written = Signal(object)  # the error message, or None when the file was written
+    changed = Signal(object)  # on the GUI thread, only when failing starts, changes or stops
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.error: str | None = None
+        self.written.connect(self._on_written)
+
+    @Slot(object)
+    def _on_written(self, error: str | None) -> None:
+        if error != self.error:
+            self.error = error
+            self.changed.emit(error)
 
 
 class FileController:
@@ -67,9 +82,12 @@ class FileController:
         self._report_error = report_error
         self._autosave_enabled = autosave_enabled
         self._export_with_heatmaps = export_with_heatmaps
-        self.writer = AutosaveWriter(check=check_session_data)
+        self.autosave_reports = AutosaveReports()
+        self.autosave_reports.changed.connect(self._autosave_changed)
+        self.writer = AutosaveWriter(self.autosave_reports.written.emit, check=check_session_data)
         self.loader = BackgroundLoader()
         self.recovery_path = new_recovery_path()
+        self.recovery_dialog: RecoveryDialog | None = None
         self.last_folder = ""
         self._results_timer = QTimer()
         self._results_timer.setSingleShot(True)
@@ -77,21 +95,23 @@ class FileController:
 
     # ---- opening ----
 
-    def open_pairs(self, pairs: list[PairEntry], dataset: datasets.DatasetRef | None = None) -> None:
-        """Start a new untitled session on ``pairs`` with the current settings."""
+    def open_pairs(self, pairs: list[PairEntry], dataset: datasets.DatasetRef | None = None, message: str = "") -> None:
+        """Start a new untitled session on ``pairs`` with the current settings; ``message`` says so."""
         self.loader.abandon()  # the user opened something else meanwhile
         session = Session(self._session().settings)
         session.set_pairs(pairs, dataset=dataset)
-        self._start_untitled(session)
+        kept = self._leave_current()
+        self.recovery_path = new_recovery_path()
+        self._replace_session(session)
+        self._say(message, kept)
 
     def open_dataset(self, dataset: datasets.DatasetRef) -> None:
         """A benchmark split, read in the background; its keypoints become the reference."""
 
         def opened(found: tuple[list[PairEntry], int]) -> None:
             pairs, mirrored = found
-            self.open_pairs(pairs, dataset)
             skipped = f"; {mirrored} mirrored pair(s) left out" if mirrored else ""
-            self._notify(f"Opened {dataset.kind} {dataset.split}: {len(pairs)} pair(s){skipped}.")
+            self.open_pairs(pairs, dataset, f"Opened {dataset.kind} {dataset.split}: {len(pairs)} pair(s){skipped}.")
 
         description = f"reading {dataset.kind} {dataset.split}"
         self.loader.start(description, lambda: datasets.pairs_from_dataset(dataset), opened, self._report_error)
@@ -128,24 +148,26 @@ class FileController:
 
     def _read_session(self, path: Path, recovery: bool) -> None:
         def opened(session: Session) -> None:
-            self._leave_current()
+            kept = self._leave_current()
             if recovery:
                 session.path = None
                 self.recovery_path = path
             self._replace_session(session)
             verb = "Reopened the unsaved session from" if recovery else "Opened"
-            self._notify(f"{verb} {path.name}: {len(session.pairs)} pair(s).")
+            self._say(f"{verb} {path.name}: {len(session.pairs)} pair(s).", kept)
 
         self.loader.start(f"opening {path.name}", lambda: load_session(path), opened, self._report_error)
 
     # ---- saving ----
 
     def save_session(self, path: Path | None = None) -> bool:
-        """Save to ``path`` (or the session's own file); the session then autosaves there."""
+        """Save to ``path`` (``.json`` added to a name without extension) or the session's own file;
+        the session then autosaves there."""
         session = self._session()
         if path is None and session.path is None:
             return self.ask_save_session_as()
-        path = (path or session.path).resolve()
+        path = with_extension(path, SESSION_FORMAT.extension) if path is not None else session.path
+        path = path.resolve()
         session.path = path
         self.writer.submit(path, self._document_dict(session, path))
         if not self.writer.flush():
@@ -155,7 +177,7 @@ class FileController:
             self._report_error(self.writer.last_error)
             return False
         self._delete_recovery()
-        self._notify(f"Saved {path.name}; every action is now saved to it automatically.")
+        self._notify(f"Saved {path}; every action is now saved to it automatically.")
         return True
 
     def autosave(self) -> None:
@@ -167,6 +189,13 @@ class FileController:
         path = session.path if session.path is not None and self._autosave_enabled() else self.recovery_path
         self.writer.submit(path, self._document_dict(session, path))
 
+    def _autosave_changed(self, error: str | None) -> None:
+        """A failing autosave is an error banner until a write succeeds again."""
+        if error is not None:
+            self._report_error(f"{error}. {AUTOSAVE_FAILED_HINT}")
+        else:
+            self._notify("Autosave works again: every action is saved.")
+
     def autosave_later(self) -> None:
         """Coalesce saves after engine results (each click's answers would otherwise save twice)."""
         if not self._results_timer.isActive():
@@ -176,21 +205,50 @@ class FileController:
         self.loader.abandon()  # a read still in flight must not replace the session of a closed window
         if self._results_timer.isActive():
             self.autosave()
+        self._leave_current()  # an untitled session without points leaves no recovery file behind
         self.writer.close()
 
-    def recovery_candidate(self) -> Path | None:
-        candidate = latest_recovery()
-        return candidate if candidate != self.recovery_path else None
+    # ---- recovery ----
+
+    def recovery_offer(self) -> tuple[str, str, Callable[[], None]] | None:
+        """At start: what to say about the untitled sessions kept earlier, the button, its action."""
+        kept = recovery_files(exclude=self.recovery_path)
+        if not kept:
+            return None
+        more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
+        return f"Unsaved work was kept: {kept[0].describe()}{more}.", "Recover…", self.ask_recover
+
+    def ask_recover(self) -> None:
+        """List every recovery file but this window's own, newest first, to reopen or discard."""
+        kept = recovery_files(exclude=self.recovery_path)
+        if not kept:
+            self._notify(f"No unsaved work is kept in {recovery_folder()}.")
+            return
+        self.recovery_dialog = RecoveryDialog(kept, recovery_folder(), self._parent)
+        self.recovery_dialog.reopen.connect(self.reopen_recovery)
+        self.recovery_dialog.discard.connect(self.discard_recovery)
+        self.recovery_dialog.open()
+
+    def discard_recovery(self, path: Path) -> None:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            self._report_error(f"cannot discard '{path}': {exc}")
+            return
+        self._notify(f"Discarded {path}.")
 
     # ---- export and import ----
 
     def export(self, path: Path, fmt: str = "json") -> list[Path]:
-        """Write the annotated pairs as ``fmt`` (a value of ``EXPORT_FORMATS``); returns the files.
+        """Write the annotated pairs as ``fmt`` (a name of ``EXPORT_FORMATS``); returns the files.
 
-        Formats written as a folder of files ("spair", "labelme") use ``path`` without its suffix.
-        "json+heatmaps" is computed on the engine thread first: it returns nothing here, and its
-        files come with ``HeatmapExport.finished``.
+        A name without extension gets the format's. Formats written as a folder of files ("spair",
+        "labelme") use ``path`` without its extension as the folder. "json+heatmaps" is computed
+        on the engine thread first: it returns nothing here, and its files come with
+        ``HeatmapExport.finished``.
         """
+        chosen = export_format(fmt)
+        path = path.with_suffix("") if chosen.is_folder else with_extension(path, chosen.extension)
         if fmt == "json+heatmaps":
             self._export_with_heatmaps(path)
             return []
@@ -203,19 +261,21 @@ class FileController:
                 document.save(path)
                 written = [path]
             elif fmt == "spair":
-                written = converters.write_spair(document, path.with_suffix(""))
+                written = converters.write_spair(document, path)
             elif fmt == "labelme":
-                written = converters.write_labelme(document, path.with_suffix(""))
+                written = converters.write_labelme(document, path)
             elif fmt == "pfpascal":
                 written = [converters.write_pfpascal_csv(document, path)]
-            elif fmt == "coco":
-                written = [converters.write_coco(document, path)]
             else:
-                raise ValueError(f"unknown export format '{fmt}'")
+                written = [converters.write_coco(document, path)]
         except (EngineError, OSError) as exc:
             self._report_error(f"export failed: {exc}")
             return []
-        self._notify(f"Exported {len(document.pairs)} pair(s) to {written[0] if len(written) == 1 else path}.")
+        pairs = f"{len(document.pairs)} pair(s)"
+        if chosen.is_folder:
+            self._notify(f"Exported {pairs} as {len(written)} {chosen.what} file(s) in {path}{os.sep}")
+        else:
+            self._notify(f"Exported {pairs} to {path}")
         return written
 
     def import_json(self, path: Path) -> bool:
@@ -265,19 +325,18 @@ class FileController:
             self.open_path(Path(folder), split)
 
     def ask_open_session(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self._parent, "Open session", self.last_folder, SESSION_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self._parent, "Open session", self.last_folder, SESSION_FORMAT.filter)
         if path:
             self.open_session(Path(path))
 
     def ask_save_session_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self._parent, "Save session", self.last_folder, SESSION_FILTER)
-        return bool(path) and self.save_session(Path(path))
+        answer = ask_save_path(self._parent, "Save session", self.last_folder, (SESSION_FORMAT,))
+        return answer is not None and self.save_session(answer[0])
 
     def ask_export(self) -> None:
-        path, chosen = QFileDialog.getSaveFileName(self._parent, "Export", self.last_folder, ";;".join(EXPORT_FORMATS))
-        if not path:
-            return
-        self.export(Path(path), EXPORT_FORMATS.get(chosen, "json"))
+        answer = ask_save_path(self._parent, "Export", self.last_folder, EXPORT_FORMATS)
+        if answer is not None:
+            self.export(answer[0], answer[1].name)
 
     def ask_import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self._parent, "Import", self.last_folder, "JSON (*.json)")
@@ -286,19 +345,31 @@ class FileController:
 
     # ---- internals ----
 
-    def _start_untitled(self, session: Session) -> None:
-        self._leave_current()
-        self.recovery_path = new_recovery_path()
-        self._replace_session(session)
-
-    def _leave_current(self) -> None:
+    def _leave_current(self) -> str:
         """Before switching sessions: an untitled session's recovery file is its only copy, so it
-        stays (the next start offers it) unless the session holds no points."""
+        stays (File > Recover unsaved work lists it) unless the session holds no points. Returns a
+        sentence saying where that work went, or ""."""
         current = self._session()
-        if current.path is None and not current.annotated_pair_ids():
+        annotated = current.annotated_pair_ids()
+        if current.path is None and not annotated:
             self._delete_recovery()
-        else:
-            self.writer.flush()
+            return ""
+        self.writer.flush()
+        if current.path is not None:
+            return ""
+        if self.writer.last_error:
+            return f"The unsaved points of the previous session could not be kept: {self.writer.last_error}"
+        count = sum(len(current.points(pair_id)) for pair_id in annotated)
+        return (
+            f"The previous session's {count} unsaved point(s) were kept in {self.recovery_path} "
+            "(File > Recover unsaved work reopens them)."
+        )
+
+    def _say(self, message: str, kept: str) -> None:
+        """What was opened, then where the work of the session it replaced went."""
+        text = " ".join(part for part in (message, kept) if part)
+        if text:
+            self._notify(text)
 
     def _delete_recovery(self) -> None:
         self.writer.flush()

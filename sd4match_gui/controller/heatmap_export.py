@@ -139,7 +139,9 @@ class HeatmapExport(QObject):
                 traceback.print_exc(file=sys.stderr)
                 self._app.report_error(f"export failed, nothing was written: {exc}")
             else:
-                self._app.notify(f"Exported {job.path.name} with {len(written) - 1} heatmap file(s).")
+                maps = written[1:]
+                where = f" in {maps[0].parent}/" if maps else ""
+                self._app.notify(f"Exported {written[0]} and {len(maps)} heatmap file(s){where}.")
         self.finished.emit(written)
 
     def _close_dialog(self) -> None:

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.attention_processor import AttnProcessor2_0
 
+from engine.bench.random_init import random_stable_diffusion
 from engine.models import blockwise_attention
 from engine.models.blockwise_attention import BlockwiseAttentionProcessor, use_blockwise_attention
-from engine.models.random_init import random_stable_diffusion
 
 
 @pytest.fixture

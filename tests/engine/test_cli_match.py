@@ -91,7 +91,7 @@ def test_heatmap_side_files_follow_the_documented_grid(tmp_path):
     for keypoint in data["pairs"][0]["keypoints"]:
         prediction = keypoint["predictions"][0]
         assert re.fullmatch(
-            rf"out_heatmaps-[0-9a-f]{{8}}/{data['pairs'][0]['pair_id']}_k{keypoint['id']}_r1\.npy",
+            rf"out_heatmaps-[0-9a-f]{{8}}/{data['pairs'][0]['pair_id']}_point{keypoint['id'] + 1}_r1\.npy",
             prediction["heatmap"],
         )
         heatmap = read_heatmap(tmp_path / "out.json", prediction["heatmap"])

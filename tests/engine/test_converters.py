@@ -60,7 +60,7 @@ def test_spair_annotation(document):
     data = converters.spair_annotation(document.pairs[0])
     assert data["src_kps"] == [[11, 20], [12, 23]]
     assert data["trg_kps"] == [[31, 40], [32, 42]]
-    assert data["kps_ids"] == [4, 2]  # numeric labels are SPair ids; others fall back to the keypoint id
+    assert data["kps_ids"] == [4, 3]  # numeric labels are SPair ids; others fall back to the point number (id + 1)
     assert data["src_imsize"] == [100, 80, 3] and data["trg_imsize"] == [120, 90, 3]
     assert data["src_bndbox"] == [5, 6, 50, 61]
     assert data["trg_bndbox"] == [0, 0, 119, 89]  # no box: the whole image
@@ -95,7 +95,7 @@ def test_coco_keypoints(document, tmp_path):
     assert [image["file_name"] for image in data["images"]] == ["images/a.jpg", "images/b.jpg", "images/c.png"]
     source, target, second_source, _ = data["annotations"]
     # Same keypoint order in both annotations of a pair; rejected keypoints are dropped.
-    assert source["keypoint_ids"] == target["keypoint_ids"] == [0, 2, 3, 4]
+    assert source["point_numbers"] == target["point_numbers"] == [1, 3, 4, 5]  # as the app numbers them
     assert source["keypoints"] == [10.5, 20.49, 2, 12.25, 22.75, 1, 13.0, 23.0, 2, 0, 0, 0]
     assert target["keypoints"] == [30.5, 40.0, 2, 32.0, 42.0, 1, 0, 0, 0, 0, 0, 0]
     assert (source["num_keypoints"], target["num_keypoints"]) == (3, 2)
@@ -104,8 +104,27 @@ def test_coco_keypoints(document, tmp_path):
     assert (source["role"], target["role"], source["pair_id"]) == ("source", "target", "p1")
     assert second_source["image_id"] == target["image_id"]  # b.jpg is one image
     categories = {c["name"]: c for c in data["categories"]}
-    assert len(categories["Cat"]["keypoints"]) == 4 and categories["object"]["keypoints"] == ["kp1"]
+    # Named by label, else by number; unlabelled point 4 is told apart from the point labelled "4".
+    assert categories["Cat"]["keypoints"] == ["4", "tip", "4 (point 4)", "5"]
+    assert categories["object"]["keypoints"] == ["1"]
     assert data["info"]["coordinates"]["origin"] == "center_of_top_left_pixel"
+
+
+def test_coco_names_points_alike_across_the_pairs_of_a_category(document):
+    """Pairs that name their points the same share a slot, whatever their order or ids."""
+    second = document.pairs[1]
+    second.category = "Cat"
+    second.keypoints = [
+        Keypoint(0, (1.0, 2.0), (3.0, 4.0), label="tip"),
+        Keypoint(1, (5.0, 6.0), (7.0, 8.0), label="ear"),
+    ]
+    data = converters.coco_keypoints(document, document.pairs[0].source.path.parent)
+    [category] = data["categories"]
+    assert category["keypoints"] == ["4", "tip", "4 (point 4)", "5", "ear"]
+    _, _, second_source, second_target = data["annotations"]
+    assert second_source["keypoints"] == [0, 0, 0, 1.0, 2.0, 2, 0, 0, 0, 0, 0, 0, 5.0, 6.0, 2]
+    assert second_target["point_numbers"] == [None, 1, None, None, 2]
+    assert all(len(a["keypoints"]) == 3 * 5 for a in data["annotations"])
 
 
 def test_labelme_pairs(document, tmp_path):
@@ -116,10 +135,10 @@ def test_labelme_pairs(document, tmp_path):
     assert (source["imageWidth"], source["imageHeight"], target["imageWidth"]) == (100, 80, 120)
     # usable keypoints only, linked by group_id and label; labelme's origin is the image corner
     assert [(s["label"], s["group_id"], s["points"]) for s in source["shapes"]] == [
-        ("4", 0, [[11.0, 20.99]]),
-        ("tip", 2, [[12.75, 23.25]]),
+        ("4", 1, [[11.0, 20.99]]),
+        ("tip", 3, [[12.75, 23.25]]),
     ]
-    assert [(s["group_id"], s["points"]) for s in target["shapes"]] == [(0, [[31.0, 40.5]]), (2, [[32.5, 42.5]])]
+    assert [(s["group_id"], s["points"]) for s in target["shapes"]] == [(1, [[31.0, 40.5]]), (3, [[32.5, 42.5]])]
     assert [s["flags"]["occluded"] for s in target["shapes"]] == [False, True]
     assert [s["description"] for s in target["shapes"]] == ["predicted", "corrected"]
     assert all(s["shape_type"] == "point" for s in source["shapes"] + target["shapes"])
@@ -163,7 +182,7 @@ def test_heatmap_side_files(document, tmp_path):
     written = save_with_heatmaps(document, maps, export)
     folder = written[1].parent.name
     assert re.fullmatch(r"export_heatmaps-[0-9a-f]{8}", folder)  # a folder of its own per export
-    names = [f"{folder}/p2_k0_class_cat.npy", f"{folder}/p2_k0_class_cat-2.npy"]  # no run overwrites another
+    names = [f"{folder}/p2_point1_class_cat.npy", f"{folder}/p2_point1_class_cat-2.npy"]  # no run overwrites another
     assert written == [export, *(tmp_path / "out" / name for name in names)]
     assert sorted(p.name for p in (tmp_path / "out" / folder).iterdir()) == sorted(Path(n).name for n in names)
     saved = CorrespondenceDocument.load(export)
@@ -193,7 +212,7 @@ def test_a_failed_heatmap_export_leaves_the_earlier_one_as_it_was(document, tmp_
     with pytest.raises(OSError, match="disk full"):
         save_with_heatmaps(document, {"p2": {"class:cat": {0: np.full((3, 4), 9.0)}}}, export)
     assert export.read_text() == before
-    assert (read_heatmap(export, f"{folder}/p2_k0_class_cat.npy") == 0.25).all()
+    assert (read_heatmap(export, f"{folder}/p2_point1_class_cat.npy") == 0.25).all()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json", folder]  # no staging left
 
 

@@ -10,8 +10,8 @@ import torch
 
 from engine.models.cpu_memory import keep_freed_memory
 
-# Once applied, the settings hold for the rest of the test session, as they do whenever a test
-# places models on the CPU.
+# Once applied, the settings hold for the rest of the test session, as they do for the rest of a
+# process that `sd4match` or `sd4match-gui` started on the CPU.
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc allocator settings")
 
 

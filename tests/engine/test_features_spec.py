@@ -1,4 +1,4 @@
-"""SD features follow algorithm.md section 2, checked against an independent, literal implementation.
+"""SD features follow docs/algorithm.md#features, checked against an independent, literal implementation.
 
 The reference below uses diffusers and transformers directly (VAE posterior ``sample(generator)``,
 ``torch.randn``, the scheduler's ``add_noise``, a *full* UNet forward with a hook), none of the

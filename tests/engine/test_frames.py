@@ -1,4 +1,4 @@
-"""Coordinate frames: pixels <-> square <-> grid, on non-square images, against the spec's formulas."""
+"""Coordinate frames: pixels <-> square <-> grid, on non-square images, against docs/algorithm.md#coordinate-frames."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def frame() -> GridFrame:
     return GridFrame(image_width=500, image_height=333, size=768, grid_width=48, grid_height=48)
 
 
-def test_forward_mapping_matches_algorithm_md(frame):
+def test_forward_mapping_matches_the_documented_formulas(frame):
     x, y = 123.25, 300.5
     xs, ys = x * 768 / 500, y * 768 / 333
     expected = np.array([[xs * 47 / 767, ys * 47 / 767]])

@@ -17,7 +17,7 @@ from tests.conftest import random_rgb
 
 
 def brute_force_kernel_soft_argmax(scores: np.ndarray, sigma: float, temperature: float) -> tuple[float, float]:
-    """algorithm.md 4.3 written out cell by cell, in float64."""
+    """docs/algorithm.md#localisation (kernel) written out cell by cell, in float64."""
     height, width = scores.shape
     best = np.unravel_index(np.argmax(scores), scores.shape)
     y_star, x_star = best

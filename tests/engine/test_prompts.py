@@ -65,7 +65,7 @@ def test_cpm_follows_the_released_formula(tiny_matcher, tiny_prompts_dir, images
     dinov2 = tiny_matcher.dinov2()
     src, trg = dinov2.patch_features(source.rgb), dinov2.patch_features(target.rgb)
     assert src.shape == (256, dinov2.hidden_size)
-    # Written out by hand from algorithm.md section 3 (cpm steps 2-4).
+    # Written out by hand from docs/algorithm.md#cpm (steps 2-4).
     x = torch.cat([src, trg], -1) @ state["linear_C.weight"].T + state["linear_C.bias"]  # 256 x D
     x = (x.T @ state["linear_N.weight"].T + state["linear_N.bias"]).T  # linear_N across patches
     x = torch.nn.functional.adaptive_max_pool1d(x.T[None], 50)[0].T  # 50 x D

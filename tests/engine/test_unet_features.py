@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.models.random_init import random_stable_diffusion
+from engine.bench.random_init import random_stable_diffusion
 from engine.models.unet_features import up_block_features
 
 

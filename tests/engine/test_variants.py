@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from engine import FeatureSettings, PromptSpec, image_from_array
 from engine.errors import SettingsError
-from engine.features.stable_diffusion import combine_dual_layer
+from engine.features.feature_map import combine_dual_layer
 from engine.settings import DualLayer
 from engine.variants import parse_variants
 from tests.conftest import TEST_SIZE, random_rgb

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from engine import atomic
-from engine.errors import EngineError, OutputError
+from engine.errors import EngineError, NumericError, OutputError
 from engine.export import heatmaps
 from engine.export.document import CorrespondenceDocument, ImageRef, Keypoint, PairRecord, Prediction
 from engine.export.heatmaps import read_heatmap, save_with_heatmaps
@@ -299,3 +299,12 @@ def test_a_heatmap_export_to_a_directory_is_refused_before_any_map_is_written(tm
     with pytest.raises(OutputError, match="it is a directory"):
         save_with_heatmaps(export_document(0.5), export_maps(0.5), tmp_path / "export.json")
     assert [p.name for p in tmp_path.iterdir()] == ["export.json"]
+
+
+def test_json_with_nan_is_refused_and_nothing_is_written(tmp_path):
+    """The last guard behind every writer's own checks: NaN is not JSON, so no reader could open it."""
+    path = tmp_path / "out.json"
+    path.write_text('{"kept": true}\n')
+    with pytest.raises(NumericError, match=r"out\.json"):
+        atomic.write_json(path, {"xy": [1.0, float("nan")]})
+    assert path.read_text() == '{"kept": true}\n'

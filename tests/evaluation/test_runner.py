@@ -111,9 +111,10 @@ def test_unreadable_saved_results_name_the_file(samples, tiny_matcher, tmp_path)
     plans = plan(samples[:1], [SIFT], tiny_matcher, LocalisationSettings(), tmp_path, DATASET, ONE_PROCESS)
     execute(plans, tiny_matcher, LocalisationSettings())
     (part,) = plans[0].store.folder.glob("part-*.json")
-    part.write_text('{"pairs": [{"pair_id": 1}]}')
-    with pytest.raises(DocumentError, match=f"saved results '{part}' are unreadable"):
-        plans[0].store.completed()
+    for damaged in ('{"pairs": [{"pair_id": 1}]}', "[" * 100_000):  # a missing field; nesting past recursion
+        part.write_text(damaged)
+        with pytest.raises(DocumentError, match=f"saved results '{part}' are unreadable"):
+            plans[0].store.completed()
 
 
 class WideFeatures:

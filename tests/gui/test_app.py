@@ -138,3 +138,21 @@ def test_downloading_weights_reports_progress_and_rechecks(make_app, qtbot, tmp_
     qtbot.waitUntil(lambda: "weights ready" in app.window.statusBar().currentMessage())  # handled on the GUI thread
     assert stages[-1] == ("download: Fetching 4 files", 1.0)
     assert not app.window.progress.isVisible()
+
+
+def test_a_download_that_fails_unexpectedly_still_finishes_and_says_why(make_app, qtbot, tmp_path, monkeypatch):
+    from engine.models import weights
+
+    def broken_download(source, kind, tqdm_class=None, local_dir=None):
+        raise RuntimeError("hub answered 502")
+
+    monkeypatch.setattr(weights, "download_weights", broken_download)
+    missing = Matcher(ModelSources(sd=str(tmp_path / "no-such-model")))
+    app = make_app(missing, SIFT.__class__(backend="auto", size=SIFT.size), demo=False)
+    app.preferences = app.preferences.replace(sd="some-org/some-model")
+    with qtbot.waitSignal(app.settings.download.finished, timeout=10000) as finished:
+        app.settings.start_download()
+    [error] = finished.args
+    assert "some-org/some-model" in error and "RuntimeError: hub answered 502" in error
+    qtbot.waitUntil(lambda: "hub answered 502" in app.window.message_banner.text)  # handled on the GUI thread
+    assert not app.window.progress.isVisible() and not app.settings.download.running

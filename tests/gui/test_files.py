@@ -14,13 +14,14 @@ import textwrap
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
 from engine import LocalisationSettings, PromptSpec, load_image
 from engine.export.document import CorrespondenceDocument
 from engine.export.heatmaps import read_heatmap
 from sd4match_gui.controller.tuning import EXPORT_RUNNING
-from sd4match_gui.model.autosave import latest_recovery
+from sd4match_gui.model.autosave import recovery_files
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.conftest import DEMO_SOURCE, DEMO_TARGET, REPO
 from tests.gui.conftest import SIFT, wait_idle, wait_loaded, with_features
@@ -289,13 +290,16 @@ def test_autosave_survives_a_killed_process(make_app, qtbot, sift_matcher, tmp_p
 
 def test_an_untitled_session_is_offered_back_after_a_crash(make_app, qtbot, sift_matcher, tmp_path):
     run_and_kill(tmp_path, "untitled")
-    recovered = latest_recovery()
-    assert recovered is not None
+    [kept] = recovery_files()
+    recovered = kept.path
     app = make_app(sift_matcher, SIFT, demo=False)
     app.offer_start()
     banner = app.window.message_banner
-    assert "Unsaved work" in banner.text and banner.action.text() == "Reopen"
-    banner.action.click()
+    assert "Unsaved work was kept" in banner.text and "astronaut-grace_hopper" in banner.text
+    assert banner.action.text() == "Recover…"
+    qtbot.mouseClick(banner.action, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: app.files.recovery_dialog is not None and app.files.recovery_dialog.isVisible())
+    qtbot.mouseClick(app.files.recovery_dialog.reopen_button, Qt.MouseButton.LeftButton)
     wait_loaded(qtbot, app)
     assert len(app.session.points()) >= 5 and app.session.path is None
     assert app.files.recovery_path == recovered  # it keeps autosaving there

@@ -1,74 +1,41 @@
-"""Screenshots of the real window for the README: docs/screenshots/main-window.png and comparison.png.
-
-The demo pair on the weights-free SIFT backend (the app as a fresh install shows it), with facial
-keypoints of the astronaut matched onto Grace Hopper, one of them corrected by hand.
-"""
+"""The screenshot command (``python -m sd4match_gui.screenshots``) works, writing only where it is told."""
 
 from __future__ import annotations
 
-import dataclasses
+import os
 
+import pytest
 from PySide6.QtGui import QImage
 
-from engine import FeatureSettings
-from sd4match_gui.views.pair_canvas import SOURCE
+from sd4match_gui import screenshots
 from tests.conftest import REPO
-from tests.gui.conftest import wait_idle
-from tests.gui.helpers import click
 
-SCREENSHOTS = REPO / "docs" / "screenshots"
-SIZE = (1600, 900)
-FACE = {  # astronaut.jpg pixel -> what it is
-    (200.0, 103.0): "left eye",
-    (243.0, 103.0): "right eye",
-    (222.0, 124.0): "nose",
-    (222.0, 143.0): "mouth",
-    (222.0, 166.0): "chin",
-    (305.0, 355.0): "name badge",
-}
-CORRECTIONS = {0: (220.0, 195.0), 4: (265.0, 320.0)}  # where SIFT missed: the true spots on grace_hopper.jpg
-SELECTED = 2  # the nose: its heatmap is shown
-FEATURES = FeatureSettings(backend="sift", size=640)
+SIZES = {**screenshots.WINDOW_SHOTS, screenshots.COMPARISON_SHOT[0]: screenshots.COMPARISON_SHOT[1]}
 
 
-def shoot(app, name: str) -> QImage:
-    app.window.resize(*SIZE)
-    app.window.canvas.fit_all()
-    image = app.window.grab().toImage()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    assert image.save(str(SCREENSHOTS / name))
-    return image
+def distinct_colours(image: QImage) -> int:
+    """Colours on a coarse grid of the image: a blank or unpainted window has one or two."""
+    step = 16
+    return len({image.pixel(x, y) for x in range(0, image.width(), step) for y in range(0, image.height(), step)})
 
 
-def annotate_face(app, qtbot) -> None:
-    for xy, label in FACE.items():
-        click(app.window.canvas, SOURCE, xy)
-        app.annotation.set_label(app.session.selected, label)
-    wait_idle(qtbot, app)
-    for point_id, xy in CORRECTIONS.items():
-        app.annotation.select(point_id)
-        click(app.window.canvas, 0, xy)
-    app.annotation.select(SELECTED)
-    wait_idle(qtbot, app)
+def test_the_command_writes_every_shot_into_the_given_folder_only(qapp, tmp_path):
+    tracked = {path: path.stat().st_mtime_ns for path in (REPO / "docs" / "screenshots").glob("*.png")}
+    home = os.environ["SD4MATCH_HOME"]
+    assert screenshots.main(["--out", str(tmp_path / "shots")]) == 0
+    assert sorted(path.name for path in (tmp_path / "shots").iterdir()) == sorted(SIZES)
+    for name, size in SIZES.items():
+        image = QImage(str(tmp_path / "shots" / name))
+        assert (image.width(), image.height()) == size, name
+        assert distinct_colours(image) > 50, f"{name} shows no picture"
+    main, comparison = (QImage(str(tmp_path / "shots" / name)) for name in ("main-window.png", "comparison.png"))
+    assert main != comparison  # comparison mode shows four target views
+    assert {path: path.stat().st_mtime_ns for path in tracked} == tracked  # the README's PNGs are untouched
+    assert os.environ["SD4MATCH_HOME"] == home  # the user's folder is back after the shots
 
 
-def test_main_window_screenshot(make_app, qtbot, sift_matcher):
-    app = make_app(sift_matcher, FEATURES)
-    annotate_face(app, qtbot)
-    assert app.window.canvas.targets[0].heatmap.isVisible()
-    assert len(app.window.canvas.targets[0].view.markers.markers) == len(FACE)
-    image = shoot(app, "main-window.png")
-    assert (image.width(), image.height()) == SIZE
-
-
-def test_comparison_screenshot(make_app, qtbot, sift_matcher):
-    app = make_app(sift_matcher, FEATURES)
-    app.settings.set_variants("sift@size=384,sift@size=512,sift@size=640,sift@size=768")
-    app.settings.set_compare_mode(True)
-    annotate_face(app, qtbot)
-    panels = app.window.canvas.targets
-    assert len(panels) == 4 and all(panel.heatmap.isVisible() for panel in panels)
-    settings = app.session.settings
-    assert dataclasses.replace(settings.display).lines_visible
-    image = shoot(app, "comparison.png")
-    assert (image.width(), image.height()) == SIZE
+def test_an_unknown_shot_is_refused(capsys, tmp_path):
+    with pytest.raises(SystemExit):
+        screenshots.main(["--out", str(tmp_path), "--only", "everything.png"])
+    assert "invalid choice" in capsys.readouterr().err
+    assert not tmp_path.joinpath("everything.png").exists()

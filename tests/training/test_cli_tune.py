@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from engine.cli import main
 from engine.models.stable_diffusion import load_stable_diffusion
 from engine.prompts.text_encoder import TextConditioner
 from engine.training.prompt_modules import TokenPrompts
-from tests.conftest import REPO, TEST_SIZE
+from tests.conftest import REPO, TEST_SIZE, free_port
 
 
 def tune_args(variant: str, export: Path, sd: Path, dinov2: Path, library: Path, *extra: str) -> list[str]:
@@ -58,16 +57,9 @@ def test_tuned_class_prompt_is_used_by_match(
     assert prompt["file"] == str(folder / "caption.pt") and prompt["category"] == "cat"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_two_processes_learn_what_one_learns_with_the_same_global_batch(
     tiny_sd_dir: Path, tiny_dinov2_dir: Path, toy_export: Path, tmp_path: Path
 ) -> None:
-    pytest.importorskip("accelerate.commands.launch")
     common = tune_args("single", toy_export, tiny_sd_dir, tiny_dinov2_dir, tmp_path / "two")
     # Without GPUs, --multi_gpu still starts the processes; they meet over gloo (--cpu would start only one).
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]

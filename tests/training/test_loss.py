@@ -1,4 +1,4 @@
-"""The training loss against hand computations (reference-implementations.md section 1.10)."""
+"""The training loss against hand computations (docs/algorithm.md#training)."""
 
 from __future__ import annotations
 

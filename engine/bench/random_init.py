@@ -1,17 +1,19 @@
-"""Randomly initialised models with the real classes: for tests and benchmarks without downloads.
+"""Randomly initialised models with the real classes: for the benchmark and the tests, never for matching.
 
-Two architectures: ``"sd2-1"`` (the real Stable Diffusion 2-1 and dinov2-base shapes; compute
-and memory do not depend on weight values, so timings are real) and ``"tiny"`` (the same block
-types, a few hundred thousand parameters, fast on a CPU). Folders are written with
-``save_pretrained`` in the diffusers layout, so tests load them through the project's loader,
-exactly like downloaded weights. The tokenizer is a small BPE vocabulary of letters; it encodes
-any lower-case English text.
+This is the random-weight side of the package boundary (see :mod:`engine.bench`): nothing in the
+engine's matching path imports it. Two architectures: ``"sd2-1"`` (the real Stable Diffusion 2-1 and
+dinov2-base shapes; compute and memory do not depend on weight values, so timings are real) and
+``"tiny"`` (the same block types, a few hundred thousand parameters, fast on a CPU). Folders are
+written with ``save_pretrained`` in the diffusers layout, so tests load them through the project's
+loader, exactly like downloaded weights. The tokenizer is a small BPE vocabulary of letters; it
+encodes any lower-case English text.
 """
 
 from __future__ import annotations
 
 import json
 import string
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,4 +127,8 @@ def tiny_clip_tokenizer() -> Any:
         vocab[left + right] = len(vocab)
     vocab["<|startoftext|>"] = len(vocab)
     vocab["<|endoftext|>"] = len(vocab)
-    return CLIPTokenizer(vocab=vocab, merges=merges, pad_token="!", model_max_length=77)
+    # Through files, as a downloaded tokenizer is read: the constructors of transformers 4 and 5 differ.
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "vocab.json").write_text(json.dumps(vocab))
+        (Path(folder) / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
+        return CLIPTokenizer.from_pretrained(folder, pad_token="!", model_max_length=77)
