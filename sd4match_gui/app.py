@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QApplication
 from engine.errors import EngineError, SettingsError
 from engine.models.weights import KINDS, looks_like_path, missing_files
 from engine.prompts.library import PromptLibrary
-from engine.runtime import RuntimeOptions, configure_process
 from engine.settings import BACKENDS
 
 from . import __version__
@@ -151,6 +150,8 @@ def open_initial(controller: AppController, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from engine.runtime import RuntimeOptions, configure_process  # torch: not for --help or a bad argument
+
     # Before any thread starts, so that the engine thread can reuse freed memory (engine/models/cpu_memory.py).
     try:
         configure_process(RuntimeOptions.from_environment())

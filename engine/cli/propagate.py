@@ -6,28 +6,10 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
-from ..collections.coco import write_collection_coco
-from ..collections.propagate import (
-    PropagatedTarget,
-    collection_document,
-    find_targets,
-    pair_ids,
-    propagate_to,
-    target_key,
-)
-from ..collections.review import ReviewThresholds
-from ..collections.template import Template, read_template
-from ..errors import EngineError, ImageError, SettingsError
-from ..evaluation.distributed import shard
-from ..evaluation.runner import results_identity
-from ..evaluation.store import ResultStore, results_folder
-from ..images import LoadedImage, load_image
-from ..preflight import check_before_loading
-from ..variants import Variant
-from .eval import matcher_and_processes
+from ..collections import DEFAULT_MAX_CYCLE_ERROR, DEFAULT_MIN_CONFIDENCE
+from ..errors import EngineError, SettingsError
 from .options import (
     add_localisation_options,
     add_model_options,
@@ -40,6 +22,12 @@ from .options import (
     stage_printer,
 )
 from .outputs import check_output_file
+
+if TYPE_CHECKING:
+    from ..collections.review import ReviewThresholds
+    from ..collections.template import Template
+    from ..evaluation.store import ResultStore
+    from ..images import LoadedImage
 
 EPILOG = """\
 examples:
@@ -67,16 +55,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output JSON (sd-correspondence schema)")
     parser.add_argument("--coco", type=Path, default=None, help="also write a COCO keypoints file")
     parser.add_argument("--save-every", type=int, default=16, help="images per saved part (default: %(default)s)")
-    review = ReviewThresholds()
     group = parser.add_argument_group("review flag (counted in the summary)")
     group.add_argument(
         "--max-cycle-error",
         type=float,
-        default=review.max_cycle_error,
+        default=DEFAULT_MAX_CYCLE_ERROR,
         help="flag above this cycle error, a fraction of the template's longer side (default: %(default)s)",
     )
     group.add_argument(
-        "--min-confidence", type=float, default=review.min_confidence, help="flag below this (default: %(default)s)"
+        "--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE, help="flag below this (default: %(default)s)"
     )
     add_variant_options(parser)
     add_localisation_options(parser)
@@ -87,6 +74,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     template, template_image, targets, thresholds = _validated(args)
     prompt, settings, localisation = prompt_from_args(args), settings_from_args(args), localisation_from_args(args)
+    # Torch, the data and the models load only now, after every check that needs none of them.
+    from tqdm import tqdm
+
+    from ..collections.propagate import PropagatedTarget, pair_ids, propagate_to, target_key
+    from ..errors import ImageError
+    from ..evaluation.distributed import shard
+    from ..evaluation.runner import results_identity
+    from ..evaluation.store import ResultStore, results_folder
+    from ..images import load_image
+    from ..preflight import check_before_loading
+    from ..variants import Variant
+    from .eval import matcher_and_processes
+
     matcher, group = matcher_and_processes(args)
     check_before_loading(matcher, [(prompt, settings)], [args.category or template.category])
     if group.is_main:
@@ -137,6 +137,9 @@ def _write(
     resumed: int,
 ) -> int:
     """Main process: the collection in target order, the COCO file, a summary; 1 if an image failed."""
+    from ..collections.coco import write_collection_coco
+    from ..collections.propagate import collection_document, target_key
+
     saved = store.completed()
     finished = [saved[key] for key in map(target_key, targets) if key in saved]
     failed = [path for path in targets if target_key(path) not in saved]
@@ -161,6 +164,10 @@ def _write(
 
 def _validated(args: argparse.Namespace) -> tuple[Template, LoadedImage, list[Path], ReviewThresholds]:
     """Everything checkable before a model loads: template, targets, output paths, thresholds."""
+    from ..collections.propagate import find_targets, target_key
+    from ..collections.review import ReviewThresholds
+    from ..collections.template import read_template
+
     require_at_least_one(args, "save_every")
     if not 0 <= args.min_confidence <= 1 or not args.max_cycle_error >= 0:
         raise SettingsError("--min-confidence must be in [0, 1] and --max-cycle-error at least 0")

@@ -20,6 +20,7 @@ import numpy as np
 from ..frames import clamp_to_image
 from ..prepared_pair import MatchResult, PreparedPair
 from ..settings import LocalisationSettings
+from . import DEFAULT_MAX_CYCLE_ERROR, DEFAULT_MIN_CONFIDENCE
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,8 @@ class ReviewThresholds:
         min_confidence: flagged below this confidence (:func:`engine.localisation.confidence`).
     """
 
-    max_cycle_error: float = 0.02
-    min_confidence: float = 0.05
+    max_cycle_error: float = DEFAULT_MAX_CYCLE_ERROR
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
 
     def cycle_ok(self, cycle_error_px: np.ndarray, template_side: int) -> np.ndarray:
         """``N`` booleans: which cycle errors pass (``template_side``: max(W, H) of the template)."""

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.runtime import DTYPES
+from engine.settings import DTYPES
 
 from ..preferences import AppPreferences
 from .widgets import combo

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import engine.cli.propagate as propagate_command
+import engine.collections.propagate as propagate_command
 from engine.cli import main
 from engine.export import CorrespondenceDocument
 from tests.conftest import DEMO_SOURCE, DEMO_TARGET, REPO, TEST_SIZE
@@ -123,7 +123,7 @@ def test_resume_after_a_hard_kill_computes_only_unsaved_images(template, targets
         textwrap.dedent(
             """
             import os, sys
-            import engine.cli.propagate as command
+            import engine.collections.propagate as command  # run() imports propagate_to from here
             real, calls = command.propagate_to, []
             def dying(*args):
                 calls.append(1)
