@@ -119,6 +119,7 @@ class AppController(QObject):
         self._show_pair_if_changed()
         self.presenter.render(self.session)
         self.computation.request()
+        self.presenter.show_request_state(self.session)  # e.g. a recompute marks the drawn results stale
         self.hover.refresh()
         self.files.autosave()
         self._update_undo_texts()

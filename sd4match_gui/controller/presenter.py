@@ -130,6 +130,11 @@ class Presenter:
         for name, state in self._computation.states.items():
             self._window.compare_panel.variants.set_progress(name, state.text, state.fraction)
 
+    def show_request_state(self, session: Session) -> None:
+        """What a new request changes without an answer yet: titles, stale marks, the selection line."""
+        self.show_variant_states(session)
+        self.show_selection(session)
+
     def show_selection(self, session: Session) -> None:
         point = session.selected_point
         label = self._window.selection_label

@@ -166,7 +166,7 @@ class JobProgress:
         done = before + self._weight(current[: self._done])
         total = done + self._weight(current[self._done :]) + self._weight(after)
         finished = self._variant >= len(self._names)
-        fraction = 1.0 if finished or total <= 0 else done / total
+        fraction = 1.0 if finished else done / total if total > 0 else 0.0  # nothing planned yet: 0
         self._shown = max(self._shown, min(fraction, 1.0))
         return JobReport(self._shown, self._text(current), None if finished else self._remaining(current, after))
 
