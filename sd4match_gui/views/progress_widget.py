@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QSizePolicy, QToolButto
 
 from .widgets import ElidedLabel
 
-CANCEL_TIP = "Stop the computation (Esc): it stops within a fraction of a second."
+CANCEL_TIP = "Stop the computation (Esc); the engine stops at the next block of the network it is running."
 TEXT_WIDTH = 400  # px: "Preparing image 1 of 2 (Stable Diffusion, member 3/8) — about 40 s left" fits
 BAR_WIDTH = 140
 
