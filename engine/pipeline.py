@@ -34,6 +34,7 @@ import torch
 
 from .errors import SettingsError
 from .features.feature_map import FeatureMap, combine_dual_layer
+from .models.interrupt import interruptible
 from .prepared_pair import MatchResult, PreparedPair
 from .progress import SILENT, Progress
 from .prompts.spec import PromptSpec
@@ -117,6 +118,18 @@ def image_features(
         progress: receives stage names; may cancel between stages.
     """
     backend.check(settings)
+    # A cancel stops the VAE and UNet passes between their blocks, not only between the calls.
+    with interruptible(backend.parts, progress):
+        return _image_features(backend, image, states, settings, progress)
+
+
+def _image_features(
+    backend: StableDiffusionFeatures,
+    image: LoadedImage,
+    states: torch.Tensor,
+    settings: FeatureSettings,
+    progress: Progress,
+) -> torch.Tensor:
     progress("VAE latent", 0.0)
     # 1. Squash to S x S (aspect not kept) and scale to [-1, 1]; 2. the VAE posterior's mean and
     #    std, cached per image and S (neither prompt, timestep nor seed changes them).

@@ -2,7 +2,8 @@
 
 Long operations call their reporter with a stage name between steps; the reporter forwards it
 (to a progress bar, a Qt signal) and raises :class:`~engine.errors.Cancelled` if the caller asked
-to stop. A forward pass is never interrupted half-way: cancellation takes effect at the next stage.
+to stop. Inside the long forward passes (UNet, VAE encoder) :func:`engine.models.interrupt.interruptible`
+also checks between the model's blocks, so a cancel stops a pass within one block.
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ class Progress:
     cancel_requested: Callable[[], bool] | None = None
 
     def __call__(self, stage: str, fraction: float = 0.0) -> None:
-        if self.cancel_requested is not None and self.cancel_requested():
-            raise Cancelled(f"cancelled at: {stage}")
+        self.check(stage)
         if self.on_update is not None:
             self.on_update(stage, fraction)
+
+    def check(self, stage: str) -> None:
+        """Raise :class:`~engine.errors.Cancelled` if the caller asked to stop; report nothing."""
+        if self.cancel_requested is not None and self.cancel_requested():
+            raise Cancelled(f"cancelled at: {stage}")
 
     def prefixed(self, prefix: str) -> Progress:
         """The same reporter, with ``prefix`` before every stage name (e.g. "source: ")."""

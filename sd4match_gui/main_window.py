@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QScrollArea,
+    QSizePolicy,
     QSlider,
     QToolBar,
     QVBoxLayout,
@@ -59,6 +60,7 @@ TOOLBAR_ACTIONS = (
     "toggle_compare",
 )
 WINDOW_TITLE = "SD4Match"
+CURSOR_TEXT_SAMPLE = "source x 999.9  y 999.9 px → target x 999.9  y 999.9 · confidence 0.00"
 COMPACT_WIDTH = 1200  # narrower windows put the Engine dock in the right column's tabs
 RIGHT_COLUMN_SHARE = 0.24  # of the window width, within RIGHT_COLUMN_WIDTH
 RIGHT_COLUMN_WIDTH = (240, 420)
@@ -112,8 +114,13 @@ class MainWindow(QMainWindow):
         self.opacity.setToolTip("Heatmap opacity")
         self._build_toolbar()
 
+        # Status texts change at every hover and click: their widths must not follow the text, or
+        # the neighbours shift and overlap (the cursor's reading has a fixed width, the selection
+        # takes what is left and clips).
         self.cursor_label = QLabel()
+        self.cursor_label.setFixedWidth(self.cursor_label.fontMetrics().horizontalAdvance(CURSOR_TEXT_SAMPLE) + 8)
         self.selection_label = QLabel()
+        self.selection_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.pck_label = QLabel()  # the current variant's PCK on this pair, outside comparison mode
         self.backend_label = QLabel()
         self.progress = ProgressWidget()

@@ -64,6 +64,7 @@ class AppController(QObject):
         self.current_images: tuple[LoadedImage, LoadedImage] | None = None
         self._shown_pair: str | None = None
         self._banner_action: Callable[[], object] | None = None
+        self._engine_error_shown = False  # the banner shows an engine failure, cleared once it is fixed
         self._shut_down = False
         self.computation = ComputationController(
             client, lambda: self.session, lambda: self.current_images, lambda: self.preferences.engine_config()
@@ -119,6 +120,7 @@ class AppController(QObject):
         self._show_pair_if_changed()
         self.presenter.render(self.session)
         self.computation.request()
+        self.presenter.show_request_state(self.session)  # e.g. a recompute marks the drawn results stale
         self.hover.refresh()
         self.files.autosave()
         self._update_undo_texts()
@@ -129,12 +131,14 @@ class AppController(QObject):
     def report_error(self, text: str) -> None:
         """Show an error without blocking (a banner above the images)."""
         self._banner_action = None
+        self._engine_error_shown = False
         self.window.message_banner.show_message(text, "error")
 
     def offer(self, text: str, button: str, action: Callable[[], object], details: str = "") -> None:
         """A non-blocking question: ``text`` (one line; ``details`` on demand) with a ``button`` that
         runs ``action``."""
         self._banner_action = action
+        self._engine_error_shown = False
         self.window.message_banner.show_message(text, "info", button, details)
 
     def offer_start(self) -> None:
@@ -172,6 +176,7 @@ class AppController(QObject):
         if pair is None or pair.pair_id == self._shown_pair:
             return
         self._shown_pair = pair.pair_id
+        self.computation.forget_errors()
         self.hover.clear()  # previews of the other pair's images
         try:
             images = (self.images.load(pair.source), self.images.load(pair.target))
@@ -216,7 +221,8 @@ class AppController(QObject):
         window.compare_panel.point_selected.connect(self.annotation.select)
         window.message_banner.action_clicked.connect(self._run_banner_action)
         self.computation.updated.connect(self._on_results)
-        self.computation.error.connect(self.report_error)
+        self.computation.error.connect(self._on_engine_error)
+        self.computation.errors_cleared.connect(self._on_engine_errors_cleared)
         self.client.worker.weights.connect(self._on_weights)
         connections = {
             "open_images": self.files.ask_open_images,
@@ -287,6 +293,18 @@ class AppController(QObject):
         self.presenter.render(self.session)
         self.hover.refresh()  # features that were missing may be ready now
         self.files.autosave_later()
+
+    @Slot(str)
+    def _on_engine_error(self, text: str) -> None:
+        self.report_error(text)
+        self._engine_error_shown = True
+
+    @Slot()
+    def _on_engine_errors_cleared(self) -> None:
+        """The requests that failed have since succeeded (or another pair is open): the error is moot."""
+        if self._engine_error_shown:
+            self._engine_error_shown = False
+            self.window.message_banner.hide()
 
     @Slot(object)
     def _on_weights(self, status: WeightsStatus) -> None:

@@ -33,6 +33,7 @@ from ..worker.engine_client import EngineClient
 from ..worker.messages import ComputeRequest, EngineConfig, Failure, ProgressReport, VariantResult
 
 NEEDS_WEIGHTS = "needs SD weights"
+WORKING = "computing"  # a view's state while its variant is computed (the status bar says the step)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class ComputationController(QObject):
         progress(ProgressReport): a stage of the newest request (status bar).
         busy(bool): the newest request started / finished.
         error(str): a variant of the newest request failed (shown to the user).
+        errors_cleared(): every variant that failed has since answered (or a new pair opened):
+            the error shown is moot.
 
     Attributes:
         variant_runs: variant name -> run id of its latest applied predictions.
@@ -78,6 +81,7 @@ class ComputationController(QObject):
     progress = Signal(object)
     busy = Signal(bool)
     error = Signal(str)
+    errors_cleared = Signal()
 
     def __init__(
         self,
@@ -107,6 +111,7 @@ class ComputationController(QObject):
         self._asked: dict[str, tuple[object, Variant]] = {}
         self._answered: dict[str, tuple[object, Variant]] = {}
         self._assumed_runs: dict[str, str] = {}
+        self._errors: set[str] = set()  # variants ("" for the whole request) whose failure is shown
         worker = client.worker
         worker.result.connect(self._on_result)
         worker.failed.connect(self._on_failure)
@@ -149,6 +154,18 @@ class ComputationController(QObject):
                 self.states[variant.name] = VariantState("waiting")
         self._client.submit(request)  # even with no variant left: it ends the previous request's answers
         return request.request_id
+
+    def is_stale(self, variant: str) -> bool:
+        """Whether the results drawn for ``variant`` were computed for other settings, images or
+        engine than those now asked (a recompute running, or cancelled): they are shown as stale."""
+        answered = self._answered.get(variant)
+        return answered is not None and answered != self._asked.get(variant)
+
+    def forget_errors(self) -> None:
+        """A new pair: errors of the previous one no longer apply."""
+        if self._errors:
+            self._errors.clear()
+            self.errors_cleared.emit()
 
     def needing_weights(self, variants: list[Variant]) -> list[Variant]:
         """Those of ``variants`` that cannot run now because the Stable Diffusion weights are missing."""
@@ -237,6 +254,10 @@ class ComputationController(QObject):
             self.heatmaps[result.variant] = Heatmap(self._pair_id, self._heatmap_point, result.heatmap, result.frame)
         self.states[result.variant] = VariantState("done", 1.0)
         self.applied += 1
+        if self._errors:
+            self._errors -= {result.variant, ""}
+            if not self._errors:
+                self.errors_cleared.emit()
         self.updated.emit()
         if self._assumed_runs.get(result.variant, run_id) != run_id:
             self.request()  # the other points hold another run's predictions: ask for all of them
@@ -249,6 +270,7 @@ class ComputationController(QObject):
         for name in names:
             self.states[name] = VariantState("cancelled" if failure.cancelled else "failed", failed=True)
         if not failure.cancelled:
+            self._errors.add(failure.variant or "")
             prefix = f"{failure.variant}: " if failure.variant and failure.variant != self._primary else ""
             self.error.emit(prefix + failure.message)
         self.updated.emit()
@@ -257,7 +279,9 @@ class ComputationController(QObject):
     def _on_progress(self, report: ProgressReport) -> None:
         if report.request_id != self._client.latest_id:
             return
-        self.states[report.variant] = VariantState(report.stage, report.fraction)
+        state = self.states.get(report.variant)
+        if report.stage != "done" and (state is None or not state.failed):
+            self.states[report.variant] = VariantState(WORKING, report.fraction)
         self.progress.emit(report)
 
     @Slot(int)

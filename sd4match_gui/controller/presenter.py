@@ -126,8 +126,14 @@ class Presenter:
         variants = session.settings.active_variants()
         for panel, variant in zip(self._window.canvas.targets, variants, strict=False):
             panel.set_title(self._target_title(session, variant))
+            panel.set_stale(self._computation.is_stale(variant.name))
         for name, state in self._computation.states.items():
             self._window.compare_panel.variants.set_progress(name, state.text, state.fraction)
+
+    def show_request_state(self, session: Session) -> None:
+        """What a new request changes without an answer yet: titles, stale marks, the selection line."""
+        self.show_variant_states(session)
+        self.show_selection(session)
 
     def show_selection(self, session: Session) -> None:
         point = session.selected_point
@@ -141,6 +147,8 @@ class Presenter:
         state = self._computation.states.get(session.settings.active_variants()[0].name)
         waiting = state.text if state is not None and state.failed else "predicting…"  # failed: nothing comes
         confidence = f"confidence {record.confidence:.2f}" if record else waiting
+        if record is not None and self._computation.is_stale(session.settings.active_variants()[0].name):
+            confidence += " (stale: " + ("cancelled" if state is not None and state.failed else "recomputing…") + ")"
         name = f" “{point.label}”" if point.label else ""
         visibility = VISIBILITY_NAMES[point.visibility]
         label.setText(f"point {point.number}{name} · {confidence} · {point.status} · {visibility}")
@@ -171,6 +179,7 @@ class Presenter:
                 inputs = (point.id == session.selected, truth.get(point.id), run_id, colour)
                 markers += self._memo.get(("target", index, point.id), point, inputs, self._target_markers)
             panel.set_markers(markers)
+            panel.set_stale(self._computation.is_stale(variant.name))
         self.show_heatmaps(session)
 
     @staticmethod
@@ -289,8 +298,9 @@ class Presenter:
             name = variant.name + (" (exploratory)" if variant.exploratory else "")
         else:
             name = f"target · {session.pair.target.name}" if session.pair else "target"
+        stale = " — stale results" if self._computation.is_stale(variant.name) else ""
         if state is None or state.text == "done":
-            return name
+            return name + stale
         if state.failed:
-            return f"{name} — {state.text}"
-        return f"{name} — {state.text} {round(100 * state.fraction)}%"
+            return f"{name}{stale} — {state.text}"
+        return f"{name}{stale} — {state.text} {round(100 * state.fraction)}%"

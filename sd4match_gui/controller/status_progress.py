@@ -7,6 +7,7 @@ sessions have no fractions, so their bar just moves until the read is delivered 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Slot
@@ -49,6 +50,10 @@ class StatusProgress(QObject):
 
     @Slot(object)
     def _on_progress(self, report: ProgressReport) -> None:
+        last = self._last
+        if last is not None and last.request_id == report.request_id and report.fraction < last.fraction:
+            # The newer request's own pass after the extraction it waited for: the bar never goes back.
+            report = dataclasses.replace(report, fraction=last.fraction)
         self._last = report
         if self._window.progress.isVisible():
             self._show_progress()
@@ -59,7 +64,7 @@ class StatusProgress(QObject):
         report = self._last
         if report is None or self._computation.idle:
             return
-        self._window.progress.show_stage(f"{report.variant}: {report.stage}", report.fraction)
+        self._window.progress.show_stage(report.text, report.fraction)
         self._presenter.show_variant_states(self._session())
 
     @Slot(bool)

@@ -21,6 +21,7 @@ from .markers import Z_MARKERS, Marker, MarkerLayer, PassiveScatter, open_crossh
 Z_HEATMAP = 10
 PREVIEW_SIZE = 22  # screen pixels: larger than a marker, open in the middle, so the point under it stays visible
 FIT_PADDING = 0.02
+STALE_OPACITY = 0.35  # of markers and heatmap whose results belong to other settings (being recomputed)
 # Longer side of the resampled heatmap: an image this size costs about 8 ms a click to resample;
 # bigger photos share one display pixel among a few image pixels (48 cells stay smooth).
 MAX_HEATMAP_SIDE = 1024
@@ -122,6 +123,8 @@ class ImagePanel(pg.GraphicsLayout):
         self.heatmap.setZValue(Z_HEATMAP)
         self.heatmap.setVisible(False)
         self._heatmap_enabled = True
+        self._heatmap_opacity = 1.0
+        self.stale = False  # markers and heatmap dimmed: results of other settings (set_stale)
         self.heatmap_scores: np.ndarray | None = None  # the last map drawn, for tests and screenshots
         # Redraws are frequent (every click, every variant's answer) and mostly keep the map and the
         # colours: resampling (1-8 ms) and re-colouring the full-size map happen only on a change.
@@ -154,6 +157,15 @@ class ImagePanel(pg.GraphicsLayout):
 
     def set_markers(self, markers: list[Marker]) -> None:
         self.view.markers.set_markers(markers)
+
+    def set_stale(self, stale: bool) -> None:
+        """Dim the markers and the heatmap: they were computed for other settings than those asked
+        (a recompute is running, or was cancelled) and are not to be read as current."""
+        if stale == self.stale:
+            return
+        self.stale = stale
+        self.view.markers.setOpacity(STALE_OPACITY if stale else 1.0)
+        self.heatmap.setOpacity(self._heatmap_opacity * (STALE_OPACITY if stale else 1.0))
 
     def set_heatmap(self, scores: np.ndarray | None, frame: GridFrame | None = None) -> None:
         """Show ``h x w`` scores on the target, min-max normalised and resampled bilinearly (DIFT's
@@ -188,7 +200,8 @@ class ImagePanel(pg.GraphicsLayout):
         if colormap != self._colormap:  # a new lookup table re-colours the whole map
             self.heatmap.setColorMap(pg.colormap.get(colormap))
             self._colormap = colormap
-        self.heatmap.setOpacity(opacity)
+        self._heatmap_opacity = opacity
+        self.heatmap.setOpacity(opacity * (STALE_OPACITY if self.stale else 1.0))
         self._heatmap_enabled = visible
         self.heatmap.setVisible(visible and self.heatmap_scores is not None)
 

@@ -3,6 +3,8 @@
 All torch work runs here, one request at a time, so the model and the feature cache never race
 and the window never waits. Requests arrive through a :class:`LatestMailbox`; a wake-up signal
 makes the worker take the newest one (older ones were overwritten and are never computed).
+Progress is reported for the whole request (``worker/job_progress.py``): one fraction over every
+variant's steps, weighted by measured step times, with the time left.
 Between variants, and at every engine stage, the worker gives up a request that was cancelled or
 that a newer request no longer needs (the newer one then reuses whatever reached the cache).
 Hover previews have a mailbox of their own and only query pairs that a computation prepared.
@@ -26,6 +28,7 @@ from engine.export.from_matches import run_details
 from engine.progress import Progress
 from engine.variants import Variant, require_stable_diffusion
 
+from .job_progress import JobProgress, JobReport, StepTimes, sentence, variant_steps
 from .mailbox import LatestMailbox
 from .messages import (
     ComputeRequest,
@@ -94,6 +97,7 @@ class EngineWorker(QObject):
 
     Attributes:
         computations: requests taken so far (tests count them to prove coalescing).
+        step_times: running estimates of how long each extraction step takes here (progress).
         stop_training: set (from any thread) to stop the running :meth:`train` between steps.
         stop_heatmaps: set (from any thread) to stop the running :meth:`heatmaps` between stages.
     """
@@ -129,6 +133,7 @@ class EngineWorker(QObject):
         self._matcher: Matcher | None = None
         self.cancel_upto = 0  # requests with an id up to this were cancelled (an int store is atomic)
         self.computations = 0
+        self.step_times = StepTimes()  # measured on this machine, kept across jobs for the time estimates
         self.stop_training = threading.Event()
         self.stop_heatmaps = threading.Event()
 
@@ -234,6 +239,7 @@ class EngineWorker(QObject):
         Progress(cancel_requested=self.stop_heatmaps.is_set)("done")  # a cancel during the last step counts
 
     def _compute(self, request: ComputeRequest) -> None:
+        job = JobProgress([v.name for v in request.variants], self.step_times)
         try:
             matcher = self._matcher_for(request.engine)
         except EngineError as exc:
@@ -241,14 +247,14 @@ class EngineWorker(QObject):
             return
         shown = {_prepared_key(request.source.digest, request.target.digest, v) for v in request.variants}
         self._prepared = {key: pair for key, pair in self._prepared.items() if key in shown}
-        for variant in request.variants:
+        for index, variant in enumerate(request.variants):
             if self._mailbox.peek() is not None:
                 return  # superseded: the newer request redoes this variant from the cache, in milliseconds
             if request.request_id <= self.cancel_upto:
                 self.failed.emit(Failure(request.request_id, None, "cancelled", cancelled=True))
                 return
             try:
-                self._compute_variant(matcher, request, variant)
+                self._compute_variant(matcher, request, index, job)
             except Cancelled:
                 self.failed.emit(Failure(request.request_id, variant.name, "cancelled", cancelled=True))
                 return
@@ -258,14 +264,20 @@ class EngineWorker(QObject):
                 traceback.print_exc(file=sys.stderr)
                 message = f"internal error ({type(exc).__name__}: {exc}); details on the console"
                 self.failed.emit(Failure(request.request_id, variant.name, message))
+            self._report(request, variant, "done", job.finish_variant(index))
 
-    def _compute_variant(self, matcher: Matcher, request: ComputeRequest, variant: Variant) -> None:
+    def _compute_variant(self, matcher: Matcher, request: ComputeRequest, index: int, job: JobProgress) -> None:
+        variant = request.variants[index]
+
         def report(stage: str, fraction: float) -> None:
-            self.progress.emit(ProgressReport(request.request_id, variant.name, stage, fraction))
+            self._report(request, variant, stage, job.on_stage(index, stage))
 
         progress = Progress(report, lambda: self._abandoned(request, variant))
         if request.refuse_fallback:
             require_stable_diffusion([variant], matcher)
+        if matcher.resolve_backend(variant.settings.backend) == "sd":
+            backend = matcher.stable_diffusion(progress)  # loads the model once, reporting it
+            job.plan(index, variant_steps(variant.settings, backend.max_batch))
         pair = matcher.prepare(request.source, request.target, variant.prompt, variant.settings, progress)
         self._prepared[_prepared_key(request.source.digest, request.target.digest, variant)] = pair
         with single_threaded_torch():
@@ -276,6 +288,14 @@ class EngineWorker(QObject):
                 heatmap = np.ascontiguousarray(pair.score_maps(row)[0], dtype=np.float32)
         run = run_details(pair, request.localisation)
         self.result.emit(VariantResult(request.request_id, variant.name, run, matches, heatmap, pair.target.frame))
+
+    def _report(self, request: ComputeRequest, variant: Variant, stage: str, where: JobReport) -> None:
+        """Emit where the job stands, under the id of the newest request this work serves: when a newer
+        request needs this very extraction (a click meanwhile), the user is waiting for it."""
+        pending = self._mailbox.peek()
+        serves = pending is not None and pending.needs(request.source.digest, request.target.digest, variant)
+        request_id = pending.request_id if serves else request.request_id
+        self.progress.emit(ProgressReport(request_id, variant.name, stage, where.fraction, sentence(where)))
 
     def _abandoned(self, request: ComputeRequest, variant: Variant) -> bool:
         """Cancelled by the user, or replaced by a request that does not need this variant."""
