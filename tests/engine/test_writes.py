@@ -129,11 +129,10 @@ def test_the_first_write_into_a_folder_sweeps_staging_of_dead_writers_only(tmp_p
     live_file = tmp_path / f".out.json.{atomic.HOST}-{alive}-abcdef.tmp"
     foreign = tmp_path / ".out.json.000000-1-abcdef.tmp"  # another machine's, an hour old: kept
     old_foreign = tmp_path / ".out.json.000000-2-abcdef.tmp"  # and two days old: removed
-    legacy = tmp_path / ".out.json.k2j4h5g6.tmp"  # an earlier version's mkstemp name, two days old
-    young_legacy = tmp_path / ".out.json.a1b2c3d4.tmp"
-    legacy_folder = tmp_path / ".export_heatmaps.k2j4h5g6.old"
+    legacy = tmp_path / ".out.json.k2j4h5g6.tmp"  # an earlier version's mkstemp shape, two days old: kept,
+    legacy_folder = tmp_path / ".export_heatmaps.k2j4h5g6.old"  # as a user's file can have that shape
     unrelated = tmp_path / ".hidden.tmp"
-    for path in (dead_file, live_file, foreign, old_foreign, legacy, young_legacy, unrelated):
+    for path in (dead_file, live_file, foreign, old_foreign, legacy, unrelated):
         path.write_text("x")
     for folder in (dead_folder, legacy_folder):
         folder.mkdir()
@@ -143,7 +142,22 @@ def test_the_first_write_into_a_folder_sweeps_staging_of_dead_writers_only(tmp_p
     for path in (old_foreign, legacy, legacy_folder):
         os.utime(path, (two_days_ago, two_days_ago))
     atomic.write_text(tmp_path / "out.json", "new")
-    assert staging_entries(tmp_path) == sorted(p.name for p in (live_file, foreign, young_legacy, unrelated))
+    kept = (live_file, foreign, legacy, legacy_folder, unrelated)
+    assert staging_entries(tmp_path) == sorted(p.name for p in kept)
+
+
+def test_the_sweep_never_removes_a_users_own_hidden_files(tmp_path):
+    """A checker's examples: hidden names that merely look like staging, days old, beside --out."""
+    draft = tmp_path / ".thesis.draft_v2.tmp"
+    draft.write_text("chapter 1")
+    pictures = tmp_path / ".holiday_heatmaps.pics2024"
+    pictures.mkdir()
+    (pictures / "beach.jpg").write_bytes(b"photo")
+    three_days_ago = time.time() - 3 * 24 * 3600
+    for path in (draft, pictures):
+        os.utime(path, (three_days_ago, three_days_ago))
+    atomic.write_json(tmp_path / "e.json", {})
+    assert draft.read_text() == "chapter 1" and (pictures / "beach.jpg").read_bytes() == b"photo"
 
 
 CHILD_WRITER = """
