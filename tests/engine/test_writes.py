@@ -249,6 +249,34 @@ def test_a_heatmap_export_killed_before_its_json_leaves_the_earlier_pair_whole(t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json", written[1].parent.name]
 
 
+CHILD_KILLED_WHILE_REMOVING = """
+import os, signal, sys
+from pathlib import Path
+from engine.export import heatmaps
+sys.path.insert(0, sys.argv[2])
+from test_writes import export_document, export_maps
+
+def killed(folder, ignore_errors=False):
+    next(Path(folder).iterdir()).unlink()  # half deleted, then killed
+    os.kill(os.getpid(), signal.SIGKILL)
+
+heatmaps.shutil.rmtree = killed
+heatmaps.save_with_heatmaps(export_document(0.5), export_maps(0.5), sys.argv[1])
+"""
+
+
+def test_an_earlier_heatmap_folder_half_removed_by_a_killed_export_is_finished_next_time(tmp_path):
+    export = tmp_path / "export.json"
+    first = save_with_heatmaps(export_document(0.25), export_maps(0.25), export)[1].parent
+    child = start_child(CHILD_KILLED_WHILE_REMOVING, str(export), str(Path(__file__).parent))
+    assert child.wait(timeout=120) == -signal.SIGKILL
+    assert assert_json_names_its_own_maps(export) == 0.5 and not first.exists()
+    (doomed,) = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert f"-{child.pid}-" in doomed.name  # renamed before its removal began: recognisably being removed
+    written = save_with_heatmaps(export_document(0.75), export_maps(0.75), export)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json", written[1].parent.name]
+
+
 def test_a_heatmap_export_keeps_the_folder_of_a_concurrent_unfinished_export(tmp_path, monkeypatch):
     export = tmp_path / "export.json"
     busy = tmp_path / "export_heatmaps-0123abcd"
