@@ -10,7 +10,7 @@ import numpy as np
 from ..comparison import prediction_spread
 from ..errors import PointError, SettingsError
 from ..export.from_matches import RunResult, matches_document
-from ..export.heatmaps import keyed_by_keypoint, save_with_heatmaps
+from ..export.heatmaps import check_heatmaps_destination, keyed_by_keypoint, save_with_heatmaps
 from ..frames import validate_points
 from ..images import load_image
 from ..preflight import check_before_loading
@@ -80,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.out, "--out")
     if args.json is not None:
         check_output_file(args.json, "--json")
+        if args.heatmaps:
+            check_heatmaps_destination(args.json)
     source, target = load_image(args.source), load_image(args.target)
     validate_points(points, source.width, source.height, f"the source image '{source.name}'")
     matcher = matcher_from_args(args)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..evaluation.distributed import per_pair_threads
 from ..export.from_matches import RunResult, matches_document
-from ..export.heatmaps import keyed_by_keypoint, save_with_heatmaps
+from ..export.heatmaps import check_heatmaps_destination, keyed_by_keypoint, save_with_heatmaps
 from ..frames import validate_points
 from ..images import load_image
 from ..preflight import check_before_loading
@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     points = parse_points(args.points)
     prompt, settings, localisation = prompt_from_args(args), settings_from_args(args), localisation_from_args(args)
     check_output_file(args.out, "--out")
+    if args.heatmaps:
+        check_heatmaps_destination(args.out)
     if args.render is not None:
         check_output_file(args.render, "--render")
     source, target = load_image(args.source), load_image(args.target)

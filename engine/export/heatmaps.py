@@ -19,13 +19,14 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from .. import atomic
-from ..errors import DocumentError
+from ..errors import DocumentError, OutputError
 from ..file_names import file_stem, unique_stems
 from .document import CorrespondenceDocument, PairRecord
 
@@ -49,7 +50,7 @@ def save_with_heatmaps(document: CorrespondenceDocument, maps: Maps, export_path
         The JSON, then the map files.
     """
     path = Path(export_path)
-    atomic.check_destination(path)  # before any map is written
+    check_heatmaps_destination(path)  # before any map is written
     json_file = Path(os.path.realpath(path))  # a symlinked JSON is written through: maps go beside its target
     parent = json_file.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +72,16 @@ def save_with_heatmaps(document: CorrespondenceDocument, maps: Maps, export_path
     for name in earlier - {folder.name}:
         _discard(parent / name)
     return [path, *(folder / name for name in names)]
+
+
+def check_heatmaps_destination(export_path: str | Path) -> None:
+    """:class:`OutputError` unless ``export_path`` is a regular file or nothing yet: maps go in a
+    folder beside the JSON, which makes no sense beside a device or a pipe (``/dev/null``)."""
+    current = atomic.check_destination(export_path)
+    if current is not None and not stat.S_ISREG(current.st_mode):
+        raise OutputError(
+            f"cannot write heatmaps beside '{export_path}': it is a device or pipe, not a file; give a file name"
+        )
 
 
 def _folder_pattern(stem: str) -> re.Pattern[str]:

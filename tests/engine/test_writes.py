@@ -10,7 +10,6 @@ import stat
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -314,25 +313,43 @@ def test_a_document_saved_through_a_symlink_names_its_images_from_where_it_lies(
         assert CorrespondenceDocument.load(path).pairs[0].source.path == tmp_path / "images" / "a.png"
 
 
-def test_a_heatmap_export_to_a_pipe_writes_the_json_into_it_without_reading_it(tmp_path):
-    fifo = tmp_path / "export.json"
-    os.mkfifo(fifo)
-    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    done = threading.Event()
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_heatmap_export_beside_a_pipe_or_device_is_refused_before_any_map(tmp_path, monkeypatch, kind):
+    if kind == "fifo":
+        destination = tmp_path / "export.json"
+        os.mkfifo(destination)  # never opened: a read or write would block for ever
+    else:
+        destination = Path(os.devnull)
+        monkeypatch.setattr(heatmaps, "_new_folder", lambda *args: pytest.fail("a folder was made beside a device"))
+    monkeypatch.setattr(heatmaps, "_write_pair", lambda *args: pytest.fail("a map was written"))
+    with pytest.raises(OutputError, match="device or pipe, not a file"):
+        save_with_heatmaps(export_document(0.5), export_maps(0.5), destination)
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["export.json"] if kind == "fifo" else [])
 
-    def export() -> None:
-        save_with_heatmaps(export_document(0.5), export_maps(0.5), fifo)
-        done.set()
 
-    threading.Thread(target=export, daemon=True).start()  # a read of the pipe would block for ever
-    try:
-        assert done.wait(timeout=30)
-        text = b""
-        while chunk := os.read(reader, 1 << 16):
-            text += chunk
-    finally:
-        os.close(reader)
-    assert b'"heatmap": "export_heatmaps-' in text and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+def test_match_refuses_heatmaps_beside_dev_null_before_any_work(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "match",
+            "missing_a.png",
+            "missing_b.png",
+            "--points",
+            "1,1",
+            "--out",
+            os.devnull,
+            "--heatmaps",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert result.returncode != 0 and "device or pipe, not a file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_a_heatmap_export_to_a_directory_is_refused_before_any_map_is_written(tmp_path, monkeypatch):
