@@ -15,7 +15,7 @@ from ..datasets import DATASET_KINDS, open_dataset
 from ..errors import SettingsError
 from ..evaluation.chart import pck_chart
 from ..evaluation.distributed import ProcessGroup, join_processes
-from ..evaluation.report import markdown_report, overall_line, results_document, write_reports
+from ..evaluation.report import REPORT_NAMES, markdown_report, overall_line, results_document, write_reports
 from ..evaluation.runner import VariantPlan, collect, execute, plan, select_pairs
 from ..matcher import Matcher
 from ..preflight import check_before_loading
@@ -34,7 +34,9 @@ from .options import (
     settings_from_args,
     stage_printer,
 )
-from .outputs import check_output_folder
+from .outputs import check_output_file, check_output_folder
+
+CHART_NAME = "pck.png"
 
 EPILOG = """\
 examples:
@@ -83,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     # Everything checkable before the models load: settings, output folder, data, prompts.
     localisation = localisation_from_args(args)
     check_output_folder(args.out, "--out")
+    for name in (*REPORT_NAMES, CHART_NAME):  # a folder in the way of a report fails now, not after the run
+        check_output_file(args.out / name, "--out")
     matcher, group = matcher_and_processes(args)
     variants = _variants(args, matcher)
     root = args.root if args.dataset == "json" else args.root[0]
@@ -106,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     title = f"PCK on {args.dataset}" + ("" if args.dataset == "json" else f" {args.split}") + f" ({len(samples)} pairs)"
     document = results_document(results, report_dataset, localisation)
     json_path, markdown_path = write_reports(args.out, document, markdown_report(results, title))
-    chart_path = args.out / "pck.png"
+    chart_path = args.out / CHART_NAME
     save_png(pck_chart(results, title=f"{title}: PCK@0.1, squashed frame, mean over pairs"), chart_path)
 
     for result in results:
