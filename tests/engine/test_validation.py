@@ -295,6 +295,57 @@ def test_every_malformed_field_of_an_export_is_a_document_error(tmp_path):
                     pytest.fail(f"{reader.__name__}: {node} = {value!r} raised {type(exc).__name__}: {exc}")
 
 
+HUGE_INTEGERS = ("1" * 400, "1" * 5000)  # too large for a float; over Python's 4,300-digit parsing limit
+
+
+def numeric_nodes(tree):
+    """Paths of the numbers (not bools) in a JSON tree."""
+    for node in nodes(tree):
+        value = tree
+        for key in node:
+            value = value[key]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            yield node
+
+
+def with_huge_integer(tree, node, digits: str) -> str:
+    """JSON text of ``tree`` with the number at ``node`` replaced by ``digits`` (json.dumps cannot write 5,000)."""
+    return json.dumps(replaced(tree, node, "HUGE")).replace('"HUGE"', digits)
+
+
+def test_huge_integers_in_an_export_are_a_document_error(tmp_path):
+    from engine.datasets.exported import read_exported
+
+    path = write_export(tmp_path / "export.json", synthetic_pairs(("cat",), images_per_category=2, points=2))
+    valid = json.loads(path.read_text())
+    valid["pairs"][0]["keypoints"][0]["predictions"] = [{"run_id": "r1", "xy": [1, 2], "confidence": 0.5}]
+    broken = tmp_path / "broken.json"
+    for node in numeric_nodes(valid):
+        for digits in HUGE_INTEGERS:
+            broken.write_text(with_huge_integer(valid, node, digits))
+            for reader in (CorrespondenceDocument.load, read_exported):
+                try:
+                    reader(broken)
+                except DocumentError as exc:
+                    assert "\n" not in str(exc) and "broken.json" in str(exc)
+                except Exception as exc:  # any other type is the failure this test looks for
+                    pytest.fail(f"{reader.__name__}: {node} = {len(digits)} digits: {type(exc).__name__}: {exc}")
+
+
+@pytest.mark.parametrize("digits", HUGE_INTEGERS)
+@pytest.mark.parametrize("field", ["trg_kps", "src_bndbox"])
+def test_huge_integers_in_spair_annotations_are_a_document_error(tmp_path, field, digits):
+    from engine.datasets import open_dataset
+
+    folder = write_spair(tmp_path, synthetic_pairs(("cat",), images_per_category=2, points=2))
+    (annotation,) = (folder / "PairAnnotation" / "test").glob("*.json")
+    data = json.loads(annotation.read_text())
+    annotation.write_text(with_huge_integer(data, (field, 0, 0) if field == "trg_kps" else (field, 0), digits))
+    with pytest.raises(DocumentError) as caught:
+        list(open_dataset("spair", tmp_path, "test"))
+    assert annotation.name in str(caught.value) and "\n" not in str(caught.value)
+
+
 def test_the_writability_probe_leaves_nothing_behind(tmp_path, capsys, no_models):
     out = tmp_path / "out.json"
     assert main(["match", str(tmp_path / "missing.jpg"), str(DEMO_TARGET), "--points", "1,1", "--out", str(out)]) == 2
