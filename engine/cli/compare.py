@@ -27,7 +27,7 @@ from .options import (
     settings_from_args,
     stage_printer,
 )
-from .outputs import check_output_file
+from .outputs import check_distinct_outputs, check_output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(args.json, "--json")
         if args.heatmaps:
             check_heatmaps_destination(args.json)
+    check_distinct_outputs({"--out": args.out, "--json": args.json})
     source, target = load_image(args.source), load_image(args.target)
     validate_points(points, source.width, source.height, f"the source image '{source.name}'")
     matcher = matcher_from_args(args)

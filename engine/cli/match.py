@@ -24,7 +24,7 @@ from .options import (
     settings_from_args,
     stage_printer,
 )
-from .outputs import check_output_file
+from .outputs import check_distinct_outputs, check_output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         check_heatmaps_destination(args.out)
     if args.render is not None:
         check_output_file(args.render, "--render")
+    check_distinct_outputs({"--out": args.out, "--render": args.render})
     source, target = load_image(args.source), load_image(args.target)
     validate_points(points, source.width, source.height, f"the source image '{source.name}'")
     matcher = matcher_from_args(args)

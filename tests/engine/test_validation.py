@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from engine.cli import main
+from engine.cli.outputs import check_distinct_outputs
 from engine.errors import DocumentError, NumericError, PromptError, SettingsError
 from engine.export import CorrespondenceDocument, ImageRef, Keypoint, PairRecord
 from engine.export.document import Prediction
@@ -84,7 +85,7 @@ def test_every_allowed_setting_gives_a_finite_prediction(method, sigma, temperat
 @pytest.mark.parametrize(
     "data",
     ["x", {"layer": "1"}, {"layer": 4}, {"timestep": 1000}, {"extra_timesteps": 5}, {"dual_layer": "x"},
-     {"dual_layer": {"second_layer": 9}}, {"size": 256.5}, {"ensemble": None}],
+     {"dual_layer": {"second_layer": 9}}, {"size": 256.5}, {"size": 100_000}, {"ensemble": None}],
 )  # fmt: skip
 def test_malformed_feature_settings_are_a_settings_error(data):
     with pytest.raises(SettingsError):
@@ -95,7 +96,7 @@ def test_malformed_feature_settings_are_a_settings_error(data):
     "extra",
     [["--sigma", "1e-300"], ["--sigma", "nan"], ["--sigma", "1e300"], ["--sigma", "inf"],
      ["--temperature", "1e-300", "--localisation", "softargmax"], ["--temperature", "nan"],
-     ["--layer", "4"], ["--timestep", "1000"], ["--timestep", "-1"]],
+     ["--layer", "4"], ["--timestep", "1000"], ["--timestep", "-1"], ["--size", "100000"], ["--size", "2056"]],
 )  # fmt: skip
 def test_match_refuses_bad_settings_in_one_line_before_any_work(tmp_path, capsys, no_models, extra):
     assert main(match_args(tmp_path / "out.json", "--backend", "sift", *extra)) == 2
@@ -186,6 +187,19 @@ def test_compare_refuses_an_unwritable_json_before_any_work(tmp_path, capsys, no
     assert "--json" in one_line_error(capsys)
     assert main([*args, "--out", str(outputs["folder"])]) == 2
     assert "--out" in one_line_error(capsys)
+
+
+def test_two_outputs_naming_the_same_file_are_refused_before_any_work(tmp_path, capsys, no_models):
+    same = tmp_path / "result.json"
+    same.write_text("kept")
+    (tmp_path / "link.json").symlink_to(same)
+    assert main(match_args(same, "--backend", "sift", "--render", str(tmp_path / "link.json"))) == 2
+    assert "--out and --render name the same file" in one_line_error(capsys)
+    args = ["compare", str(DEMO_SOURCE), str(DEMO_TARGET), "--points", "10,10", "--variants", "sift"]
+    assert main([*args, "--out", str(same), "--json", str(same)]) == 2
+    assert "--out and --json name the same file" in one_line_error(capsys)
+    assert same.read_text() == "kept"
+    check_distinct_outputs({"--out": Path(os.devnull), "--render": Path(os.devnull)})  # streams: fine
 
 
 def test_eval_refuses_an_unwritable_out_before_reading_the_dataset(tmp_path, capsys, no_models):
