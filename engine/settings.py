@@ -32,7 +32,7 @@ SIGMA_RANGE = (0.01, 10_000.0)
 TEMPERATURE_RANGE = (1e-4, 100.0)
 MAX_TIMESTEP = 999  # SD2-1's scheduler has 1,000 training steps
 MAX_LAYER = 3  # SD 1.x/2.x UNets have 4 up blocks
-MAX_SIZE = 2048  # input side: 2.7x the paper's 768; 100,000 would ask the UNet for ~30 GB
+MAX_SIZE = 2048  # input side: 2.7x the paper's 768; far larger sizes cannot fit the UNet's activations in memory
 
 
 def require_integer(value: Any, name: str, low: int, high: int | None = None) -> int:
