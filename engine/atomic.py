@@ -12,7 +12,9 @@ the destination with ``os.replace`` (atomic on POSIX and Windows), and the folde
 * A staging name says which process wrote it (``.{name}.{host}-{pid}-{random}.tmp``). A writer
   killed mid-write leaves one behind; the first write into that folder by a later process removes
   it once that process is gone (on this machine; a day later for other machines), and never touches
-  the staging files of a process still running.
+  the staging files of a process still running. Only that exact shape is ever removed: the
+  ``mkstemp`` names of earlier versions (``.{name}.{8 characters}.tmp``) cannot be told from a
+  user's own hidden file (``.thesis.draft_v2.tmp``), so they are left alone.
 """
 
 from __future__ import annotations
@@ -37,8 +39,6 @@ from .errors import NumericError, OutputError
 
 HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
 STAGING = re.compile(r"^\..*\.(?P<host>[0-9a-f]{6})-(?P<pid>[0-9]+)-[0-9a-f]{6}\.tmp$")
-# Left by versions before the process was named: mkstemp files, mkdtemp heatmap folders and their backups.
-LEGACY_STAGING = re.compile(r"^\..+(\.[a-z0-9_]{8}\.tmp|_heatmaps\.[a-z0-9_]{8}(\.old)?)$")
 FOREIGN_AGE_S = 24 * 3600  # a staging entry whose writer cannot be asked is stale after a day
 SYNC_THREADS = 16
 NAME_KEPT = 100  # characters of the destination's name kept in a staging name (file names end at 255)
@@ -151,7 +151,7 @@ def remove_stale_staging(folder: Path) -> None:
     except OSError:
         return
     for entry in entries:
-        if not (STAGING.match(entry.name) or LEGACY_STAGING.match(entry.name)):
+        if not STAGING.match(entry.name):
             continue
         with contextlib.suppress(OSError):
             if is_stale(entry.name, entry.stat(follow_symlinks=False).st_mtime):

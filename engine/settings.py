@@ -35,6 +35,7 @@ SIGMA_RANGE = (0.01, 10_000.0)
 TEMPERATURE_RANGE = (1e-4, 100.0)
 MAX_TIMESTEP = 999  # SD2-1's scheduler has 1,000 training steps
 MAX_LAYER = 3  # SD 1.x/2.x UNets have 4 up blocks
+MAX_SIZE = 2048  # input side: 2.7x the paper's 768; far larger sizes cannot fit the UNet's activations in memory
 
 
 def require_integer(value: Any, name: str, low: int, high: int | None = None) -> int:
@@ -89,9 +90,9 @@ class FeatureSettings:
             require_integer(t, "timestep", 0, MAX_TIMESTEP)
         require_integer(self.layer, "layer", 0, MAX_LAYER)
         require_integer(self.ensemble, "ensemble size", 1)
-        require_integer(self.size, "input size", 64)
+        require_integer(self.size, "input size", 64, MAX_SIZE)
         if self.size % 8:
-            raise SettingsError(f"input size {self.size} must be a multiple of 8 and at least 64")
+            raise SettingsError(f"input size {self.size} must be a multiple of 8 in [64, {MAX_SIZE}]")
         require_integer(self.seed, "seed", 0)
         if self.dual_layer is not None and not isinstance(self.dual_layer, DualLayer):
             raise SettingsError(f"dual layer must be a DualLayer, got {self.dual_layer!r}")

@@ -19,7 +19,7 @@ from .options import (
     settings_from_args,
     stage_printer,
 )
-from .outputs import check_output_file
+from .outputs import check_distinct_outputs, check_output_file
 
 if TYPE_CHECKING:
     from ..export.from_matches import RunResult
@@ -75,6 +75,11 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.out, "--out")
     if args.json is not None:
         check_output_file(args.json, "--json")
+        if args.heatmaps:
+            from ..export.heatmaps import check_heatmaps_destination
+
+            check_heatmaps_destination(args.json)
+    check_distinct_outputs({"--out": args.out, "--json": args.json})
     # Images, torch and the models load only now, after every check that needs none of them.
     from ..export.from_matches import RunResult, matches_document
     from ..export.heatmaps import keyed_by_keypoint, save_with_heatmaps

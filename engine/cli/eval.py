@@ -24,7 +24,9 @@ from .options import (
     settings_from_args,
     stage_printer,
 )
-from .outputs import check_output_folder
+from .outputs import check_output_file, check_output_folder
+
+CHART_NAME = "pck.png"
 
 if TYPE_CHECKING:
     from ..evaluation.distributed import ProcessGroup
@@ -79,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
     # Everything checkable before the models load: settings, output folder, data, prompts.
     localisation = localisation_from_args(args)
     check_output_folder(args.out, "--out")
+    from ..evaluation.report import REPORT_NAMES
+
+    for name in (*REPORT_NAMES, CHART_NAME):  # a folder in the way of a report fails now, not after the run
+        check_output_file(args.out / name, "--out")
     # Data readers, torch and the models load only now, after every check that needs none of them.
     from ..datasets import open_dataset
     from ..evaluation.chart import pck_chart
@@ -110,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     title = f"PCK on {args.dataset}" + ("" if args.dataset == "json" else f" {args.split}") + f" ({len(samples)} pairs)"
     document = results_document(results, report_dataset, localisation)
     json_path, markdown_path = write_reports(args.out, document, markdown_report(results, title))
-    chart_path = args.out / "pck.png"
+    chart_path = args.out / CHART_NAME
     save_png(pck_chart(results, title=f"{title}: PCK@0.1, squashed frame, mean over pairs"), chart_path)
 
     for result in results:

@@ -17,7 +17,7 @@ from .options import (
     settings_from_args,
     stage_printer,
 )
-from .outputs import check_output_file
+from .outputs import check_distinct_outputs, check_output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,8 +49,13 @@ def run(args: argparse.Namespace) -> int:
     points = parse_points(args.points)
     prompt, settings, localisation = prompt_from_args(args), settings_from_args(args), localisation_from_args(args)
     check_output_file(args.out, "--out")
+    if args.heatmaps:
+        from ..export.heatmaps import check_heatmaps_destination
+
+        check_heatmaps_destination(args.out)
     if args.render is not None:
         check_output_file(args.render, "--render")
+    check_distinct_outputs({"--out": args.out, "--render": args.render})
     # Images, torch and the models load only now, after every check that needs none of them.
     from ..evaluation.distributed import per_pair_threads
     from ..export.from_matches import RunResult, matches_document

@@ -7,6 +7,7 @@ sees read-only file systems and permissions as they are (``os.access`` says yes 
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -23,6 +24,21 @@ def check_output_file(path: Path, flag: str) -> None:
     except OutputError as exc:
         raise OutputError(f"{flag}: {exc}") from None
     _check_folder(target.parent, flag, path)
+
+
+def check_distinct_outputs(outputs: dict[str, Path | None]) -> None:
+    """No two of ``outputs`` (flag -> path, None when not given) name the same file, which the
+    later write would silently overwrite; devices and pipes (``/dev/null`` twice) are streams, fine."""
+    seen: dict[str, str] = {}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        target = os.path.realpath(path.expanduser())
+        if os.path.exists(target) and not os.path.isfile(target):
+            continue
+        if target in seen:
+            raise OutputError(f"{seen[target]} and {flag} name the same file '{path}'; give each its own name")
+        seen[target] = flag
 
 
 def check_output_folder(path: Path, flag: str) -> None:

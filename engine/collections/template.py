@@ -75,7 +75,7 @@ def read_template(path: str | Path) -> Template:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise DocumentError(f"cannot read template '{path}': {exc}") from exc
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # JSONDecodeError, or an integer of over 4,300 digits
         raise DocumentError(f"template '{path}' is not valid JSON: {exc}") from exc
     if isinstance(data, dict) and data.get("schema") == SCHEMA:
         return _from_correspondence(path)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import reprlib
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DocumentError
+from ..export.document import is_finite_number
 
 EXIF_ORIENTATION = 0x0112
 TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
@@ -43,7 +45,7 @@ def read_json(path: Path) -> Any:
         raise DocumentError(f"annotation file '{path}' does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DocumentError(f"cannot read '{path}': {exc}") from exc
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # JSONDecodeError, or an integer of over 4,300 digits
         raise DocumentError(f"'{path}' is not valid JSON: {exc}") from exc
     except RecursionError:
         raise DocumentError(f"'{path}' nests JSON too deeply to be an annotation file") from None
@@ -85,8 +87,8 @@ def image_size(path: Path) -> tuple[int, int]:
 
 def number_list(value: Any, where: str, length: int | None = None) -> list[float]:
     """A flat list of numbers (``length`` of them if given), or :class:`DocumentError` naming ``where``."""
-    if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, int | float) for v in value):
-        raise DocumentError(f"{where} must be a list of numbers, got {value!r}")
+    if not isinstance(value, list) or not all(map(is_finite_number, value)):
+        raise DocumentError(f"{where} must be a list of finite numbers, got {reprlib.repr(value)}")
     if length is not None and len(value) != length:
         raise DocumentError(f"{where} must have {length} numbers, got {len(value)}")
     return [float(v) for v in value]

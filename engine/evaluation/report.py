@@ -81,9 +81,12 @@ def markdown_report(results: Sequence[VariantResult], title: str, alphas: tuple[
     return "\n".join(lines)
 
 
+REPORT_NAMES = ("results.json", "results.md")  # written by write_reports into the eval folder
+
+
 def write_reports(out: Path, document: dict[str, Any], markdown: str) -> tuple[Path, Path]:
     """``results.json`` and ``results.md`` in ``out``, written atomically."""
-    json_path, markdown_path = out / "results.json", out / "results.md"
+    json_path, markdown_path = (out / name for name in REPORT_NAMES)
     atomic.write_json(json_path, document)
     atomic.write_text(markdown_path, markdown)
     return json_path, markdown_path

@@ -110,7 +110,7 @@ def _read_part(path: Path, record: type[SavedRecord]) -> list[Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return [record.from_dict(saved) for saved in data["pairs"]]
-    except (OSError, UnicodeDecodeError, KeyError, TypeError, ValueError, RecursionError) as exc:
+    except (OSError, UnicodeDecodeError, KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
         raise DocumentError(
             f"saved results '{path}' are unreadable ({exc}); delete the file to recompute them"
         ) from exc

@@ -256,7 +256,7 @@ class CorrespondenceDocument:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
             raise DocumentError(f"cannot read '{path}': {exc}") from exc
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:  # JSONDecodeError, or an integer of over 4,300 digits
             raise DocumentError(f"'{path}' is not valid JSON: {exc}") from exc
         except RecursionError:
             raise DocumentError(f"'{path}' nests JSON too deeply to be an {SCHEMA} file") from None
@@ -334,8 +334,18 @@ def _integer(data: dict[str, Any], key: str, where: str, minimum: int | None = N
     return value
 
 
-def _is_finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def is_finite_number(value: Any) -> bool:
+    """A JSON number that is a finite float: not a bool, NaN, infinity, nor an integer too large
+    for a float (``10**400``, whose ``math.isfinite`` raises OverflowError)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+_is_finite = is_finite_number
 
 
 def _point(value: Any, where: str) -> tuple[float, float]:

@@ -19,13 +19,14 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from .. import atomic
-from ..errors import DocumentError
+from ..errors import DocumentError, OutputError
 from ..file_names import file_stem, unique_stems
 from .document import CorrespondenceDocument, PairRecord
 
@@ -35,7 +36,8 @@ Maps = Mapping[str, Mapping[str, Mapping[int, np.ndarray]]]  # pair id -> run id
 def save_with_heatmaps(document: CorrespondenceDocument, maps: Maps, export_path: str | Path) -> list[Path]:
     """Save ``document`` to ``export_path`` with its maps in a new folder beside it: all or nothing.
 
-    1. Folders of earlier exports of this JSON abandoned by a killed process are removed.
+    1. Folders of earlier exports of this JSON abandoned by a killed process are removed, and so
+       are folders a killed process was removing.
     2. The maps go to a new folder ``{stem}_heatmaps-{random}`` (synced to disk), which holds an
        in-progress marker naming this process until the JSON names it.
     3. The JSON is saved atomically (naming only maps that are there), then the folders the earlier
@@ -48,7 +50,7 @@ def save_with_heatmaps(document: CorrespondenceDocument, maps: Maps, export_path
         The JSON, then the map files.
     """
     path = Path(export_path)
-    atomic.check_destination(path)  # before any map is written
+    check_heatmaps_destination(path)  # before any map is written
     json_file = Path(os.path.realpath(path))  # a symlinked JSON is written through: maps go beside its target
     parent = json_file.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -64,12 +66,22 @@ def save_with_heatmaps(document: CorrespondenceDocument, maps: Maps, export_path
         atomic.sync_folder(folder)
         document.save(path)
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        _discard(folder)
         raise
     marker.unlink()
     for name in earlier - {folder.name}:
-        shutil.rmtree(parent / name, ignore_errors=True)
+        _discard(parent / name)
     return [path, *(folder / name for name in names)]
+
+
+def check_heatmaps_destination(export_path: str | Path) -> None:
+    """:class:`OutputError` unless ``export_path`` is a regular file or nothing yet: maps go in a
+    folder beside the JSON, which makes no sense beside a device or a pipe (``/dev/null``)."""
+    current = atomic.check_destination(export_path)
+    if current is not None and not stat.S_ISREG(current.st_mode):
+        raise OutputError(
+            f"cannot write heatmaps beside '{export_path}': it is a device or pipe, not a file; give a file name"
+        )
 
 
 def _folder_pattern(stem: str) -> re.Pattern[str]:
@@ -123,14 +135,28 @@ def _dicts(value: object) -> list[dict]:
 
 def _remove_abandoned(parent: Path, stem: str, keep: set[str]) -> None:
     """Remove this JSON's heatmap folders whose export was killed before finishing: they still hold
-    the in-progress marker of a process that is gone. ``keep`` (named by the JSON) stays."""
+    the in-progress marker of a process that is gone. ``keep`` (named by the JSON) stays. Folders
+    whose removal was cut short (renamed by :func:`_discard`) are finished too."""
+    atomic.remove_stale_staging(parent)
     pattern = _folder_pattern(stem)
     for folder in parent.iterdir():
         if folder.name in keep or not pattern.fullmatch(folder.name) or folder.is_symlink() or not folder.is_dir():
             continue
         markers = [entry for entry in folder.iterdir() if atomic.STAGING.match(entry.name)]
         if markers and all(atomic.is_stale(marker.name, marker.lstat().st_mtime) for marker in markers):
-            shutil.rmtree(folder, ignore_errors=True)
+            _discard(folder)
+
+
+def _discard(folder: Path) -> None:
+    """Delete ``folder`` safely against kills: it is first renamed to a staging name of this
+    process, so a deletion cut short leaves a folder the next run's sweep
+    (:func:`atomic.remove_stale_staging`) finishes, never a half-emptied one under an export's name."""
+    doomed = folder.with_name(atomic.staging_name(folder.name))
+    try:
+        os.rename(folder, doomed)
+    except OSError:
+        return  # gone already, or not ours to move: left as it is
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _forget(document: CorrespondenceDocument, removed: set[str]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -54,9 +55,13 @@ def read_prompt_file(data: bytes, location: str) -> PromptFile:
     import torch  # here, not with the module: `sd4match tune --help` reads the library's names without torch
 
     try:
-        loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses
+            warnings.simplefilter("ignore")
+            loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a file that is not a tensor pickle.
-        raise PromptError(f"cannot read prompt file '{location}': not a PyTorch tensor file ({exc})") from exc
+        raise PromptError(
+            f"'{location}' is not a learned-prompt file (not a safe tensor file: {_load_failure(exc)})"
+        ) from None
     if not isinstance(loaded, dict) or not loaded:
         raise PromptError(f"prompt file '{location}' does not hold a dict of tensors (got {type(loaded).__name__})")
     tensors = {}
@@ -74,6 +79,17 @@ def read_prompt_file(data: bytes, location: str) -> PromptFile:
     if not tensors:
         raise PromptError(f"prompt file '{location}' holds no tensors")
     return PromptFile(location=location, sha256=hashlib.sha256(data).hexdigest(), tensors=tensors)
+
+
+def _load_failure(exc: Exception) -> str:
+    """The line of a ``torch.load`` error that says what is wrong, without PyTorch's advice to load
+    the file with ``weights_only=False`` (which would run whatever code a hostile file holds)."""
+    text = str(exc)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines and "weights_only" not in lines[0] else type(exc).__name__
 
 
 def require_key(prompt: PromptFile, key: str) -> None:

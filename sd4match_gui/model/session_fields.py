@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import DocumentError, EngineError
+from engine.export.document import is_finite_number
 
 from .datasets import DATASET_SPLITS, DatasetRef
 from .pairs import GroundTruth, PairEntry
@@ -130,11 +131,7 @@ def _text(data: dict[str, Any], key: str, where: str, optional: bool = False) ->
 
 
 def _numbers(value: Any, length: int, where: str) -> tuple[float, ...]:
-    if (
-        not isinstance(value, list | tuple)
-        or len(value) != length
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
-    ):
+    if not isinstance(value, list | tuple) or len(value) != length or not all(map(is_finite_number, value)):
         raise DocumentError(f"{where} must be a list of {length} finite numbers, got {reprlib.repr(value)}")
     return tuple(float(v) for v in value)
 

@@ -3,6 +3,8 @@ the limits; the real release layout still imports."""
 
 from __future__ import annotations
 
+import io
+import pickle
 import struct
 import tracemalloc
 import zipfile
@@ -107,6 +109,15 @@ def test_the_command_line_says_one_line_and_the_limits(tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.startswith("sd4match prompts: error: prompt file ")
     assert "at most 64 MiB a file" in error
+
+
+def test_an_archive_member_that_is_not_a_tensor_file_is_one_line(tmp_path, capsys):
+    archive = tmp_path / "prompts.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr(SINGLE, pickle.dumps({"code": io.BytesIO}, protocol=4))
+    assert main(["prompts", "import", str(archive), "--to", str(tmp_path / "library")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "is not a learned-prompt file" in error and "weights_only" not in error
 
 
 def test_release_sized_prompts_still_import(tmp_path, tiny_prompts_dir):

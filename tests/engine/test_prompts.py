@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import pickle
 import shutil
 import zipfile
 from pathlib import Path
@@ -160,10 +162,15 @@ def test_cpm_checkpoint_missing_keys(tmp_path):
         ConditionalPromptModule.from_prompt_file(read_prompt_file(path.read_bytes(), str(path)), 32, 32, 256, 75)
 
 
-@pytest.mark.parametrize("content", [b"garbage", b""])
-def test_unreadable_prompt_file(tmp_path, content):
-    with pytest.raises(PromptError, match=r"cannot read prompt file 'x\.pt'"):
+@pytest.mark.parametrize(
+    "content", [b"garbage", b"", b"a photo of a cat\n", pickle.dumps({"code": io.BytesIO}, protocol=4)]
+)
+def test_unreadable_prompt_file_is_one_line_without_pytorchs_advice(content):
+    with pytest.raises(
+        PromptError, match=r"^'x\.pt' is not a learned-prompt file \(not a safe tensor file: "
+    ) as caught:
         read_prompt_file(content, "x.pt")
+    assert "\n" not in str(caught.value) and "weights_only" not in str(caught.value)
 
 
 def test_missing_prompt_set_says_how_to_import(tiny_matcher, images):

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from engine.cli import main
+from engine.cli.outputs import check_distinct_outputs
 from engine.errors import DocumentError, NumericError, PromptError, SettingsError
 from engine.export import CorrespondenceDocument, ImageRef, Keypoint, PairRecord
 from engine.export.document import Prediction
@@ -84,7 +85,7 @@ def test_every_allowed_setting_gives_a_finite_prediction(method, sigma, temperat
 @pytest.mark.parametrize(
     "data",
     ["x", {"layer": "1"}, {"layer": 4}, {"timestep": 1000}, {"extra_timesteps": 5}, {"dual_layer": "x"},
-     {"dual_layer": {"second_layer": 9}}, {"size": 256.5}, {"ensemble": None}],
+     {"dual_layer": {"second_layer": 9}}, {"size": 256.5}, {"size": 100_000}, {"ensemble": None}],
 )  # fmt: skip
 def test_malformed_feature_settings_are_a_settings_error(data):
     with pytest.raises(SettingsError):
@@ -95,7 +96,7 @@ def test_malformed_feature_settings_are_a_settings_error(data):
     "extra",
     [["--sigma", "1e-300"], ["--sigma", "nan"], ["--sigma", "1e300"], ["--sigma", "inf"],
      ["--temperature", "1e-300", "--localisation", "softargmax"], ["--temperature", "nan"],
-     ["--layer", "4"], ["--timestep", "1000"], ["--timestep", "-1"]],
+     ["--layer", "4"], ["--timestep", "1000"], ["--timestep", "-1"], ["--size", "100000"], ["--size", "2056"]],
 )  # fmt: skip
 def test_match_refuses_bad_settings_in_one_line_before_any_work(tmp_path, capsys, no_models, extra):
     assert main(match_args(tmp_path / "out.json", "--backend", "sift", *extra)) == 2
@@ -186,6 +187,19 @@ def test_compare_refuses_an_unwritable_json_before_any_work(tmp_path, capsys, no
     assert "--json" in one_line_error(capsys)
     assert main([*args, "--out", str(outputs["folder"])]) == 2
     assert "--out" in one_line_error(capsys)
+
+
+def test_two_outputs_naming_the_same_file_are_refused_before_any_work(tmp_path, capsys, no_models):
+    same = tmp_path / "result.json"
+    same.write_text("kept")
+    (tmp_path / "link.json").symlink_to(same)
+    assert main(match_args(same, "--backend", "sift", "--render", str(tmp_path / "link.json"))) == 2
+    assert "--out and --render name the same file" in one_line_error(capsys)
+    args = ["compare", str(DEMO_SOURCE), str(DEMO_TARGET), "--points", "10,10", "--variants", "sift"]
+    assert main([*args, "--out", str(same), "--json", str(same)]) == 2
+    assert "--out and --json name the same file" in one_line_error(capsys)
+    assert same.read_text() == "kept"
+    check_distinct_outputs({"--out": Path(os.devnull), "--render": Path(os.devnull)})  # streams: fine
 
 
 def test_eval_refuses_an_unwritable_out_before_reading_the_dataset(tmp_path, capsys, no_models):
@@ -293,6 +307,57 @@ def test_every_malformed_field_of_an_export_is_a_document_error(tmp_path):
                     assert "\n" not in str(exc)
                 except Exception as exc:  # any other type is the failure this test looks for
                     pytest.fail(f"{reader.__name__}: {node} = {value!r} raised {type(exc).__name__}: {exc}")
+
+
+HUGE_INTEGERS = ("1" * 400, "1" * 5000)  # too large for a float; over Python's 4,300-digit parsing limit
+
+
+def numeric_nodes(tree):
+    """Paths of the numbers (not bools) in a JSON tree."""
+    for node in nodes(tree):
+        value = tree
+        for key in node:
+            value = value[key]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            yield node
+
+
+def with_huge_integer(tree, node, digits: str) -> str:
+    """JSON text of ``tree`` with the number at ``node`` replaced by ``digits`` (json.dumps cannot write 5,000)."""
+    return json.dumps(replaced(tree, node, "HUGE")).replace('"HUGE"', digits)
+
+
+def test_huge_integers_in_an_export_are_a_document_error(tmp_path):
+    from engine.datasets.exported import read_exported
+
+    path = write_export(tmp_path / "export.json", synthetic_pairs(("cat",), images_per_category=2, points=2))
+    valid = json.loads(path.read_text())
+    valid["pairs"][0]["keypoints"][0]["predictions"] = [{"run_id": "r1", "xy": [1, 2], "confidence": 0.5}]
+    broken = tmp_path / "broken.json"
+    for node in numeric_nodes(valid):
+        for digits in HUGE_INTEGERS:
+            broken.write_text(with_huge_integer(valid, node, digits))
+            for reader in (CorrespondenceDocument.load, read_exported):
+                try:
+                    reader(broken)
+                except DocumentError as exc:
+                    assert "\n" not in str(exc) and "broken.json" in str(exc)
+                except Exception as exc:  # any other type is the failure this test looks for
+                    pytest.fail(f"{reader.__name__}: {node} = {len(digits)} digits: {type(exc).__name__}: {exc}")
+
+
+@pytest.mark.parametrize("digits", HUGE_INTEGERS)
+@pytest.mark.parametrize("field", ["trg_kps", "src_bndbox"])
+def test_huge_integers_in_spair_annotations_are_a_document_error(tmp_path, field, digits):
+    from engine.datasets import open_dataset
+
+    folder = write_spair(tmp_path, synthetic_pairs(("cat",), images_per_category=2, points=2))
+    (annotation,) = (folder / "PairAnnotation" / "test").glob("*.json")
+    data = json.loads(annotation.read_text())
+    annotation.write_text(with_huge_integer(data, (field, 0, 0) if field == "trg_kps" else (field, 0), digits))
+    with pytest.raises(DocumentError) as caught:
+        list(open_dataset("spair", tmp_path, "test"))
+    assert annotation.name in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_the_writability_probe_leaves_nothing_behind(tmp_path, capsys, no_models):

@@ -10,7 +10,6 @@ import stat
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -129,11 +128,10 @@ def test_the_first_write_into_a_folder_sweeps_staging_of_dead_writers_only(tmp_p
     live_file = tmp_path / f".out.json.{atomic.HOST}-{alive}-abcdef.tmp"
     foreign = tmp_path / ".out.json.000000-1-abcdef.tmp"  # another machine's, an hour old: kept
     old_foreign = tmp_path / ".out.json.000000-2-abcdef.tmp"  # and two days old: removed
-    legacy = tmp_path / ".out.json.k2j4h5g6.tmp"  # an earlier version's mkstemp name, two days old
-    young_legacy = tmp_path / ".out.json.a1b2c3d4.tmp"
-    legacy_folder = tmp_path / ".export_heatmaps.k2j4h5g6.old"
+    legacy = tmp_path / ".out.json.k2j4h5g6.tmp"  # an earlier version's mkstemp shape, two days old: kept,
+    legacy_folder = tmp_path / ".export_heatmaps.k2j4h5g6.old"  # as a user's file can have that shape
     unrelated = tmp_path / ".hidden.tmp"
-    for path in (dead_file, live_file, foreign, old_foreign, legacy, young_legacy, unrelated):
+    for path in (dead_file, live_file, foreign, old_foreign, legacy, unrelated):
         path.write_text("x")
     for folder in (dead_folder, legacy_folder):
         folder.mkdir()
@@ -143,7 +141,22 @@ def test_the_first_write_into_a_folder_sweeps_staging_of_dead_writers_only(tmp_p
     for path in (old_foreign, legacy, legacy_folder):
         os.utime(path, (two_days_ago, two_days_ago))
     atomic.write_text(tmp_path / "out.json", "new")
-    assert staging_entries(tmp_path) == sorted(p.name for p in (live_file, foreign, young_legacy, unrelated))
+    kept = (live_file, foreign, legacy, legacy_folder, unrelated)
+    assert staging_entries(tmp_path) == sorted(p.name for p in kept)
+
+
+def test_the_sweep_never_removes_a_users_own_hidden_files(tmp_path):
+    """A checker's examples: hidden names that merely look like staging, days old, beside --out."""
+    draft = tmp_path / ".thesis.draft_v2.tmp"
+    draft.write_text("chapter 1")
+    pictures = tmp_path / ".holiday_heatmaps.pics2024"
+    pictures.mkdir()
+    (pictures / "beach.jpg").write_bytes(b"photo")
+    three_days_ago = time.time() - 3 * 24 * 3600
+    for path in (draft, pictures):
+        os.utime(path, (three_days_ago, three_days_ago))
+    atomic.write_json(tmp_path / "e.json", {})
+    assert draft.read_text() == "chapter 1" and (pictures / "beach.jpg").read_bytes() == b"photo"
 
 
 CHILD_WRITER = """
@@ -235,6 +248,34 @@ def test_a_heatmap_export_killed_before_its_json_leaves_the_earlier_pair_whole(t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json", written[1].parent.name]
 
 
+CHILD_KILLED_WHILE_REMOVING = """
+import os, signal, sys
+from pathlib import Path
+from engine.export import heatmaps
+sys.path.insert(0, sys.argv[2])
+from test_writes import export_document, export_maps
+
+def killed(folder, ignore_errors=False):
+    next(Path(folder).iterdir()).unlink()  # half deleted, then killed
+    os.kill(os.getpid(), signal.SIGKILL)
+
+heatmaps.shutil.rmtree = killed
+heatmaps.save_with_heatmaps(export_document(0.5), export_maps(0.5), sys.argv[1])
+"""
+
+
+def test_an_earlier_heatmap_folder_half_removed_by_a_killed_export_is_finished_next_time(tmp_path):
+    export = tmp_path / "export.json"
+    first = save_with_heatmaps(export_document(0.25), export_maps(0.25), export)[1].parent
+    child = start_child(CHILD_KILLED_WHILE_REMOVING, str(export), str(Path(__file__).parent))
+    assert child.wait(timeout=120) == -signal.SIGKILL
+    assert assert_json_names_its_own_maps(export) == 0.5 and not first.exists()
+    (doomed,) = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert f"-{child.pid}-" in doomed.name  # renamed before its removal began: recognisably being removed
+    written = save_with_heatmaps(export_document(0.75), export_maps(0.75), export)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json", written[1].parent.name]
+
+
 def test_a_heatmap_export_keeps_the_folder_of_a_concurrent_unfinished_export(tmp_path, monkeypatch):
     export = tmp_path / "export.json"
     busy = tmp_path / "export_heatmaps-0123abcd"
@@ -272,25 +313,43 @@ def test_a_document_saved_through_a_symlink_names_its_images_from_where_it_lies(
         assert CorrespondenceDocument.load(path).pairs[0].source.path == tmp_path / "images" / "a.png"
 
 
-def test_a_heatmap_export_to_a_pipe_writes_the_json_into_it_without_reading_it(tmp_path):
-    fifo = tmp_path / "export.json"
-    os.mkfifo(fifo)
-    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    done = threading.Event()
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_heatmap_export_beside_a_pipe_or_device_is_refused_before_any_map(tmp_path, monkeypatch, kind):
+    if kind == "fifo":
+        destination = tmp_path / "export.json"
+        os.mkfifo(destination)  # never opened: a read or write would block for ever
+    else:
+        destination = Path(os.devnull)
+        monkeypatch.setattr(heatmaps, "_new_folder", lambda *args: pytest.fail("a folder was made beside a device"))
+    monkeypatch.setattr(heatmaps, "_write_pair", lambda *args: pytest.fail("a map was written"))
+    with pytest.raises(OutputError, match="device or pipe, not a file"):
+        save_with_heatmaps(export_document(0.5), export_maps(0.5), destination)
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["export.json"] if kind == "fifo" else [])
 
-    def export() -> None:
-        save_with_heatmaps(export_document(0.5), export_maps(0.5), fifo)
-        done.set()
 
-    threading.Thread(target=export, daemon=True).start()  # a read of the pipe would block for ever
-    try:
-        assert done.wait(timeout=30)
-        text = b""
-        while chunk := os.read(reader, 1 << 16):
-            text += chunk
-    finally:
-        os.close(reader)
-    assert b'"heatmap": "export_heatmaps-' in text and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+def test_match_refuses_heatmaps_beside_dev_null_before_any_work(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "match",
+            "missing_a.png",
+            "missing_b.png",
+            "--points",
+            "1,1",
+            "--out",
+            os.devnull,
+            "--heatmaps",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert result.returncode != 0 and "device or pipe, not a file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_a_heatmap_export_to_a_directory_is_refused_before_any_map_is_written(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ import textwrap
 import pytest
 from PIL import Image
 
+import engine.cli.eval as cli_eval
 import engine.evaluation.runner as runner
 from engine.cli import main
 from tests.conftest import REPO, TEST_SIZE, free_port
@@ -157,6 +158,16 @@ def test_errors_are_one_line(spair, tmp_path, capsys):
     # Without SD weights "auto" would quietly turn every variant into SIFT: refused in a comparison.
     assert main(["eval", "spair", str(spair), "--out", str(tmp_path), "--variants", "single,sift"]) == 2
     assert "variant 'single' needs Stable Diffusion" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["results.json", "results.md", "pck.png"])
+def test_a_folder_in_the_way_of_a_report_is_refused_before_any_pair(spair, tmp_path, capsys, monkeypatch, name):
+    (tmp_path / name).mkdir()
+    monkeypatch.setattr(cli_eval, "plan", lambda *args: pytest.fail("the evaluation started"))
+    assert main(sift_args(spair, tmp_path)) == 2
+    error = capsys.readouterr().err
+    assert f"{name}' is a directory" in error or "it is a directory" in error
+    assert len(error.strip().splitlines()) == 1
 
 
 def eval_run(command: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess:

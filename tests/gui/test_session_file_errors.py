@@ -15,7 +15,7 @@ from sd4match_gui.model.pairs import GroundTruth, PairEntry
 from sd4match_gui.model.session import Session
 from sd4match_gui.model.session_file import load_session, save_session, session_data
 from sd4match_gui.model.settings import CompareSettings, SessionSettings, TunedPrompt
-from tests.engine.test_validation import WRONG_VALUES, nodes, replaced
+from tests.engine.test_validation import HUGE_INTEGERS, WRONG_VALUES, nodes, numeric_nodes, replaced, with_huge_integer
 from tests.gui.conftest import SIFT, wait_idle, wait_loaded
 
 
@@ -50,6 +50,22 @@ def test_every_malformed_session_field_is_a_document_error(tmp_path):
                 assert "\n" not in str(exc)
             except Exception as exc:  # any other type is the failure this test looks for
                 pytest.fail(f"{node} = {value!r} raised {type(exc).__name__}: {exc}")
+
+
+def test_huge_integers_in_a_session_are_a_document_error(tmp_path):
+    path = tmp_path / "session.json"
+    save_session(small_session(tmp_path), path)
+    valid = json.loads(path.read_text())
+    broken = tmp_path / "broken.json"
+    for node in numeric_nodes(valid):
+        for digits in HUGE_INTEGERS:
+            broken.write_text(with_huge_integer(valid, node, digits))
+            try:
+                save_session(load_session(broken), tmp_path / "again.json")
+            except DocumentError as exc:
+                assert "\n" not in str(exc)
+            except Exception as exc:  # any other type is the failure this test looks for
+                pytest.fail(f"{node} = {len(digits)} digits raised {type(exc).__name__}: {exc}")
 
 
 @pytest.mark.parametrize(
