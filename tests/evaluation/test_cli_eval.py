@@ -11,7 +11,6 @@ import textwrap
 import pytest
 from PIL import Image
 
-import engine.cli.eval as cli_eval
 import engine.evaluation.runner as runner
 from engine.cli import main
 from tests.conftest import REPO, TEST_SIZE, free_port
@@ -163,7 +162,7 @@ def test_errors_are_one_line(spair, tmp_path, capsys):
 @pytest.mark.parametrize("name", ["results.json", "results.md", "pck.png"])
 def test_a_folder_in_the_way_of_a_report_is_refused_before_any_pair(spair, tmp_path, capsys, monkeypatch, name):
     (tmp_path / name).mkdir()
-    monkeypatch.setattr(cli_eval, "plan", lambda *args: pytest.fail("the evaluation started"))
+    monkeypatch.setattr(runner, "plan", lambda *args: pytest.fail("the evaluation started"))  # run() imports it late
     assert main(sift_args(spair, tmp_path)) == 2
     error = capsys.readouterr().err
     assert f"{name}' is a directory" in error or "it is a directory" in error
