@@ -6,7 +6,9 @@
 >>> pair.match(np.array([[120.0, 88.0]])).match_xy       # cheap: milliseconds per click
 
 Models load lazily on first use. Feature maps are cached by (backend and weights, image digest,
-prompt identity, settings); VAE posteriors by image; prompt conditioning by prompt. All torch
+prompt identity, settings); VAE posteriors by image; prompt conditioning by prompt. Given a
+:class:`~engine.disk_cache.DiskCache`, feature maps and posteriors also persist between runs and
+processes (memory first, then disk, then compute). All torch
 work must run on one thread at a time (the app's single engine worker does this). The steps
 themselves read in order in :mod:`engine.pipeline`; docs/architecture.md#caches lists every
 cache.
@@ -18,6 +20,7 @@ import dataclasses
 from typing import Any
 
 from .cache import LRUCache, fields_key
+from .disk_cache import DiskCache, key_fields
 from .errors import WeightsNotFoundError
 from .features import FeatureMap
 from .features.dense_sift import DenseSiftFeatures
@@ -25,7 +28,7 @@ from .features.stable_diffusion import StableDiffusionFeatures
 from .images import LoadedImage
 from .models.dinov2 import DinoV2, load_dinov2
 from .models.stable_diffusion import StableDiffusionParts, load_stable_diffusion
-from .models.weights import locate_weights
+from .models.weights import locate_weights, weights_fingerprint
 from .pipeline import feature_map
 from .prepared_pair import PreparedPair
 from .progress import SILENT, Progress
@@ -47,6 +50,7 @@ class Matcher:
         runtime: device and precision (default: ``resolve_runtime("auto", "auto")``).
         feature_cache_bytes: budget of the feature-map LRU (SD2-1 layer 1 at 768: 11.8 MB a map).
         max_batch: most ensemble members per UNet call (default 8 on CUDA, 2 elsewhere).
+        disk_cache: the persistent feature cache under the memory one; None keeps nothing on disk.
     """
 
     def __init__(
@@ -55,10 +59,12 @@ class Matcher:
         runtime: Runtime | None = None,
         feature_cache_bytes: int = DEFAULT_FEATURE_CACHE_BYTES,
         max_batch: int | None = None,
+        disk_cache: DiskCache | None = None,
     ) -> None:
         self.sources = sources or ModelSources()
         self.runtime = runtime or resolve_runtime()
         self.max_batch = max_batch
+        self.disk_cache = disk_cache
         self.features: LRUCache[FeatureMap] = LRUCache(feature_cache_bytes, lambda fm: fm.nbytes)
         self.sift = DenseSiftFeatures()
         self._sd: StableDiffusionFeatures | None = None
@@ -88,7 +94,7 @@ class Matcher:
         if self._sd is None:
             progress("loading Stable Diffusion", 0.0)
             parts = load_stable_diffusion(self.sources.sd, self.runtime)
-            self._sd = StableDiffusionFeatures(parts, max_batch=self.max_batch)
+            self._sd = StableDiffusionFeatures(parts, max_batch=self.max_batch, disk=self.disk_cache)
             conditioner = TextConditioner(parts.tokenizer, parts.text_encoder, self.runtime.autocast)
             self._prompts = PromptBuilder(conditioner, PromptLibrary(self.sources.prompts), self.dinov2)
         return self._sd
@@ -134,12 +140,41 @@ class Matcher:
             key = (backend.identity, image.digest, conditioning.identity, fields_key(settings))
 
             def extract(image: LoadedImage = image, role: str = role) -> FeatureMap:
-                return feature_map(backend, image, conditioning.states, settings, progress.prefixed(f"{role}: "))
+                return self._sd_map(backend, image, prompt, conditioning, settings, progress.prefixed(f"{role}: "))
 
             maps.append(self.features.get_or_create(key, extract))
         return PreparedPair(source, target, maps[0], maps[1], self._sd_record(prompt, settings, conditioning))
 
     # ---- internals ----
+
+    def _sd_map(
+        self,
+        backend: StableDiffusionFeatures,
+        image: LoadedImage,
+        prompt: PromptSpec,
+        conditioning: Conditioning,
+        settings: FeatureSettings,
+        progress: Progress,
+    ) -> FeatureMap:
+        """Steps 1-5 for one image, read from the disk cache when an entry exists, stored there if not."""
+        if self.disk_cache is None:
+            return feature_map(backend, image, conditioning.states, settings, progress)
+        prompt_key: dict[str, str] = {"identity": conditioning.identity}
+        if prompt.variant == "cpm":  # CPM's states also depend on the DINOv2 weights
+            prompt_key["dinov2"] = weights_fingerprint(self.dinov2().weights)
+        key = backend.disk_key | {
+            "kind": "feature-map",
+            "image": image.digest,
+            "prompt": prompt_key,
+            "settings": key_fields(settings),
+        }
+        stored = self.disk_cache.load(key)
+        if stored is not None:
+            features = stored["features"].to(self.runtime.device)
+            return FeatureMap.build(features, image.width, image.height, settings.size)
+        computed = feature_map(backend, image, conditioning.states, settings, progress)
+        self.disk_cache.store(key, {"features": computed.features})
+        return computed
 
     def _sift_map(self, image: LoadedImage, settings: FeatureSettings) -> FeatureMap:
         key = (self.sift.identity, image.digest, settings.size)

@@ -12,9 +12,11 @@ import numpy as np
 import torch
 
 from ..cache import LRUCache, tensor_bytes
+from ..disk_cache import DiskCache, key_fields
 from ..errors import SettingsError
 from ..images import LoadedImage
 from ..models.stable_diffusion import StableDiffusionParts, encode_posterior
+from ..models.weights import weights_fingerprint
 from ..models.unet_features import up_block_features
 from ..pipeline import image_features
 from ..progress import SILENT, Progress
@@ -26,22 +28,38 @@ class StableDiffusionFeatures:
     """Extracts UNet up-block features of one image under one conditioning.
 
     The VAE posterior of each image is cached (it depends on neither prompt, timestep nor seed),
-    so switching prompt variant or timestep costs UNet passes only.
+    so switching prompt variant or timestep costs UNet passes only: in memory, and on disk when
+    a :class:`DiskCache` is given (then also between runs).
 
     Args:
         parts: the loaded SD model.
         max_batch: most ensemble members per UNet call; bounds memory on small machines.
         latent_cache_bytes: budget for cached posteriors (SD2-1 at 768: 295 kB per image).
+        disk: the persistent cache under the memory one, or None.
     """
 
     name = "sd"
 
-    def __init__(self, parts: StableDiffusionParts, max_batch: int | None = None, latent_cache_bytes: int = 256 << 20):
+    def __init__(
+        self,
+        parts: StableDiffusionParts,
+        max_batch: int | None = None,
+        latent_cache_bytes: int = 256 << 20,
+        disk: DiskCache | None = None,
+    ):
         self.parts = parts
         self.max_batch = max_batch or (8 if parts.runtime.device.type == "cuda" else 2)
         self.latents: LRUCache[tuple[torch.Tensor, torch.Tensor]] = LRUCache(
             latent_cache_bytes, lambda moments: tensor_bytes(*moments)
         )
+        self.disk = disk
+        # What the numbers depend on besides image and settings: the exact weights, the runtime
+        # (device kind, dtypes, attention path) and the UNet batch (it sets the summation order).
+        self.disk_key = {
+            "weights": weights_fingerprint(parts.weights),
+            "runtime": key_fields(parts.runtime),
+            "max_batch": self.max_batch,
+        }
 
     @property
     def identity(self) -> str:
@@ -88,7 +106,14 @@ class StableDiffusionFeatures:
             # 2. The VAE encoder's posterior moments.
             return encode_posterior(self.parts, pixels)
 
-        return self.latents.get_or_create((image.digest, size), encode)
+        def from_disk_or_encode() -> tuple[torch.Tensor, torch.Tensor]:
+            if self.disk is None:
+                return encode()
+            key = self.disk_key | {"kind": "vae-posterior", "image": image.digest, "size": size}
+            moments = self.disk.get_or_create(key, lambda: dict(zip(("mean", "std"), encode(), strict=True)))
+            return moments["mean"], moments["std"]
+
+        return self.latents.get_or_create((image.digest, size), from_disk_or_encode)
 
     def unet(self, latents: torch.Tensor, t: int, states: torch.Tensor, layer: int) -> torch.Tensor:
         """Pipeline step 4 for one batch: ``B x 4 x h x w`` noised latents -> ``B x C x h' x w'`` float32
