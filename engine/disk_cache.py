@@ -82,12 +82,11 @@ def key_fields(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class CacheInfo:
-    """What ``sd4match cache info`` prints: entries, their bytes, the bound and the folder."""
+    """What ``sd4match cache info`` prints: the folder, its entries and their bytes."""
 
     root: Path
     entries: int
     bytes: int
-    max_bytes: int
 
 
 class DiskCache:
@@ -166,7 +165,7 @@ class DiskCache:
 
     def info(self) -> CacheInfo:
         entries = self._entries()
-        return CacheInfo(self.root, len(entries), sum(size for _, size, _ in entries), self.max_bytes)
+        return CacheInfo(self.root, len(entries), sum(size for _, size, _ in entries))
 
     def clear(self) -> int:
         """Delete every entry (and abandoned staging files); returns how many entries went."""
@@ -223,6 +222,6 @@ def _decode(data: bytes, key_text: str) -> dict[str, torch.Tensor] | None:
         if metadata.get("key") != key_text or metadata.get("format") != FORMAT:
             return None
         tensors = load(data)
-    except Exception:  # noqa: BLE001 - any damage at all means: recompute
+    except Exception:  # any damage at all means: recompute
         return None
     return tensors if _checksum(tensors) == metadata.get("sha256") else None

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import EngineError
 from ..runtime import RuntimeOptions, configure_process
-from . import bench, compare, download, eval, match, prompts, tune
+from . import bench, cache, compare, download, eval, match, prompts, tune
 from .options import attach_negative_values
 
-COMMANDS = (match, compare, download, prompts, eval, bench, tune)
+COMMANDS = (match, compare, download, prompts, eval, bench, tune, cache)
 
 
 def build_parser() -> argparse.ArgumentParser:

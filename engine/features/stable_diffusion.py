@@ -16,8 +16,8 @@ from ..disk_cache import DiskCache, key_fields
 from ..errors import SettingsError
 from ..images import LoadedImage
 from ..models.stable_diffusion import StableDiffusionParts, encode_posterior
-from ..models.weights import weights_fingerprint
 from ..models.unet_features import up_block_features
+from ..models.weights import weights_fingerprint
 from ..pipeline import image_features
 from ..progress import SILENT, Progress
 from ..settings import FeatureSettings
