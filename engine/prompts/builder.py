@@ -16,7 +16,7 @@ from ..models.dinov2 import DinoV2
 from .cpm import ConditionalPromptModule
 from .files import SINGLE_KEY, PromptFile, cpm_state, read_prompt_file, require_key, token_embeddings
 from .library import PromptLibrary, read_prompt_bytes
-from .spec import PromptSpec
+from .spec import LEARNED_VARIANTS, PromptSpec
 from .text_encoder import TextConditioner
 
 
@@ -161,7 +161,7 @@ def check_prompt_source(
     Raises:
         PromptError: naming the set, file, category or key at fault.
     """
-    if not spec.is_learned:
+    if spec.variant not in LEARNED_VARIANTS:
         spec.resolved_text()
         return
     prompt = read_spec_file(spec, library, cache)
