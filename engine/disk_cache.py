@@ -80,6 +80,13 @@ def key_fields(value: Any) -> Any:
     raise TypeError(f"cannot put a {type(value).__name__} in a disk-cache key")
 
 
+def format_bytes(count: int) -> str:
+    """1536 -> "1.5 KiB": the largest binary unit that keeps the number at least 1 (bytes as they are)."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    exponent = min(len(units) - 1, max(0, (count.bit_length() - 1) // 10))
+    return f"{count} B" if exponent == 0 else f"{count / (1 << 10 * exponent):.1f} {units[exponent]}"
+
+
 @dataclass(frozen=True)
 class CacheInfo:
     """What ``sd4match cache info`` prints: the folder, its entries and their bytes."""
@@ -87,6 +94,10 @@ class CacheInfo:
     root: Path
     entries: int
     bytes: int
+
+    def summary(self) -> str:
+        """One line for people, e.g. "12 entries, 141.6 MiB in /home/me/.local/share/sd4match/cache"."""
+        return f"{self.entries} entries, {format_bytes(self.bytes)} in {self.root}"
 
 
 class DiskCache:

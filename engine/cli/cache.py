@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from ..disk_cache import DiskCache
+    from ..disk_cache import DiskCache, format_bytes
 
     info = DiskCache().info()
     print(f"feature cache: {info.root}")
@@ -37,10 +37,3 @@ def run_clear(args: argparse.Namespace) -> int:
     removed = cache.clear()
     print(f"removed {removed} entries from {cache.root}")
     return 0
-
-
-def format_bytes(count: int) -> str:
-    """1536 -> "1.5 KiB": the largest binary unit that keeps the number at least 1 (bytes as they are)."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB")
-    exponent = min(len(units) - 1, max(0, (count.bit_length() - 1) // 10))
-    return f"{count} B" if exponent == 0 else f"{count / (1 << 10 * exponent):.1f} {units[exponent]}"
