@@ -162,7 +162,7 @@ class Matcher:
         prompt_key: dict[str, str] = {"identity": conditioning.identity}
         if prompt.variant == "cpm":  # CPM's states also depend on the DINOv2 weights
             prompt_key["dinov2"] = weights_fingerprint(self.dinov2().weights)
-        key = backend.disk_key | {
+        key = backend.disk_key() | {
             "kind": "feature-map",
             "image": image.digest,
             "prompt": prompt_key,

@@ -8,6 +8,8 @@ order in :mod:`engine.pipeline`; this class holds what they need and runs the tw
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -53,12 +55,18 @@ class StableDiffusionFeatures:
             latent_cache_bytes, lambda moments: tensor_bytes(*moments)
         )
         self.disk = disk
-        # What the numbers depend on besides image and settings: the exact weights, the runtime
-        # (device kind, dtypes, attention path) and the UNet batch (it sets the summation order).
-        self.disk_key = {
-            "weights": weights_fingerprint(parts.weights),
-            "runtime": key_fields(parts.runtime),
+        self._weights = weights_fingerprint(parts.weights)
+
+    def disk_key(self) -> dict[str, Any]:
+        """What the numbers depend on besides image, prompt and settings, for disk-cache keys: the
+        exact weights, the runtime (device kind, dtypes, attention path), the UNet batch (it sets
+        the summation order) and, on a CPU, the thread count (kernels split sums by threads)."""
+        cpu = self.parts.runtime.device.type == "cpu"
+        return {
+            "weights": self._weights,
+            "runtime": key_fields(self.parts.runtime),
             "max_batch": self.max_batch,
+            "cpu_threads": torch.get_num_threads() if cpu else None,
         }
 
     @property
@@ -109,7 +117,7 @@ class StableDiffusionFeatures:
         def from_disk_or_encode() -> tuple[torch.Tensor, torch.Tensor]:
             if self.disk is None:
                 return encode()
-            key = self.disk_key | {"kind": "vae-posterior", "image": image.digest, "size": size}
+            key = self.disk_key() | {"kind": "vae-posterior", "image": image.digest, "size": size}
             moments = self.disk.get_or_create(key, lambda: dict(zip(("mean", "std"), encode(), strict=True)))
             return moments["mean"], moments["std"]
 

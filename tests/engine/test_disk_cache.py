@@ -263,6 +263,12 @@ def test_every_ingredient_of_the_numbers_is_in_the_key(
     assert run(target=c) == [c.digest]  # another image: only its map
     assert run(prompt=PromptSpec("text", text="a photo")) == both
     assert run(dtype="bfloat16") == both
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads + 1)  # CPU kernels split their sums by thread
+    try:
+        assert run() == both
+    finally:
+        torch.set_num_threads(threads)
 
     single = PromptSpec("single")
     assert run(prompt=single) == both and run(prompt=single) == []
@@ -283,6 +289,7 @@ NEW_PROCESS = textwrap.dedent(
     """
     import sys
     import numpy as np
+    import torch
     import engine.features.stable_diffusion as sd_features
     from engine import FeatureSettings, Matcher, ModelSources, PromptSpec, load_image, resolve_runtime
     from engine.disk_cache import DiskCache
@@ -290,6 +297,7 @@ NEW_PROCESS = textwrap.dedent(
     def refuse(*args, **kwargs):
         raise AssertionError("a model pass ran although the disk cache holds the features")
 
+    torch.set_num_threads(int(sys.argv[5]))  # the parent's: thread counts are in the key
     sd_features.encode_posterior = refuse
     sd_features.up_block_features = refuse
     matcher = Matcher(ModelSources(sd=sys.argv[1]), runtime=resolve_runtime("cpu", "float32"), disk_cache=DiskCache())
@@ -309,7 +317,7 @@ def test_a_new_process_finds_the_entries_and_runs_no_model_pass(
     matcher = tiny_matcher(tiny_sd_dir, tiny_dinov2_dir, tiny_prompts_dir, DiskCache())
     expected = matcher.prepare(source, target, PromptSpec(), SETTINGS).match(POINTS).match_xy
     environment = os.environ | {"PYTHONPATH": str(REPO), CACHE_ENV: str(cache_dir)}
-    arguments = [str(tiny_sd_dir), str(TEST_SIZE), str(DEMO_SOURCE), str(DEMO_TARGET)]
+    arguments = [str(tiny_sd_dir), str(TEST_SIZE), str(DEMO_SOURCE), str(DEMO_TARGET), str(torch.get_num_threads())]
     done = subprocess.run(
         [sys.executable, "-c", NEW_PROCESS, *arguments], env=environment, capture_output=True, text=True, timeout=300
     )
