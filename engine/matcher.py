@@ -24,15 +24,15 @@ from .disk_cache import DiskCache, key_fields
 from .errors import WeightsNotFoundError
 from .features import FeatureMap
 from .features.dense_sift import DenseSiftFeatures
-from .features.stable_diffusion import StableDiffusionFeatures
+from .features.stable_diffusion import StableDiffusionFeatures, backend_identity, default_max_batch, disk_key
 from .images import LoadedImage
 from .models.dinov2 import DinoV2, load_dinov2
 from .models.stable_diffusion import StableDiffusionParts, load_stable_diffusion
-from .models.weights import locate_weights, weights_fingerprint
+from .models.weights import LocatedWeights, locate_weights, weights_fingerprint
 from .pipeline import feature_map
 from .prepared_pair import PreparedPair
 from .progress import SILENT, Progress
-from .prompts.builder import Conditioning, PromptBuilder
+from .prompts.builder import Conditioning, PromptBuilder, describe_prompt, read_spec_file
 from .prompts.library import PromptLibrary
 from .prompts.spec import PromptSpec
 from .prompts.text_encoder import TextConditioner
@@ -40,6 +40,10 @@ from .runtime import Runtime, resolve_runtime
 from .settings import FeatureSettings, ModelSources
 
 DEFAULT_FEATURE_CACHE_BYTES = 1 << 30
+
+
+class _NotStored(Exception):
+    """A feature map in neither the memory nor the disk cache (the warm start gives way to the models)."""
 
 
 class Matcher:
@@ -70,6 +74,7 @@ class Matcher:
         self._sd: StableDiffusionFeatures | None = None
         self._prompts: PromptBuilder | None = None
         self._dinov2: DinoV2 | None = None
+        self._fingerprints: dict[str, str] = {}
 
     # ---- public API ----
 
@@ -132,6 +137,9 @@ class Matcher:
         if settings.backend == "sift":
             maps = [self._sift_map(image, settings) for image in (source, target)]
             return PreparedPair(source, target, maps[0], maps[1], self._sift_record(settings))
+        warm = self._prepare_from_disk(source, target, prompt, settings)
+        if warm is not None:
+            return warm
         backend = self.stable_diffusion(progress)
         progress("prompt", 0.0)
         conditioning = self.prompts.conditioning(prompt, source, target)
@@ -143,9 +151,48 @@ class Matcher:
                 return self._sd_map(backend, image, prompt, conditioning, settings, progress.prefixed(f"{role}: "))
 
             maps.append(self.features.get_or_create(key, extract))
-        return PreparedPair(source, target, maps[0], maps[1], self._sd_record(prompt, settings, conditioning))
+        record = self._sd_record(backend.parts.weights, prompt, settings, conditioning.record)
+        return PreparedPair(source, target, maps[0], maps[1], record)
 
     # ---- internals ----
+
+    def _prepare_from_disk(
+        self, source: LoadedImage, target: LoadedImage, prompt: PromptSpec, settings: FeatureSettings
+    ) -> PreparedPair | None:
+        """A warm start: both maps from memory or the disk cache before any model is loaded (loading
+        SD2-1 costs seconds a cached pair need not pay); None when one is missing or SD is loaded."""
+        disk = self.disk_cache
+        if disk is None or self._sd is not None:
+            return None
+        weights = locate_weights(self.sources.sd, "sd")
+        library = PromptLibrary(self.sources.prompts)
+        identity, record = describe_prompt(
+            prompt,
+            lambda spec: read_spec_file(spec, library),
+            source,
+            target,
+            lambda: locate_weights(self.sources.dinov2, "dinov2").identity,
+        )
+        base = disk_key(self._fingerprint("sd"), self.runtime, self.max_batch or default_max_batch(self.runtime))
+
+        def from_disk(image: LoadedImage) -> FeatureMap:
+            stored = disk.load(self._feature_key(base, image, identity, prompt, settings))
+            if stored is None:
+                raise _NotStored
+            features = stored["features"].to(self.runtime.device)
+            return FeatureMap.build(features, image.width, image.height, settings.size)
+
+        memory = backend_identity(weights, self.runtime)
+        try:
+            maps = [
+                self.features.get_or_create(
+                    (memory, image.digest, identity, fields_key(settings)), lambda image=image: from_disk(image)
+                )
+                for image in (source, target)
+            ]
+        except _NotStored:
+            return None
+        return PreparedPair(source, target, maps[0], maps[1], self._sd_record(weights, prompt, settings, record))
 
     def _sd_map(
         self,
@@ -159,15 +206,7 @@ class Matcher:
         """Steps 1-5 for one image, read from the disk cache when an entry exists, stored there if not."""
         if self.disk_cache is None:
             return feature_map(backend, image, conditioning.states, settings, progress)
-        prompt_key: dict[str, str] = {"identity": conditioning.identity}
-        if prompt.variant == "cpm":  # CPM's states also depend on the DINOv2 weights
-            prompt_key["dinov2"] = weights_fingerprint(self.dinov2().weights)
-        key = backend.disk_key() | {
-            "kind": "feature-map",
-            "image": image.digest,
-            "prompt": prompt_key,
-            "settings": key_fields(settings),
-        }
+        key = self._feature_key(backend.disk_key(), image, conditioning.identity, prompt, settings)
         stored = self.disk_cache.load(key)
         if stored is not None:
             features = stored["features"].to(self.runtime.device)
@@ -176,6 +215,27 @@ class Matcher:
         self.disk_cache.store(key, {"features": computed.features})
         return computed
 
+    def _feature_key(
+        self, base: dict[str, Any], image: LoadedImage, identity: str, prompt: PromptSpec, settings: FeatureSettings
+    ) -> dict[str, Any]:
+        """The disk-cache key of one feature map: the model's :func:`disk_key`, image, prompt, settings."""
+        prompt_key = {"identity": identity}
+        if prompt.variant == "cpm":  # CPM's states also depend on the DINOv2 weights
+            prompt_key["dinov2"] = self._fingerprint("dinov2")
+        return base | {
+            "kind": "feature-map",
+            "image": image.digest,
+            "prompt": prompt_key,
+            "settings": key_fields(settings),
+        }
+
+    def _fingerprint(self, kind: str) -> str:
+        """:func:`weights_fingerprint` of the SD or DINOv2 weights, once per matcher."""
+        if kind not in self._fingerprints:
+            source = self.sources.sd if kind == "sd" else self.sources.dinov2
+            self._fingerprints[kind] = weights_fingerprint(locate_weights(source, kind))
+        return self._fingerprints[kind]
+
     def _sift_map(self, image: LoadedImage, settings: FeatureSettings) -> FeatureMap:
         key = (self.sift.identity, image.digest, settings.size)
         return self.features.get_or_create(
@@ -183,18 +243,19 @@ class Matcher:
             lambda: FeatureMap.build(self.sift.extract(image, settings), image.width, image.height, settings.size),
         )
 
-    def _sd_record(self, prompt: PromptSpec, settings: FeatureSettings, conditioning: Conditioning) -> dict[str, Any]:
-        parts = self.sd_parts
+    def _sd_record(
+        self, weights: LocatedWeights, prompt: PromptSpec, settings: FeatureSettings, prompt_record: dict[str, Any]
+    ) -> dict[str, Any]:
         return {
             "backend": "sd",
             "model": {
-                "id": parts.weights.source,
-                "revision": parts.weights.revision,
+                "id": weights.source,
+                "revision": weights.revision,
                 "dtype": str(self.runtime.compute_dtype).removeprefix("torch."),
                 "device": self.runtime.device.type,
             },
             "features": settings.to_dict(),
-            "prompt": prompt.to_dict() | conditioning.record,
+            "prompt": prompt.to_dict() | prompt_record,
         }
 
     def _sift_record(self, settings: FeatureSettings) -> dict[str, Any]:

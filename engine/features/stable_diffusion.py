@@ -19,11 +19,35 @@ from ..errors import SettingsError
 from ..images import LoadedImage
 from ..models.stable_diffusion import StableDiffusionParts, encode_posterior
 from ..models.unet_features import up_block_features
-from ..models.weights import weights_fingerprint
+from ..models.weights import LocatedWeights, weights_fingerprint
 from ..pipeline import image_features
 from ..progress import SILENT, Progress
+from ..runtime import Runtime
 from ..settings import FeatureSettings
 from .feature_map import squash
+
+
+def backend_identity(weights: LocatedWeights, runtime: Runtime) -> str:
+    """Names the backend in memory-cache keys: the weights and the runtime's label."""
+    return f"sd:{weights.identity}:{runtime.label}"
+
+
+def default_max_batch(runtime: Runtime) -> int:
+    """Ensemble members per UNet call unless told: 8 on CUDA, 2 elsewhere (bounds CPU memory)."""
+    return 8 if runtime.device.type == "cuda" else 2
+
+
+def disk_key(weights: str, runtime: Runtime, max_batch: int) -> dict[str, Any]:
+    """What the numbers depend on besides image, prompt and settings, for disk-cache keys: the
+    exact weights (:func:`weights_fingerprint`), the runtime (device kind, dtypes, attention path),
+    the UNet batch (it sets the summation order) and, on a CPU, the thread count (kernels split
+    sums by thread)."""
+    return {
+        "weights": weights,
+        "runtime": key_fields(runtime),
+        "max_batch": max_batch,
+        "cpu_threads": torch.get_num_threads() if runtime.device.type == "cpu" else None,
+    }
 
 
 class StableDiffusionFeatures:
@@ -50,7 +74,7 @@ class StableDiffusionFeatures:
         disk: DiskCache | None = None,
     ):
         self.parts = parts
-        self.max_batch = max_batch or (8 if parts.runtime.device.type == "cuda" else 2)
+        self.max_batch = max_batch or default_max_batch(parts.runtime)
         self.latents: LRUCache[tuple[torch.Tensor, torch.Tensor]] = LRUCache(
             latent_cache_bytes, lambda moments: tensor_bytes(*moments)
         )
@@ -58,20 +82,12 @@ class StableDiffusionFeatures:
         self._weights = weights_fingerprint(parts.weights)
 
     def disk_key(self) -> dict[str, Any]:
-        """What the numbers depend on besides image, prompt and settings, for disk-cache keys: the
-        exact weights, the runtime (device kind, dtypes, attention path), the UNet batch (it sets
-        the summation order) and, on a CPU, the thread count (kernels split sums by threads)."""
-        cpu = self.parts.runtime.device.type == "cpu"
-        return {
-            "weights": self._weights,
-            "runtime": key_fields(self.parts.runtime),
-            "max_batch": self.max_batch,
-            "cpu_threads": torch.get_num_threads() if cpu else None,
-        }
+        """:func:`disk_key` of this model."""
+        return disk_key(self._weights, self.parts.runtime, self.max_batch)
 
     @property
     def identity(self) -> str:
-        return f"sd:{self.parts.identity}:{self.parts.runtime.label}"
+        return backend_identity(self.parts.weights, self.parts.runtime)
 
     def check(self, settings: FeatureSettings) -> None:
         """Raise :class:`SettingsError` if the settings do not fit this model."""

@@ -64,6 +64,11 @@ class LocatedWeights:
     source: str
     revision: str | None
 
+    @property
+    def identity(self) -> str:
+        """Names these weights in memory-cache keys and exports: source plus hub revision or folder."""
+        return f"{self.source}@{self.revision or self.folder.resolve()}"
+
 
 def looks_like_path(source: str) -> bool:
     """A source is a path if it exists or is written like one; otherwise a hub id."""

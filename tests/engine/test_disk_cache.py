@@ -217,11 +217,25 @@ def test_cached_features_and_matches_are_bit_identical_to_fresh_ones(
     warm = tiny_matcher(*folders, DiskCache())
     cached = warm.prepare(images[0], images[1], PromptSpec(), SETTINGS)
     assert counters == calls  # neither VAE nor UNet ran
-    assert warm.disk_cache.stats.hits == 2
+    assert warm.disk_cache.stats.hits == 2 and warm._sd is None  # a warm start: no model loaded
+    assert cached.run == fresh.run
     for one, two in ((fresh.source, cached.source), (fresh.target, cached.target)):
         assert torch.equal(one.features, two.features) and one.frame == two.frame
     first, second = fresh.match(POINTS), cached.match(POINTS)
     assert np.array_equal(first.match_xy, second.match_xy) and np.array_equal(first.confidence, second.confidence)
+
+
+def test_a_pair_half_on_disk_loads_the_model_for_the_other_half(
+    cache_dir, tiny_sd_dir, tiny_dinov2_dir, tiny_prompts_dir, images, counters
+):
+    folders = (tiny_sd_dir, tiny_dinov2_dir, tiny_prompts_dir)
+    tiny_matcher(*folders, DiskCache()).prepare(images[0], images[1], PromptSpec(), SETTINGS)
+    calls = dict(counters)
+    matcher = tiny_matcher(*folders, DiskCache())
+    pair = matcher.prepare(images[0], images[2], PromptSpec(), SETTINGS)
+    assert counters["vae"] == calls["vae"] + 1 and matcher._sd is not None  # only the new target computed
+    fresh = tiny_matcher(*folders, None).prepare(images[0], images[2], PromptSpec(), SETTINGS)
+    assert torch.equal(pair.source.features, fresh.source.features) and pair.run == fresh.run
 
 
 def _computed_digests(monkeypatch) -> list[str]:
@@ -291,6 +305,7 @@ NEW_PROCESS = textwrap.dedent(
     import numpy as np
     import torch
     import engine.features.stable_diffusion as sd_features
+    import engine.matcher
     from engine import FeatureSettings, Matcher, ModelSources, PromptSpec, load_image, resolve_runtime
     from engine.disk_cache import DiskCache
 
@@ -300,6 +315,7 @@ NEW_PROCESS = textwrap.dedent(
     torch.set_num_threads(int(sys.argv[5]))  # the parent's: thread counts are in the key
     sd_features.encode_posterior = refuse
     sd_features.up_block_features = refuse
+    engine.matcher.load_stable_diffusion = refuse  # a warm start loads no model at all
     matcher = Matcher(ModelSources(sd=sys.argv[1]), runtime=resolve_runtime("cpu", "float32"), disk_cache=DiskCache())
     settings = FeatureSettings(ensemble=2, size=int(sys.argv[2]))
     pair = matcher.prepare(load_image(sys.argv[3]), load_image(sys.argv[4]), PromptSpec(), settings)
