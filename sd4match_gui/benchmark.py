@@ -1,13 +1,15 @@
 """Click-to-drawn and hover-to-drawn latency of the real window: ``python -m sd4match_gui.benchmark``.
 
-For each backend the demo pair is opened and its features computed once (cached); ten points are
-placed. Then, 200 times: a raw mouse click at a random source pixel is sent to the canvas, and the
-clock stops when the first repaint of the canvas after the answer was applied has finished (the
-target marker and the heatmap are on screen); the point is then undone so that every click sees
-the same ten points. Then 200 hovers: a raw mouse move to a random source pixel, until the first
-repaint that shows its preview (the preview point and its heatmap on the target), each move after
-the previous preview's throttle cool-down. Runs offscreen; preferences and autosave go to a
-temporary folder.
+For each backend the demo pair is opened and its features computed once (cached). For each point
+count (10, 100 and 1,000 by default) that many points are put on the pair, spread over the left
+three quarters of the source, and their predictions awaited. Then, 200 times: a raw mouse click at
+a random pixel of the source's right quarter (clear of every marker: a click on a marker selects
+it) is sent to the canvas, and the clock stops when the first repaint of the canvas after the
+answer was applied has finished (the target marker and the heatmap are on screen); the point is
+then undone so that every click sees the same points. Then 200 hovers: a raw mouse move to a random
+source pixel, until the first repaint that shows its preview (the preview point and its heatmap on
+the target), each move after the previous preview's throttle cool-down. Runs offscreen;
+preferences and autosave go to a temporary folder.
 
 Backends: ``sift`` (the weights-free backend at its default input size, 768: a 48 x 48 grid like
 SD2-1's layer 1) and ``tiny-sd`` (a tiny random Stable Diffusion at 256: 16 x 16 grid).
@@ -16,7 +18,6 @@ SD2-1's layer 1) and ``tiny-sd`` (a tiny random Stable Diffusion at 256: 16 x 16
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -27,9 +28,11 @@ from pathlib import Path
 import numpy as np
 
 WARM_UP = 10
-BASE_POINTS = 10
+POINT_COUNTS = (10, 100, 1000)
 TIMEOUT_MS = 60_000
-MARKER_CLEARANCE = 25  # image pixels between a measured click and the ten existing points
+EDGE = 10  # image pixels kept free along the borders
+CLICK_STRIP = 0.25  # the right quarter of the source takes the measured clicks, the rest the points
+MARKER_CLEARANCE = 25  # image pixels between the points and the strip of measured clicks
 
 
 def _isolate(folder: Path) -> None:
@@ -92,14 +95,19 @@ class PaintWatch:
 
         self.ready = None
         self.finished_at = 0.0
+        self.finished_cpu = 0.0
         self._filter = Filter()
+        self._widget = widget
         widget.installEventFilter(self._filter)
+
+    def remove(self) -> None:
+        self._widget.removeEventFilter(self._filter)
 
     def arm(self, ready) -> None:
         self.ready, self.finished_at = ready, 0.0
 
     def finish(self) -> None:
-        self.finished_at = time.perf_counter()
+        self.finished_at, self.finished_cpu = time.perf_counter(), time.thread_time()
 
     def done(self) -> bool:
         return self.finished_at > 0
@@ -144,27 +152,30 @@ CLICK = (("MouseButtonPress", "LeftButton", "LeftButton"), ("MouseButtonRelease"
 HOVER = (("MouseMove", "NoButton", "NoButton"),)
 
 
-def _timed(painted: PaintWatch, ready, action) -> float:
-    """Milliseconds from ``action()`` to the end of the first paint after which ``ready()`` holds."""
+def _timed(painted: PaintWatch, ready, action) -> tuple[float, float]:
+    """Milliseconds from ``action()`` to the end of the first paint after which ``ready()`` holds, and
+    the GUI thread's CPU milliseconds meanwhile (the work itself, whatever else the machine runs)."""
     painted.arm(ready)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.thread_time()
     action()
     _wait_until(painted.done)
-    return (painted.finished_at - started) * 1000
+    return (painted.finished_at - started) * 1000, (painted.finished_cpu - started_cpu) * 1000
 
 
-def _summary(latencies: list[float]) -> dict[str, float]:
-    ordered = sorted(latencies)
+def _summary(timings: list[tuple[float, float]]) -> dict[str, float]:
+    ordered = sorted(latency for latency, _ in timings)
     return {
         "count": len(ordered),
+        "gui_cpu_median_ms": statistics.median(cpu for _, cpu in timings),
         "median_ms": statistics.median(ordered),
         "p95_ms": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
         "max_ms": ordered[-1],
     }
 
 
-def measure(backend: str, clicks: int, folder: Path, seed: int = 0) -> dict[str, float]:
-    """Latencies in milliseconds for one backend."""
+def measure(backend: str, clicks: int, folder: Path, counts: tuple[int, ...] = POINT_COUNTS, seed: int = 0):
+    """Latencies in milliseconds for one backend: ``{count: {"click": ..., "hover": ...}}`` and the
+    number of feature extractions."""
     from PySide6.QtCore import QSettings
 
     from engine import PromptSpec
@@ -180,37 +191,46 @@ def measure(backend: str, clicks: int, folder: Path, seed: int = 0) -> dict[str,
     app.settings.set_engine(PromptSpec(), features)
     app.open_demo()
     _wait(app, lambda: app.computation.idle and app.computation.applied > 0)
-    canvas = app.window.canvas
     rng = np.random.default_rng(seed)
-    source = app.current_images[0]
-    base = rng.uniform((10, 10), (source.width - 10, source.height - 10), size=(BASE_POINTS, 2))
-    spots = rng.uniform((10, 10), (source.width - 10, source.height - 10), size=(20 * (WARM_UP + clicks), 2))
-    # Clicks away from the ten markers: a click on a marker selects it instead of adding a point.
-    spots = spots[np.linalg.norm(spots[:, None] - base[None], axis=2).min(axis=1) > MARKER_CLEARANCE]
-    spots = np.concatenate([base, spots[: WARM_UP + clicks]])
-    for xy in spots[:BASE_POINTS]:
-        _mouse(canvas, tuple(xy), CLICK)
-    _wait(app, lambda: app.computation.idle and all(p.trg_xy is not None for p in app.session.points()))
-
-    painted = PaintWatch(canvas.viewport())
-    clicks_ms = []
-    for index, xy in enumerate(spots[BASE_POINTS:]):
-        new_id = app.session.next_point_id()
-        elapsed = _timed(painted, lambda new_id=new_id: _drawn(app, new_id), lambda xy=xy: _mouse(canvas, xy, CLICK))
-        if index >= WARM_UP:
-            clicks_ms.append(elapsed)
-        app.annotation.undo()
-        _wait(app, lambda: app.computation.idle)
-    hovers_ms = []
-    for index, xy in enumerate(spots[BASE_POINTS:]):
-        elapsed = _timed(painted, lambda xy=xy: _preview_drawn(app, xy), lambda xy=xy: _mouse(canvas, xy, HOVER))
-        if index >= WARM_UP:
-            hovers_ms.append(elapsed)
-        _wait_until(lambda: not app.hover.cooling_down)
+    results = {count: _measure_count(app, count, clicks, rng) for count in counts}
     misses = matcher.features.stats.misses
     app.window.close()
     # Two extractions (source, target): every measured click and hover used the cache.
-    return {"click": _summary(clicks_ms), "hover": _summary(hovers_ms), "feature_extractions": misses}
+    return {"points": results, "feature_extractions": misses}
+
+
+def _measure_count(app, count: int, clicks: int, rng: np.random.Generator) -> dict[str, dict[str, float]]:
+    from .model.correspondence import Correspondence
+
+    canvas = app.window.canvas
+    source = app.current_images[0]
+    split = source.width * (1 - CLICK_STRIP)
+    base = rng.uniform((EDGE, EDGE), (split - MARKER_CLEARANCE, source.height - EDGE), size=(count, 2))
+    spots = rng.uniform((split, EDGE), (source.width - EDGE, source.height - EDGE), size=(WARM_UP + clicks, 2))
+    app.session.history.clear()
+    app.session.set_points(app.session.pair.pair_id, [Correspondence(i, (x, y)) for i, (x, y) in enumerate(base)])
+    app.session.selected = None
+    app.after_change()
+    _wait(app, lambda: app.computation.idle and all(p.trg_xy is not None for p in app.session.points()))
+
+    painted = PaintWatch(canvas.viewport())
+    click_timings = []
+    for index, xy in enumerate(spots):
+        new_id = app.session.next_point_id()
+        timing = _timed(painted, lambda new_id=new_id: _drawn(app, new_id), lambda xy=xy: _mouse(canvas, xy, CLICK))
+        if index >= WARM_UP:
+            click_timings.append(timing)
+        app.annotation.undo()
+        _wait(app, lambda: app.computation.idle)
+        canvas.viewport().repaint()  # the undo's redraw belongs to the undo, not to the next click
+    hover_timings = []
+    for index, xy in enumerate(spots):
+        timing = _timed(painted, lambda xy=xy: _preview_drawn(app, xy), lambda xy=xy: _mouse(canvas, xy, HOVER))
+        if index >= WARM_UP:
+            hover_timings.append(timing)
+        _wait_until(lambda: not app.hover.cooling_down)
+    painted.remove()
+    return {"click": _summary(click_timings), "hover": _summary(hover_timings)}
 
 
 def _preview_drawn(app, xy: np.ndarray) -> bool:
@@ -240,10 +260,15 @@ def _drawn(app, point_id: int) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sd4match_gui.benchmark", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clicks", type=int, default=200, help="measured clicks (and hovers) per backend")
+    parser.add_argument("--clicks", type=int, default=200, help="measured clicks (and hovers) per backend and count")
     parser.add_argument("--backends", nargs="+", default=["sift", "tiny-sd"], choices=["sift", "tiny-sd"])
+    parser.add_argument(
+        "--points", nargs="+", type=int, default=list(POINT_COUNTS), help="points on the pair (one run each)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args(argv)
+    if any(count < 0 for count in args.points) or args.clicks < 1:
+        parser.error("--points must be >= 0 and --clicks >= 1")
     from engine.runtime import RuntimeOptions, configure_process
 
     configure_process(RuntimeOptions.from_environment())  # as sd4match-gui does at start, before any thread
@@ -253,17 +278,20 @@ def main(argv: list[str] | None = None) -> int:
         from PySide6.QtWidgets import QApplication
 
         QApplication.instance() or QApplication(sys.argv[:1])
-        results = {backend: measure(backend, args.clicks, folder) for backend in args.backends}
-    print(f"latency to drawn, {args.clicks} each, cached features, {BASE_POINTS} points on the pair, offscreen")
-    print("| backend | event | median ms | p95 ms | max ms | feature extractions |")
-    print("|---|---|---|---|---|---|")
+        results = {backend: measure(backend, args.clicks, folder, tuple(args.points)) for backend in args.backends}
+    print(f"latency to drawn, {args.clicks} each, cached features, offscreen")
+    print("| backend | points | event | median ms | p95 ms | max ms | GUI CPU ms (median) | feature extractions |")
+    print("|---|---|---|---|---|---|---|---|")
     for backend, r in results.items():
-        for event in ("click", "hover"):
-            e = r[event]
-            row = f"| {backend} | {event} | {e['median_ms']:.1f} | {e['p95_ms']:.1f} | {e['max_ms']:.1f} |"
-            print(f"{row} {r['feature_extractions']} |")
+        for count, events in r["points"].items():
+            for event in ("click", "hover"):
+                e = events[event]
+                times = f"{e['median_ms']:.1f} | {e['p95_ms']:.1f} | {e['max_ms']:.1f} | {e['gui_cpu_median_ms']:.1f}"
+                print(f"| {backend} | {count} | {event} | {times} | {r['feature_extractions']} |")
     if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        from engine import atomic
+
+        atomic.write_json(args.json, results)
     return 0
 
 

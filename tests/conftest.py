@@ -8,6 +8,7 @@ the project's own loader, so loading code is exercised exactly as with real weig
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -128,3 +129,11 @@ def demo_images():
 
 def random_rgb(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now, for ``accelerate launch --main_process_port``: port 0
+    ("pick one") is understood only by newer accelerate releases than the oldest supported."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -2,8 +2,8 @@
 
 Click on the source: a new point (selected). Click on a target: correct the selected point there.
 Click on a marker: select. Drag a source marker: move the point (it is predicted again); drag a
-target marker: correct. Every change is one undo step. After each change ``on_change`` runs
-(the app redraws, asks the engine and autosaves).
+target marker: correct. Every change is one undo step, and so is a run of arrow-key nudges of one
+point. After each change ``on_change`` runs (the app redraws, asks the engine and autosaves).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class AnnotationController:
         if point is None or point.trg_xy is None:
             return
         xy = clamp_to_image((point.trg_xy[0] + dx, point.trg_xy[1] + dy), *image_size)
-        session.edit(f"nudge point {point.number}", point.corrected(xy))
+        session.edit(f"nudge point {point.number}", point.corrected(xy), run="nudge")  # a run of nudges: one step
         self._on_change()
 
     def set_visibility(self, visibility: int) -> None:

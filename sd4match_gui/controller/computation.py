@@ -8,6 +8,11 @@ computed for have changed since) and is dropped, so a stale result is never show
 In comparison mode without the Stable Diffusion weights, variants that need them are not sent at
 all (the engine would only refuse them): they are marked failed at once with
 :data:`NEEDS_WEIGHTS`, so no view waits for an answer that will not come.
+
+A request asks only for the points that need it: when a variant's settings, images and engine are
+those of its latest applied answer, points already holding that run's prediction are left out (the
+selected point always goes, for its heatmap). A click thus matches one point, not all of them. If
+an answer comes from another run than assumed (say, weights that appeared), every point is asked again.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from engine import LoadedImage
 from engine.frames import GridFrame
 from engine.variants import Variant
 
-from ..model.correspondence import PredictionRecord
+from ..model.correspondence import Correspondence, PredictionRecord
 from ..model.session import Session
 from ..worker.engine_client import EngineClient
 from ..worker.messages import ComputeRequest, EngineConfig, Failure, ProgressReport, VariantResult
@@ -97,6 +102,11 @@ class ComputationController(QObject):
         self._heatmap_point: int | None = None
         self._primary = ""
         self._pair_id = ""
+        # variant name -> (images, localisation, engine, comparison mode) and the variant, as asked
+        # by the newest request and as answered by the latest applied result.
+        self._asked: dict[str, tuple[object, Variant]] = {}
+        self._answered: dict[str, tuple[object, Variant]] = {}
+        self._assumed_runs: dict[str, str] = {}
         worker = client.worker
         worker.result.connect(self._on_result)
         worker.failed.connect(self._on_failure)
@@ -111,7 +121,7 @@ class ComputationController(QObject):
             return None
         variants = session.settings.active_variants()
         unrunnable = {v.name for v in self.needing_weights(variants)} if session.settings.compare.active else set()
-        points = session.points()
+        points = self._points_to_ask(session, variants, images)
         self._point_ids = [p.id for p in points]
         self._heatmap_point = session.selected if session.selected in self._point_ids else None
         self._primary = variants[0].name
@@ -145,6 +155,31 @@ class ComputationController(QObject):
         if self.sd_missing is None:
             return []
         return [v for v in variants if v.settings.backend != "sift"]
+
+    def _points_to_ask(
+        self, session: Session, variants: list[Variant], images: tuple[LoadedImage, LoadedImage]
+    ) -> list[Correspondence]:
+        """The open pair's points whose predictions are missing or out of date, and the selected one."""
+        points = session.points()
+        context = (images[0].digest, images[1].digest, session.settings.localisation, self._config())
+        context = (*context, session.settings.compare.active)
+        self._asked = {v.name: (context, v) for v in variants}
+        runs = {
+            v.name: self.variant_runs[v.name]
+            for v in variants
+            if self._answered.get(v.name) == (context, v) and v.name in self.variant_runs
+        }
+        self._assumed_runs = runs
+        if len(runs) < len(variants):
+            return points
+        primary = runs[variants[0].name]
+
+        def current(point: Correspondence) -> bool:
+            if any(point.prediction(run) is None for run in runs.values()):
+                return False
+            return point.status != "predicted" or point.trg_xy == point.prediction(primary).xy
+
+        return [p for p in points if p.id == session.selected or not current(p)]
 
     @property
     def idle(self) -> bool:
@@ -181,19 +216,30 @@ class ComputationController(QObject):
         session = self._session()
         run_id = session.runs.register(result.run)
         self.variant_runs[result.variant] = run_id
+        if result.variant in self._asked:
+            self._answered[result.variant] = self._asked[result.variant]
         primary = result.variant == self._primary
         matches = result.matches
         for row, point_id in enumerate(self._point_ids):
             point = session.point(point_id, self._pair_id)
             if point is not None:
-                xy = (float(matches.match_xy[row, 0]), float(matches.match_xy[row, 1]))
-                record = PredictionRecord(run_id, xy, float(matches.confidence[row]))
-                session.replace_point(self._pair_id, point_id, point.with_prediction(record, primary))
+                # A run's first prediction of a point stands: asked again (for its heatmap, or after
+                # reopening), the point keeps it, so numbers never move by the float noise of
+                # another batch, and an unchanged point stays the same object (views skip it).
+                record = point.prediction(run_id)
+                if record is None:
+                    xy = (float(matches.match_xy[row, 0]), float(matches.match_xy[row, 1]))
+                    record = PredictionRecord(run_id, xy, float(matches.confidence[row]))
+                updated = point.with_prediction(record, primary)
+                if updated != point:
+                    session.replace_point(self._pair_id, point_id, updated)
         if result.heatmap is not None and self._heatmap_point is not None:
             self.heatmaps[result.variant] = Heatmap(self._pair_id, self._heatmap_point, result.heatmap, result.frame)
         self.states[result.variant] = VariantState("done", 1.0)
         self.applied += 1
         self.updated.emit()
+        if self._assumed_runs.get(result.variant, run_id) != run_id:
+            self.request()  # the other points hold another run's predictions: ask for all of them
 
     @Slot(object)
     def _on_failure(self, failure: Failure) -> None:

@@ -1,10 +1,17 @@
 """Session and engine state -> what the views show (markers, lines, heatmaps, titles, tables).
 
-Pure drawing: nothing here changes the session. :meth:`Presenter.render` redraws everything
-(a few dozen markers cost well under a millisecond), so no view can be left out of date.
+Pure drawing: nothing here changes the session. :meth:`Presenter.render` redraws everything, so
+no view can be left out of date; what it builds per point is kept while the point is unchanged
+(:class:`PointMemo`) and the views update only what differs, so a redraw stays cheap with
+a thousand points.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import TypeVar
+
+from pyqtgraph import ViewBox
 
 from engine.errors import EngineError
 from engine.render import point_colour
@@ -43,8 +50,31 @@ VARIANT_COLOURS = (
 )
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+
 def variant_colour(index: int) -> tuple[int, int, int]:
     return VARIANT_COLOURS[index % len(VARIANT_COLOURS)]
+
+
+class PointMemo:
+    """What a view shows of one point, kept while the point and the other inputs stay the same.
+
+    Points are immutable values and an answer leaves unchanged points as they were, so a redraw
+    after a click rebuilds the markers and lines of the changed points only.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, tuple[Correspondence, object, object]] = {}
+
+    def get(self, key: Hashable, point: Correspondence, inputs: T, make: Callable[[Correspondence, T], R]) -> R:
+        cached = self._values.get(key)
+        if cached is not None and cached[0] is point and cached[1] == inputs:
+            return cached[2]  # type: ignore[return-value]
+        value = make(point, inputs)
+        self._values[key] = (point, inputs, value)
+        return value
 
 
 class Presenter:
@@ -54,11 +84,12 @@ class Presenter:
         self._window = window
         self._computation = computation
         self._hover = hover
+        self._memo = PointMemo()
 
     def render(self, session: Session) -> None:
         variants = session.settings.active_variants()
         points = session.points()
-        truth = references(session.pair, points) if session.pair is not None else {}
+        truth = references(session.pair, points, self._target_size(session)) if session.pair is not None else {}
         self._draw_source(session, points)
         self._draw_targets(session, variants, points, truth)
         self._draw_lines(session, variants, points)
@@ -120,11 +151,12 @@ class Presenter:
         canvas = self._window.canvas
         canvas.source.set_title(f"source · {session.pair.source.name}" if session.pair else "source")
         canvas.source.set_markers(
-            [
-                Marker(p.id, p.src_xy, point_colour(p.id), str(p.number), "source", p.id == session.selected)
-                for p in points
-            ]
+            [self._memo.get(("source", p.id), p, p.id == session.selected, self._source_marker) for p in points]
         )
+
+    @staticmethod
+    def _source_marker(point: Correspondence, selected: bool) -> Marker:
+        return Marker(point.id, point.src_xy, point_colour(point.id), str(point.number), "source", selected)
 
     def _draw_targets(
         self, session: Session, variants: list[Variant], points: list[Correspondence], truth: dict[int, Point]
@@ -132,27 +164,34 @@ class Presenter:
         comparing = session.settings.compare.active
         for index, (panel, variant) in enumerate(zip(self._window.canvas.targets, variants, strict=False)):
             panel.set_title(self._target_title(session, variant))
+            run_id = self._computation.variant_runs.get(variant.name) if comparing else None
+            colour = variant_colour(index) if comparing else None
             markers = []
             for point in points:
-                selected = point.id == session.selected
-                if comparing:
-                    run_id = self._computation.variant_runs.get(variant.name)
-                    record = point.prediction(run_id) if run_id else None
-                    if record is not None:
-                        markers.append(
-                            Marker(point.id, record.xy, variant_colour(index), str(point.number), "predicted", selected)
-                        )
-                elif point.trg_xy is not None:
-                    markers.append(
-                        Marker(
-                            point.id, point.trg_xy, point_colour(point.id), str(point.number), point.status, selected
-                        )
-                    )
-                reference = truth.get(point.id)
-                if reference is not None and (comparing or reference != point.trg_xy):
-                    markers.append(Marker(point.id, reference, REFERENCE_COLOUR, "", "reference", False))
+                inputs = (point.id == session.selected, truth.get(point.id), run_id, colour)
+                markers += self._memo.get(("target", index, point.id), point, inputs, self._target_markers)
             panel.set_markers(markers)
         self.show_heatmaps(session)
+
+    @staticmethod
+    def _target_markers(
+        point: Correspondence, inputs: tuple[bool, Point | None, str | None, tuple[int, int, int] | None]
+    ) -> list[Marker]:
+        """A point's markers on a target: its target (in comparison mode, the variant's prediction
+        in the variant's ``colour``) and its reference where that differs."""
+        selected, reference, run_id, colour = inputs
+        markers = []
+        if colour is not None:
+            record = point.prediction(run_id) if run_id else None
+            if record is not None:
+                markers.append(Marker(point.id, record.xy, colour, str(point.number), "predicted", selected))
+        elif point.trg_xy is not None:
+            markers.append(
+                Marker(point.id, point.trg_xy, point_colour(point.id), str(point.number), point.status, selected)
+            )
+        if reference is not None and (colour is not None or reference != point.trg_xy):
+            markers.append(Marker(point.id, reference, REFERENCE_COLOUR, "", "reference", False))
+        return markers
 
     def _draw_lines(self, session: Session, variants: list[Variant], points: list[Correspondence]) -> None:
         canvas = self._window.canvas
@@ -161,11 +200,8 @@ class Presenter:
             return
         links = []
         if not session.settings.compare.active:
-            links = [
-                Link(p.src_xy, canvas.targets[0].view, p.trg_xy, point_colour(p.id))
-                for p in points
-                if p.trg_xy is not None
-            ]
+            view = canvas.targets[0].view
+            links = [self._memo.get(("line", p.id), p, view, self._link) for p in points if p.trg_xy is not None]
         elif session.selected_point is not None:  # one fan of lines, from the selected point to each variant
             point = session.selected_point
             for index, (panel, variant) in enumerate(zip(canvas.targets, variants, strict=False)):
@@ -175,6 +211,10 @@ class Presenter:
                     links.append(Link(point.src_xy, panel.view, record.xy, variant_colour(index)))
         canvas.lines.set_links(links)
 
+    @staticmethod
+    def _link(point: Correspondence, view: ViewBox) -> Link:
+        return Link(point.src_xy, view, point.trg_xy, point_colour(point.id))
+
     def _fill_points_table(
         self, session: Session, primary: Variant, points: list[Correspondence], truth: dict[int, Point]
     ) -> None:
@@ -183,8 +223,11 @@ class Presenter:
         run_id = self._computation.variant_runs.get(primary.name)
         runs = {primary.name: run_id} if run_id else {}
         size = self._target_size(session)
-        rows = comparison_rows(points, runs, size, truth) if size else []
-        confidences = {row.point.id: cell.confidence for row in rows if (cell := row.cells.get(primary.name))}
+        confidences = {}
+        if run_id and size:
+            confidences = {p.id: record.confidence for p in points if (record := p.prediction(run_id)) is not None}
+        # Errors and PCK need the points with a reference only (a few, against every point).
+        rows = comparison_rows([p for p in points if p.id in truth], runs, size, truth) if size else []
         found = errors(rows, primary.name)
         self._window.points_table.set_points(points, confidences, found, session.selected)
         label = self._window.pck_label

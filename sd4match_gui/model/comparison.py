@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.comparison import prediction_spread
-from engine.evaluation.pck import correct_points, reference_length
+from engine.evaluation.pck import correct_points, reference_length, regularise_coordinates
 
 from .correspondence import Correspondence, Point
 from .pairs import PairEntry
@@ -37,10 +37,20 @@ def pck_threshold(pair: PairEntry, image_size: tuple[int, int]) -> float:
     return reference_length(pck_rule(pair), truth, pair.target_bbox, *image_size)
 
 
-def references(pair: PairEntry, points: list[Correspondence]) -> dict[int, Point]:
+def references(
+    pair: PairEntry, points: list[Correspondence], image_size: tuple[int, int] | None = None
+) -> dict[int, Point]:
     """Point id -> the target its errors are measured against: the dataset's ground truth where the
-    point is a ground-truth keypoint (same source position), else the user's approved target."""
+    point is a ground-truth keypoint (same source position), else the user's approved target.
+
+    With the target's ``image_size`` (W, H), ground truth is moved into the image as the official
+    evaluator does (``engine.evaluation.regularise_coordinates``), so the app's errors and PCK equal
+    ``sd4match eval``'s in original pixels; theta is taken from the annotation as given.
+    """
     truth = {g.src_xy: g.trg_xy for g in pair.ground_truth}
+    if truth and image_size is not None:
+        clamped = regularise_coordinates(np.array(list(truth.values()), dtype=np.float64), *image_size)
+        truth = {src: (float(x), float(y)) for src, (x, y) in zip(truth, clamped, strict=True)}
     result = {}
     for point in points:
         if point.src_xy in truth:

@@ -69,9 +69,12 @@ class Correspondence:
     def with_prediction(self, record: PredictionRecord, primary: bool) -> Correspondence:
         """Store ``record`` (replacing that run's older one); a primary prediction also moves an
         unapproved target, because "predicted" means "whatever the current settings say"."""
-        kept = tuple(p for p in self.predictions if p.run_id != record.run_id)
+        if self.prediction(record.run_id) is None:
+            predictions = (*self.predictions, record)
+        else:  # in its place: the order stays that of the runs' first answers
+            predictions = tuple(record if p.run_id == record.run_id else p for p in self.predictions)
         trg_xy = record.xy if primary and self.status == "predicted" else self.trg_xy
-        return dataclasses.replace(self, predictions=(*kept, record), trg_xy=trg_xy)
+        return dataclasses.replace(self, predictions=predictions, trg_xy=trg_xy)
 
     def moved_source(self, src_xy: Point) -> Correspondence:
         """A new source position invalidates every prediction and the old target."""

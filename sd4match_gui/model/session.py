@@ -103,12 +103,15 @@ class Session:
     def set_points(self, pair_id: str, points: list[Correspondence]) -> None:
         self._points[pair_id] = {p.id: p for p in points}
 
-    def edit(self, description: str, after: Correspondence | None, before_id: int | None = None) -> PointEdit:
-        """Make an undoable change to a point of the open pair and select what it touched."""
+    def edit(
+        self, description: str, after: Correspondence | None, before_id: int | None = None, run: str | None = None
+    ) -> PointEdit:
+        """Make an undoable change to a point of the open pair and select what it touched; edits of
+        one ``run`` kind (see :meth:`History.do`) in a row on one point are one undo step."""
         pair_id = self._current_id()
         point_id = after.id if after is not None else before_id
         edit = PointEdit(description, pair_id, self.point(point_id), after)
-        self.history.do(self, edit)
+        self.history.do(self, edit, run)
         self.selected = after.id if after is not None else None
         return edit
 

@@ -16,10 +16,10 @@ from engine.frames import GridFrame
 from engine.heatmap import min_max, stretch_to_image
 
 from .coords import clamp_to_image, from_view, heatmap_display, inside_image, to_view
-from .markers import Z_MARKERS, Marker, MarkerLayer, PassiveScatter
+from .markers import Z_MARKERS, Marker, MarkerLayer, PassiveScatter, open_crosshair
 
 Z_HEATMAP = 10
-PREVIEW_SIZE = 22  # screen pixels: larger than a marker, hollow, so the point under it stays visible
+PREVIEW_SIZE = 22  # screen pixels: larger than a marker, open in the middle, so the point under it stays visible
 FIT_PADDING = 0.02
 # Longer side of the resampled heatmap: an image this size costs about 8 ms a click to resample;
 # bigger photos share one display pixel among a few image pixels (48 cells stay smooth).
@@ -97,7 +97,13 @@ class TitleLabel(pg.LabelItem):
 
 
 class ImagePanel(pg.GraphicsLayout):
-    """Title above a :class:`PointViewBox` holding the image, the heatmap and the markers."""
+    """Title above a :class:`PointViewBox` holding the image, the heatmap and the markers.
+
+    Signals:
+        image_changed(): :meth:`set_image` replaced the image.
+    """
+
+    image_changed = Signal()
 
     def __init__(self, title: str = "") -> None:
         super().__init__()
@@ -122,7 +128,7 @@ class ImagePanel(pg.GraphicsLayout):
         self._resampled: tuple[np.ndarray, GridFrame] | None = None
         self._colormap = ""
         # Where the hovered source pixel would land: not a marker (it cannot be clicked or dragged).
-        self.preview = PassiveScatter(pxMode=True, symbol="crosshair", size=PREVIEW_SIZE, brush=None)
+        self.preview = PassiveScatter(pxMode=True, symbol=open_crosshair(PREVIEW_SIZE), size=PREVIEW_SIZE, brush=None)
         self.preview.setZValue(Z_MARKERS + 2)
         self.preview.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.view.addItem(self.preview)
@@ -144,6 +150,7 @@ class ImagePanel(pg.GraphicsLayout):
         self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
         self.view.image_size = (rgb.shape[1], rgb.shape[0])
         self.fit()
+        self.image_changed.emit()
 
     def set_markers(self, markers: list[Marker]) -> None:
         self.view.markers.set_markers(markers)
@@ -173,7 +180,9 @@ class ImagePanel(pg.GraphicsLayout):
             self.preview.setData([], [])
             return
         view_xy = to_view(xy)
-        self.preview.setData([view_xy.x()], [view_xy.y()], pen=pg.mkPen(colour, width=2.5))
+        pen = pg.mkPen(colour, width=2.5)
+        pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # square caps would reach into the clear centre
+        self.preview.setData([view_xy.x()], [view_xy.y()], pen=pen)
 
     def set_heatmap_style(self, colormap: str, opacity: float, visible: bool) -> None:
         if colormap != self._colormap:  # a new lookup table re-colours the whole map

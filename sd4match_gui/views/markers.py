@@ -1,23 +1,29 @@
 """Numbered point markers that keep their on-screen size at any zoom.
 
-One ScatterPlotItem in pixel mode draws all symbols; one :class:`LabelLayer` draws all numbers in
-screen pixels (a TextItem per point costs a transform update per point at every repaint).
-Positions are engine pixels.
+One :class:`MarkerLayer` per view draws every marker (symbol and number) from small images made
+once per look, into a :class:`~.raster_cache.RasterCache`: a repaint blits one image, a new point
+draws one marker, whatever the number of points. The selected marker is drawn on top of the cache
+at each repaint, so that selecting another point redraws nothing else. Every symbol leaves a
+clear centre: the pixel under the point stays visible. Positions are engine pixels.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen, QTransform
 
-from .coords import to_view
+from .coords import PIXEL_CENTRE
+from .raster_cache import RasterCache
 
-MARKER_SIZE = 11
-SELECTED_SIZE = 17
+MARKER_SIZE = 13
+SELECTED_SIZE = 19
+HOLE = 7  # screen pixels left clear in the middle of every symbol (rims included): the point's pixel shows
 HIT_RADIUS = 9.0  # screen pixels
 Z_MARKERS = 20
 LABEL_OFFSET = QPointF(7, -8)  # screen pixels from the marker centre to the label's bottom-left
@@ -56,14 +62,107 @@ class Marker:
     selected: bool = False
 
 
-@lru_cache(maxsize=512)
-def _pen_and_brush(colour: tuple[int, int, int], style: str, selected: bool) -> tuple:
-    """Pens and brushes are shared between markers: creating them dominates a redraw otherwise."""
+def _sprite(width: int, height: int, ratio: float) -> QImage:
+    image = QImage(round(width * ratio), round(height * ratio), QImage.Format.Format_ARGB32_Premultiplied)
+    image.setDevicePixelRatio(ratio)
+    image.fill(Qt.GlobalColor.transparent)
+    return image
+
+
+@lru_cache(maxsize=1024)
+def symbol_sprite(style: str, colour: tuple[int, int, int], selected: bool, ratio: float = 1.0) -> QImage:
+    """The marker's symbol on an odd-sized transparent square whose centre pixel is the point's.
+
+    Filled symbols are rings with a black rim (white when selected, and larger); an unfilled one
+    (an unconfirmed prediction) is a thick outline. Circles and squares have a hole of
+    ``HOLE`` screen pixels and crosses leave that much free in the middle.
+    """
     symbol, filled = STYLES[style]
-    hollow = not filled and not selected
-    rim = (255, 255, 255) if selected else (0, 0, 0)
-    pen = pg.mkPen(colour if hollow or symbol in "x+" else rim, width=3 if hollow else 1.5)
-    return pen, pg.mkBrush(*colour, 0 if hollow else 230)
+    size = SELECTED_SIZE if selected else MARKER_SIZE
+    side = size + 4 + (size + 1) % 2  # room for the rim; odd, so that one pixel is the centre
+    image = _sprite(side, side, ratio)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    centre, radius, hole = QPointF(side / 2, side / 2), size / 2, HOLE / 2
+    rim = QPen(QColor(255, 255, 255) if selected else QColor(0, 0, 0), 1.5)
+    if symbol in "x+":
+        path = QPainterPath()
+        angles = (45, 135, 225, 315) if symbol == "x" else (0, 90, 180, 270)
+        for angle in angles:
+            dx, dy = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+            path.moveTo(centre + QPointF(dx, dy) * hole)
+            path.lineTo(centre + QPointF(dx, dy) * radius)
+        if selected:
+            painter.strokePath(path, QPen(QColor(255, 255, 255), 4.5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.FlatCap))
+        painter.strokePath(path, QPen(QColor(*colour), 2.5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.FlatCap))
+    elif not filled and not selected:
+        painter.setPen(QPen(QColor(*colour), 3))
+        painter.drawEllipse(centre, radius - 1.5, radius - 1.5)
+    else:
+        path = QPainterPath()
+        path.setFillRule(Qt.FillRule.OddEvenFill)
+        if symbol == "s":
+            path.addRect(QRectF(centre.x() - radius, centre.y() - radius, size, size))
+            path.addRect(QRectF(centre.x() - hole, centre.y() - hole, HOLE, HOLE))
+        else:
+            path.addEllipse(centre, radius, radius)
+            path.addEllipse(centre, hole, hole)
+        painter.fillPath(path, QColor(*colour))
+        painter.strokePath(path, rim)
+    painter.end()
+    return image
+
+
+@lru_cache(maxsize=4096)
+def label_sprite(text: str, colour: tuple[int, int, int], ratio: float = 1.0) -> QImage:
+    """``text`` on a tab of ``colour``, in black or white, whichever reads better."""
+    font, metrics = _label_font()
+    box = metrics.boundingRect(text).adjusted(-3, -1, 3, 1)
+    image = _sprite(math.ceil(box.width()), math.ceil(box.height()), ratio)
+    background = QColor(*colour)
+    painter = QPainter(image)
+    painter.fillRect(QRectF(0, 0, box.width(), box.height()), background)
+    painter.setFont(font)
+    painter.setPen(Qt.GlobalColor.black if background.lightness() > LIGHT else Qt.GlobalColor.white)
+    painter.drawText(QRectF(0, 0, box.width(), box.height()), Qt.AlignmentFlag.AlignCenter, text)
+    painter.end()
+    return image
+
+
+@lru_cache(maxsize=1)
+def _label_font() -> tuple[QFont, QFontMetricsF]:
+    """Made on first use: fonts need the application, which importing this module must not."""
+    font = QFont()
+    font.setPointSizeF(8.5)
+    font.setBold(True)
+    return font, QFontMetricsF(font)
+
+
+def draw_markers(painter: QPainter, transform: QTransform, markers: list[Marker]) -> None:
+    """Each marker's symbol, then its label, in list order; ``transform`` maps view coordinates to
+    the painter's pixels (an identity transform)."""
+    ratio = painter.device().devicePixelRatioF()
+    for marker in markers:
+        centre = transform.map(QPointF(marker.xy[0] + PIXEL_CENTRE, marker.xy[1] + PIXEL_CENTRE))
+        x, y = math.floor(centre.x()), math.floor(centre.y())  # the screen pixel holding the point
+        symbol = symbol_sprite(marker.style, marker.colour, marker.selected, ratio)
+        half = round(symbol.width() / ratio) // 2
+        painter.drawImage(x - half, y - half, symbol)
+        if marker.text:
+            label = label_sprite(marker.text, marker.colour, ratio)
+            height = round(label.height() / ratio)
+            painter.drawImage(x + round(LABEL_OFFSET.x()), y + round(LABEL_OFFSET.y()) - height, label)
+
+
+def open_crosshair(size: float) -> QPainterPath:
+    """A crosshair symbol (pyqtgraph's unit square) whose arms stop clear of the centre (``HOLE``
+    wide, plus room for their pen) at ``size`` screen pixels: the pixel it points at stays visible."""
+    path = QPainterPath()
+    gap = (HOLE / 2 + 1.5) / size
+    for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        path.moveTo(dx * gap, dy * gap)
+        path.lineTo(dx * 0.5, dy * 0.5)
+    return path
 
 
 class PassiveScatter(pg.ScatterPlotItem):
@@ -74,33 +173,73 @@ class PassiveScatter(pg.ScatterPlotItem):
         ev.ignore()
 
 
-class LabelLayer(pg.GraphicsObject):
-    """All marker labels of a view, painted in screen pixels on a tab of the marker's colour."""
+class MarkerLayer(pg.GraphicsObject):
+    """Draws markers into a ViewBox and finds the one under a scene position.
 
-    def __init__(self) -> None:
+    Attributes:
+        markers: what is shown, in drawing order.
+        cache: the image of every marker in its unselected look (the selected one is drawn over it).
+    """
+
+    def __init__(self, view: pg.ViewBox) -> None:
         super().__init__()
-        self._labels: list[tuple[QPointF, str, QColor]] = []
-        self._extent = QRectF()
-        self._font = QFont()
-        self._font.setPointSizeF(8.5)
-        self._font.setBold(True)
-        self._metrics = QFontMetricsF(self._font)
+        self._view = view
+        self.setZValue(Z_MARKERS)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-
-    def set_labels(self, markers: list[Marker]) -> None:
-        self.prepareGeometryChange()
-        self._labels = [(to_view(m.xy), m.text, QColor(*m.colour)) for m in markers if m.text]
-        points = [position for position, _, _ in self._labels]
+        self.markers: list[Marker] = []
+        self.cache = RasterCache()
+        self._unselected: list[Marker] = []  # what the cache holds
+        self._selected: list[Marker] = []
+        self._xy = np.zeros((0, 2))  # view coordinates of ``markers``
         self._extent = QRectF()
-        for point in points:
-            self._extent = self._extent.united(QRectF(point, point))
+        view.addItem(self)
+
+    def set_markers(self, markers: list[Marker]) -> None:
+        if markers == self.markers:
+            return  # redraws after each answer mostly leave a view's markers as they were
+        unselected = [replace(m, selected=False) if m.selected else m for m in markers]
+        known = len(self._unselected)
+        if unselected[:known] == self._unselected:
+            added = unselected[known:]
+            if added:  # new points come last: drawing them on top is what a full redraw would give
+                self.cache.extend(lambda painter, transform: draw_markers(painter, transform, added))
+        else:
+            self.cache.invalidate()
+        self.markers, self._unselected = list(markers), unselected
+        self._selected = [m for m in markers if m.selected]
+        self._xy = np.array([m.xy for m in markers], dtype=np.float64).reshape(-1, 2) + PIXEL_CENTRE
+        self.prepareGeometryChange()
+        if len(self._xy):
+            (left, top), (right, bottom) = self._xy.min(axis=0), self._xy.max(axis=0)
+            self._extent = QRectF(left, top, right - left, bottom - top)
+        else:
+            self._extent = QRectF()
         self.update()
 
-    def texts(self) -> list[str]:
-        return [text for _, text, _ in self._labels]
+    def move(self, key: int, xy: tuple[float, float]) -> None:
+        """Move one marker (live feedback while dragging)."""
+        self.set_markers([replace(m, xy=xy) if m.key == key else m for m in self.markers])
+
+    def hit(self, scene_pos: QPointF) -> int | None:
+        """Key of the marker nearest to ``scene_pos`` within HIT_RADIUS screen pixels (the later
+        one of equally near markers: it is drawn on top)."""
+        if not self.markers:
+            return None
+        to_scene = self.sceneTransform()
+        x, y = self._xy[:, 0], self._xy[:, 1]
+        scene_x = to_scene.m11() * x + to_scene.m21() * y + to_scene.dx()
+        scene_y = to_scene.m12() * x + to_scene.m22() * y + to_scene.dy()
+        distance = np.hypot(scene_x - scene_pos.x(), scene_y - scene_pos.y())[::-1]
+        nearest = int(np.argmin(distance))
+        return self.markers[len(self.markers) - 1 - nearest].key if distance[nearest] <= HIT_RADIUS else None
+
+    def label_texts(self) -> list[str]:
+        return [m.text for m in self.markers if m.text]
+
+    # ---- QGraphicsItem ----
 
     def boundingRect(self) -> QRectF:
-        if not self._labels:
+        if not self.markers:
             return QRectF()
         size = self.pixelSize()  # view units per screen pixel
         if size is None or size[0] == 0:
@@ -112,63 +251,16 @@ class LabelLayer(pg.GraphicsObject):
         self.prepareGeometryChange()  # the margin is in screen pixels, so the bounds follow the zoom
 
     def paint(self, painter: QPainter, *args) -> None:
-        transform = painter.transform()
-        painter.save()
-        painter.resetTransform()
-        painter.setFont(self._font)
-        for position, text, colour in self._labels:
-            anchor = transform.map(position) + LABEL_OFFSET
-            box = self._metrics.boundingRect(text).adjusted(-3, -1, 3, 1)
-            box.moveBottomLeft(anchor)
-            painter.fillRect(box, colour)
-            painter.setPen(Qt.GlobalColor.black if colour.lightness() > LIGHT else Qt.GlobalColor.white)
-            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
-        painter.restore()
-
-
-class MarkerLayer:
-    """Draws markers into a ViewBox and finds the one under a scene position."""
-
-    def __init__(self, view: pg.ViewBox) -> None:
-        self._view = view
-        self._scatter = PassiveScatter(pxMode=True)
-        self._scatter.setZValue(Z_MARKERS)
-        self._scatter.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-        view.addItem(self._scatter)
-        self._labels = LabelLayer()
-        self._labels.setZValue(Z_MARKERS + 1)
-        view.addItem(self._labels)
-        self.markers: list[Marker] = []
-
-    def set_markers(self, markers: list[Marker]) -> None:
-        if markers == self.markers:
-            return  # redraws after each answer mostly leave a view's markers as they were
-        self.markers = list(markers)
-        styles = [_pen_and_brush(m.colour, m.style, m.selected) for m in self.markers]
-        self._scatter.setData(
-            x=[m.xy[0] + 0.5 for m in self.markers],  # engine pixel centres -> view coordinates
-            y=[m.xy[1] + 0.5 for m in self.markers],
-            size=[SELECTED_SIZE if m.selected else MARKER_SIZE for m in self.markers],
-            symbol=[STYLES[m.style][0] for m in self.markers],
-            pen=[pen for pen, _ in styles],
-            brush=[brush for _, brush in styles],
-            data=[m.key for m in self.markers],
+        if not self.markers:
+            return
+        # The visible part of the view: unchanged by new markers, so adding one draws one.
+        unselected = self._unselected
+        self.cache.paint(
+            painter, self._view.viewRect(), lambda image, transform: draw_markers(image, transform, unselected)
         )
-        self._labels.set_labels(self.markers)
-
-    def move(self, key: int, xy: tuple[float, float]) -> None:
-        """Move one marker (live feedback while dragging)."""
-        self.set_markers([replace(m, xy=xy) if m.key == key else m for m in self.markers])
-
-    def hit(self, scene_pos: QPointF) -> int | None:
-        """Key of the marker nearest to ``scene_pos`` within HIT_RADIUS screen pixels."""
-        best, best_distance = None, HIT_RADIUS
-        for marker in self.markers:
-            delta = self._view.mapViewToScene(to_view(marker.xy)) - scene_pos
-            distance = (delta.x() ** 2 + delta.y() ** 2) ** 0.5
-            if distance <= best_distance:
-                best, best_distance = marker.key, distance
-        return best
-
-    def label_texts(self) -> list[str]:
-        return self._labels.texts()
+        if self._selected:
+            transform = painter.transform()
+            painter.save()
+            painter.resetTransform()
+            draw_markers(painter, transform, self._selected)
+            painter.restore()

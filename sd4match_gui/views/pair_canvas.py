@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Signal
 
 from .connection_lines import ConnectionLines
-from .coords import from_view
+from .coords import from_view, inside_image
 from .image_panel import ImagePanel
 
 SOURCE = -1
@@ -24,7 +24,9 @@ class PairCanvas(pg.GraphicsLayoutWidget):
     Signals (coordinates in engine pixels; ``panel`` is -1 for the source, else a target index):
         clicked(panel, x, y): a click on an image, away from markers.
         marker_clicked(panel, key), marker_dropped(panel, key, x, y): marker gestures.
-        cursor_moved(panel, x, y) and cursor_left(): for the status bar.
+        cursor_moved(panel, x, y): the cursor is over a pixel of an image.
+        cursor_left(): it is not (anywhere else, or the image under it was replaced): for the
+            status bar's readout and the hover preview.
     """
 
     clicked = Signal(int, float, float)
@@ -76,6 +78,7 @@ class PairCanvas(pg.GraphicsLayoutWidget):
             panel.fit()
 
     def _connect(self, panel: ImagePanel, index: int) -> None:
+        panel.image_changed.connect(self.cursor_left)  # a readout of the old image would be wrong
         view = panel.view
         view.clicked.connect(lambda x, y: self.clicked.emit(index, x, y))
         view.marker_clicked.connect(lambda key: self.marker_clicked.emit(index, key))
@@ -84,6 +87,9 @@ class PairCanvas(pg.GraphicsLayoutWidget):
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         for index, panel in ((SOURCE, self.source), *enumerate(self.targets)):
             if panel.view.sceneBoundingRect().contains(scene_pos):
-                self.cursor_moved.emit(index, *from_view(panel.view.mapSceneToView(scene_pos)))
-                return
+                xy = from_view(panel.view.mapSceneToView(scene_pos))
+                if inside_image(xy, *panel.view.image_size):
+                    self.cursor_moved.emit(index, *xy)
+                    return
+                break
         self.cursor_left.emit()

@@ -1,20 +1,43 @@
-"""The list of point pairs of the open image pair: number, label, coordinates, status, confidence,
-and the error of the current variant's prediction where the point has a reference."""
+"""The list of point pairs of the open image pair: number, label, status, confidence, the error of
+the current variant's prediction where the point has a reference, visibility and coordinates.
+
+The columns an annotator reads at every click come first and are narrow, so that they fit a
+normal dock without scrolling; the coordinates follow. Updates touch only the rows that changed
+(a click adds one row, an answer changes one or two), so their cost does not grow with the points.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from ..model.correspondence import VISIBILITY_NAMES, Correspondence
-from .widgets import signals_blocked
 
-COLUMNS = ("#", "label", "source x, y", "target x, y", "status", "visibility", "confidence", "error px")
-LABEL_COLUMN = 1
+COLUMNS = ("#", "label", "status", "confidence", "error px", "visibility", "source x, y", "target x, y")
+LABEL_COLUMN = COLUMNS.index("label")
 ERROR_TIP = (
     "Distance in target pixels from the current variant's prediction to the reference: the dataset's "
     "ground truth, or the target you accepted or corrected."
 )
+# What each column's header shows (narrow), and the widest text it usually holds (for its width).
+HEADERS = {"confidence": "conf.", "error px": "error", "visibility": "vis."}
+TYPICAL = {
+    "#": "000",
+    "label": "label000",
+    "status": "corrected",
+    "confidence": "0.00",
+    "error px": "000.0",
+    "visibility": "2 visible",
+    "source x, y": "0000.0, 0000.0",
+    "target x, y": "0000.0, 0000.0",
+}
+HEADER_TIPS = {
+    "confidence": "The current variant's confidence in the prediction, 0-1.",
+    "error px": ERROR_TIP,
+    "visibility": "COCO visibility: 0 not labelled, 1 occluded, 2 visible (keys 0, 1, 2).",
+}
+IMPORTANT = COLUMNS.index("error px") + 1  # the first columns, visible without scrolling
+CELL_PADDING = 14  # pixels around a cell's text
 
 
 def _format_xy(xy: tuple[float, float] | None) -> str:
@@ -25,12 +48,12 @@ def _row(point: Correspondence, confidence: float | None, error: float | None) -
     return (
         str(point.number),
         point.label,
-        _format_xy(point.src_xy),
-        _format_xy(point.trg_xy),
         point.status,
-        f"{point.visibility} {VISIBILITY_NAMES[point.visibility]}",
         "—" if confidence is None else f"{confidence:.2f}",
         "—" if error is None else f"{error:.1f}",
+        f"{point.visibility} {VISIBILITY_NAMES[point.visibility]}",
+        _format_xy(point.src_xy),
+        _format_xy(point.trg_xy),
     )
 
 
@@ -42,20 +65,38 @@ class PointsTable(QTableWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
-        self.setHorizontalHeaderLabels(COLUMNS)
-        self.horizontalHeaderItem(COLUMNS.index("error px")).setToolTip(ERROR_TIP)
+        self.setHorizontalHeaderLabels([HEADERS.get(name, name) for name in COLUMNS])
+        for name, tip in HEADER_TIPS.items():
+            self.horizontalHeaderItem(COLUMNS.index(name)).setToolTip(tip)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # arrow keys stay with the nudge shortcuts
         self.verticalHeader().hide()
         self.setWordWrap(False)
-        self.horizontalHeader().setStretchLastSection(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # fixed widths: no per-row measuring
+        header.setStretchLastSection(True)
+        header.setMinimumSectionSize(24)
+        metrics = self.fontMetrics()
+        for column, name in enumerate(COLUMNS):
+            shown = max(metrics.horizontalAdvance(TYPICAL[name]), metrics.horizontalAdvance(HEADERS.get(name, name)))
+            self.setColumnWidth(column, shown + CELL_PADDING)
         self.setToolTip("Points of this pair; double-click a label to rename it.")
         self.itemSelectionChanged.connect(self._on_selection)
         self.itemChanged.connect(self._on_item_changed)
         self._ids: list[int] = []
-        self._shown: tuple[list[tuple[str, ...]], int | None] = ([], None)
-        self._sized_for: list[int] | None = None
+        self._rows: list[tuple[str, ...]] = []
+        self._selected: int | None = None
+        self._formatted: dict[int, tuple[Correspondence, float | None, float | None, tuple[str, ...]]] = {}
+        self._updating = False  # our own changes are not the user's (no signal blocking: see set_points)
+
+    def sizeHint(self) -> QSize:
+        """Wide enough for the important columns (the dock's default width follows it)."""
+        hint = super().sizeHint()
+        width = sum(self.columnWidth(c) for c in range(IMPORTANT))
+        width += self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        return QSize(max(hint.width(), width), hint.height())
 
     def set_points(
         self,
@@ -65,33 +106,81 @@ class PointsTable(QTableWidget):
         selected: int | None,
     ) -> None:
         """Show ``points``; ``confidences`` and ``errors`` map id -> the primary run's confidence and
-        its error in target pixels (points without a reference or prediction are absent)."""
-        rows = [_row(point, confidences.get(point.id), errors.get(point.id)) for point in points]
-        if (rows, selected) == self._shown:
-            return  # most redraws change other views only; rebuilding the table would cost milliseconds
-        self._shown = (rows, selected)
-        with signals_blocked(self):
-            self.setRowCount(len(points))
-            self._ids = [p.id for p in points]
-            for row, values in enumerate(rows):
-                for column, value in enumerate(values):
-                    item = QTableWidgetItem(value)
-                    if column != LABEL_COLUMN:
-                        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                    self.setItem(row, column, item)
-            self.clearSelection()
-            if selected in self._ids:
-                self.selectRow(self._ids.index(selected))
-        sizing = [max((len(row[column]) for row in rows), default=0) for column in range(len(COLUMNS))]
-        if sizing != self._sized_for:  # measuring every cell costs milliseconds: only when a text got longer
-            self.resizeColumnsToContents()
-            self._sized_for = sizing
+        its error in target pixels (points without a reference or prediction are absent).
+
+        Signals are not blocked while rows change: the header and the scroll bars are child widgets
+        whose signals lay the rows out and repaint them (blocking them left rows of the previous
+        pair on screen). The user-facing signals are muted by ``_updating`` instead.
+        """
+        ids = [p.id for p in points]
+        rows = [self._formatted_row(p, confidences.get(p.id), errors.get(p.id)) for p in points]
+        if rows == self._rows and ids == self._ids and selected == self._selected:
+            return
+        self._updating = True
+        try:
+            self._update_rows(ids, rows)
+            if selected != self._selected or selected not in self._ids:
+                self.clearSelection()
+                if selected in ids:
+                    self.selectRow(ids.index(selected))
+                    self.scrollToItem(self.item(ids.index(selected), 0))
+            self._selected = selected
+        finally:
+            self._updating = False
+
+    def _formatted_row(self, point: Correspondence, confidence: float | None, error: float | None) -> tuple[str, ...]:
+        """The texts of a point's row, formatted again only when the point or its numbers changed."""
+        cached = self._formatted.get(point.id)
+        if cached is not None and cached[0] is point and cached[1] == confidence and cached[2] == error:
+            return cached[3]
+        row = _row(point, confidence, error)
+        self._formatted[point.id] = (point, confidence, error, row)
+        return row
+
+    def _update_rows(self, ids: list[int], rows: list[tuple[str, ...]]) -> None:
+        """Remove and insert the rows between the unchanged beginning and end, then set changed cells."""
+        old_ids, old_rows = self._ids, self._rows
+        start = 0
+        while start < min(len(ids), len(old_ids)) and ids[start] == old_ids[start]:
+            start += 1
+        end = 0  # rows kept at the end
+        while end < min(len(ids), len(old_ids)) - start and ids[-1 - end] == old_ids[-1 - end]:
+            end += 1
+        model = self.model()
+        if len(old_ids) - end > start:  # one block: one signal, however many rows (a pair change)
+            model.removeRows(start, len(old_ids) - end - start)
+        if len(ids) - end > start:
+            model.insertRows(start, len(ids) - end - start)
+        for row in range(start, len(ids) - end):
+            for column, text in enumerate(rows[row]):
+                self.setItem(row, column, self._item(column, text))
+        kept = [*range(start), *range(len(ids) - end, len(ids))]
+        offset = len(old_ids) - len(ids)
+        for row in kept:
+            old = old_rows[row if row < start else row + offset]
+            if rows[row] is old:
+                continue
+            for column, (text, before) in enumerate(zip(rows[row], old, strict=True)):
+                if text != before:
+                    self.item(row, column).setText(text)
+        self._ids, self._rows = ids, rows
+        if len(self._formatted) > len(ids):
+            self._formatted = {i: self._formatted[i] for i in ids if i in self._formatted}
+
+    @staticmethod
+    def _item(column: int, text: str) -> QTableWidgetItem:
+        item = QTableWidgetItem(text)
+        if column != LABEL_COLUMN:
+            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+        return item
 
     def _on_selection(self) -> None:
+        if self._updating:
+            return
         rows = {index.row() for index in self.selectedIndexes()}
         if len(rows) == 1:
             self.point_selected.emit(self._ids[rows.pop()])
 
     def _on_item_changed(self, item: QTableWidgetItem) -> None:
-        if item.column() == LABEL_COLUMN and item.row() < len(self._ids):
+        if not self._updating and item.column() == LABEL_COLUMN and item.row() < len(self._ids):
             self.label_edited.emit(self._ids[item.row()], item.text())

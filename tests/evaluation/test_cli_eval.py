@@ -13,7 +13,7 @@ from PIL import Image
 
 import engine.evaluation.runner as runner
 from engine.cli import main
-from tests.conftest import REPO, TEST_SIZE
+from tests.conftest import REPO, TEST_SIZE, free_port
 from tests.datasets.miniature import synthetic_pairs, write_export, write_spair
 
 PAIRS = 6
@@ -173,8 +173,8 @@ def test_two_processes_under_accelerate_launch_merge_to_the_single_process_resul
     # --multi_gpu starts the processes even without GPUs; the eval command then joins them over gloo.
     launch = [
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-        "-m", "engine",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "--main_process_port", str(free_port()), "-m", "engine",
     ]  # fmt: skip
     sd = ["--variants", "single,sift", "--model", str(tiny_sd_dir), "--dinov2", str(tiny_dinov2_dir)]
     sd += ["--prompts", str(tiny_prompts_dir), "--backend", "sd", "--device", "cpu", "--dtype", "float32"]

@@ -41,24 +41,28 @@ def sift_matcher() -> Matcher:
 @dataclasses.dataclass
 class GatedMatcher:
     """A fresh SIFT matcher whose feature extractions wait while ``gate`` is cleared (open at first):
-    work that is running on the engine thread, held still for the test to act meanwhile."""
+    work that is running on the engine thread, held still for the test to act meanwhile.
+    ``held`` is set once an extraction waits at the closed gate (the engine thread has got there)."""
 
     matcher: Matcher
     gate: threading.Event
+    held: threading.Event
 
 
 @pytest.fixture
 def gated_matcher(monkeypatch) -> GatedMatcher:
-    matcher, gate = Matcher(), threading.Event()
+    matcher, gate, held = Matcher(), threading.Event(), threading.Event()
     gate.set()
     extract = matcher.sift.extract
 
     def gated_extract(image, settings):
+        if not gate.is_set():
+            held.set()
         assert gate.wait(timeout=30), "the test never opened the gate"
         return extract(image, settings)
 
     monkeypatch.setattr(matcher.sift, "extract", gated_extract)
-    return GatedMatcher(matcher, gate)
+    return GatedMatcher(matcher, gate, held)
 
 
 @pytest.fixture

@@ -7,14 +7,19 @@ import json
 from sd4match_gui import benchmark
 
 
-def test_benchmark_measures_clicks_and_hovers_on_cached_features(tmp_path, capsys, monkeypatch):
+def test_benchmark_measures_clicks_and_hovers_at_each_point_count(tmp_path, capsys, monkeypatch):
     for name, value in (("QT_QPA_PLATFORM", "offscreen"), ("HF_HUB_OFFLINE", "1"), ("SD4MATCH_HOME", "")):
         monkeypatch.setenv(name, value)  # the benchmark sets these for itself; restored afterwards
     out = tmp_path / "latency.json"
-    assert benchmark.main(["--clicks", "3", "--backends", "sift", "--json", str(out)]) == 0
+    assert benchmark.POINT_COUNTS == (10, 100, 1000)  # what a run reports by default
+    assert benchmark.main(["--clicks", "3", "--backends", "sift", "--points", "10", "1000", "--json", str(out)]) == 0
     result = json.loads(out.read_text())["sift"]
-    for event in ("click", "hover"):
-        assert result[event]["count"] == 3
-        assert 0 < result[event]["median_ms"] <= result[event]["p95_ms"] <= result[event]["max_ms"]
+    assert set(result["points"]) == {"10", "1000"}
+    for events in result["points"].values():
+        for event in ("click", "hover"):
+            assert events[event]["count"] == 3
+            assert 0 < events[event]["median_ms"] <= events[event]["p95_ms"] <= events[event]["max_ms"]
+            assert events[event]["gui_cpu_median_ms"] > 0
     assert result["feature_extractions"] == 2  # source and target once; every measured event used the cache
-    assert "| sift | hover |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| sift | 10 | click |" in printed and "| sift | 1000 | hover |" in printed

@@ -14,6 +14,7 @@ from engine.frames import GridFrame
 from sd4match_gui.views.coords import from_view
 from sd4match_gui.views.image_panel import MAX_HEATMAP_SIDE, ImagePanel
 from sd4match_gui.views.pair_canvas import SOURCE
+from sd4match_gui.views.points_table import COLUMNS
 from tests.gui.conftest import SIFT, TINY_SD, wait_idle
 from tests.gui.helpers import click, drag, pixel_tolerance, widget_pos
 
@@ -178,8 +179,9 @@ def test_keys_nudge_flag_accept_and_step(app, qtbot):
     qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert app.session.point(0).status == "predicted"
     table = window.points_table
-    assert [table.item(r, 4).text() for r in range(table.rowCount())] == ["predicted", "corrected"]
-    assert table.item(1, 5).text().startswith("1 ")
+    status, visibility = COLUMNS.index("status"), COLUMNS.index("visibility")
+    assert [table.item(r, status).text() for r in range(table.rowCount())] == ["predicted", "corrected"]
+    assert table.item(1, visibility).text().startswith("1 ")
 
 
 def test_changing_a_setting_repredicts_existing_points(make_app, qtbot, sift_matcher):

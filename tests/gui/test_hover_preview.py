@@ -80,6 +80,7 @@ def test_hovering_before_the_features_exist_extracts_nothing_and_hides_the_old_p
 
     gate.clear()
     with_features(app, size=512)  # the worker starts extracting the source at 512 px and blocks
+    qtbot.waitUntil(gated_matcher.held.is_set, timeout=10000)  # its cache miss is counted by now
     misses = matcher.features.stats.misses
     hover(canvas, SOURCE, (120.0, 250.0))
     assert hovering.previews == {}  # the old answer does not stand in for the new position

@@ -134,6 +134,14 @@ class TestComparison:
         ]
         assert references(pair, points) == {0: (30, 40), 1: (7, 8), 2: (9, 9)}
 
+    def test_ground_truth_references_are_moved_into_the_image_as_the_official_evaluator_does(self):
+        """PF-Willow's y = 139.26 in a 140 px high image, a point past the left border, one inside."""
+        truth = (GroundTruth((1, 1), (50.0, 139.26), "1"), GroundTruth((2, 2), (-3.0, 0.0), "2"))
+        pair = PairEntry("p", Path("a"), Path("b"), ground_truth=(*truth, GroundTruth((3, 3), (5.5, 6.5), "3")))
+        points = [Correspondence(i, (i + 1, i + 1)) for i in range(3)]
+        clamped = references(pair, points, (200, 140))
+        assert clamped[0] == (50.0, 139 - 1e-4) and clamped[1] == (1e-4, 1e-4) and clamped[2] == (5.5, 6.5)
+
     def test_pck_by_alpha_counts_points_exactly_at_the_threshold(self):
         points = [
             Correspondence(i, (i, i), predictions=(PredictionRecord("r1", (100.0, 100.0 + error), 0.5),))

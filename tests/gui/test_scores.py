@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from sd4match_gui.views.pair_canvas import SOURCE
+from sd4match_gui.views.points_table import COLUMNS
 from tests.gui.conftest import SIFT, wait_idle
 from tests.gui.helpers import click
 
 TARGET = 0
-ERROR_COLUMN = 7
+ERROR_COLUMN = COLUMNS.index("error px")
 
 
 def error_column(app) -> list[str]:

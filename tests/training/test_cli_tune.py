@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from engine.cli import main
 from engine.models.stable_diffusion import load_stable_diffusion
 from engine.prompts.text_encoder import TextConditioner
 from engine.training.prompt_modules import TokenPrompts
-from tests.conftest import REPO, TEST_SIZE
+from tests.conftest import REPO, TEST_SIZE, free_port
 
 
 def tune_args(variant: str, export: Path, sd: Path, dinov2: Path, library: Path, *extra: str) -> list[str]:
@@ -56,12 +55,6 @@ def test_tuned_class_prompt_is_used_by_match(
     assert main(match) == 0
     prompt = json.loads(out.read_text())["runs"][0]["prompt"]
     assert prompt["file"] == str(folder / "caption.pt") and prompt["category"] == "cat"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_two_processes_learn_what_one_learns_with_the_same_global_batch(

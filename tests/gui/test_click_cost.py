@@ -1,0 +1,71 @@
+"""A click among a thousand points does the work of one point: one match, one row, one marker and
+one line drawn on top of what is cached, and the result looks as a full redraw would."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+from sd4match_gui.model.correspondence import Correspondence
+from sd4match_gui.views.pair_canvas import SOURCE
+from tests.gui.conftest import wait_idle
+from tests.gui.helpers import click
+
+MANY = 1000
+
+
+def with_points(make_app, qtbot, sift_matcher, count: int):
+    """The demo pair with ``count`` predicted points on the left three quarters of the source."""
+    app = make_app(sift_matcher)
+    rng = np.random.default_rng(0)
+    spots = rng.uniform((10, 10), (360, 500), size=(count, 2))
+    app.session.set_points(app.session.pair.pair_id, [Correspondence(i, (x, y)) for i, (x, y) in enumerate(spots)])
+    app.after_change()
+    qtbot.waitUntil(lambda: app.computation.idle and all(p.trg_xy is not None for p in app.session.points()))
+    app.window.canvas.viewport().repaint()
+    return app
+
+
+def caches(app):
+    canvas = app.window.canvas
+    return [canvas.lines.cache, canvas.source.view.markers.cache, canvas.targets[0].view.markers.cache]
+
+
+def canvas_image(app) -> QImage:
+    return app.window.canvas.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+
+
+def test_a_click_among_a_thousand_points_matches_and_draws_one_point(make_app, qtbot, sift_matcher, monkeypatch):
+    app = with_points(make_app, qtbot, sift_matcher, MANY)
+    table = app.window.points_table
+    first_row = [table.item(0, column) for column in range(table.columnCount())]
+    redraws = [cache.full_redraws for cache in caches(app)]
+    asked = []
+    submit = app.client.submit
+    monkeypatch.setattr(app.client, "submit", lambda request: (asked.append(len(request.points_xy)), submit(request)))
+
+    click(app.window.canvas, SOURCE, (450.0, 300.0))
+    wait_idle(qtbot, app)
+    app.window.canvas.viewport().repaint()
+
+    new = app.session.point(MANY)
+    assert new is not None and new.trg_xy is not None
+    assert asked == [1]  # the new point only: the others hold this run's predictions
+    assert [cache.full_redraws for cache in caches(app)] == redraws  # drawn on top, nothing redrawn
+    assert [m.key for m in app.window.canvas.targets[0].view.markers.markers][-1] == MANY
+    assert app.window.canvas.lines.links[-1].target_xy == new.trg_xy
+    assert table.rowCount() == MANY + 1 and table.item(MANY, 0).text() == str(MANY + 1)
+    assert [table.item(0, column) for column in range(table.columnCount())] == first_row  # rows kept, not rebuilt
+
+
+def test_what_is_drawn_on_top_equals_a_full_redraw(make_app, qtbot, sift_matcher):
+    app = with_points(make_app, qtbot, sift_matcher, 30)
+    for xy in ((420.0, 100.0), (450.0, 300.0), (480.0, 450.0)):
+        click(app.window.canvas, SOURCE, xy)
+        wait_idle(qtbot, app)
+    app.annotation.select(5)  # the previously selected marker goes back into the cache's look
+    wait_idle(qtbot, app)
+    incremental = canvas_image(app)
+    for cache in caches(app):
+        cache.invalidate()
+    assert canvas_image(app) == incremental
