@@ -8,10 +8,10 @@
 Models load lazily on first use. Feature maps are cached by (backend and weights, image digest,
 prompt identity, settings); VAE posteriors by image; prompt conditioning by prompt. Given a
 :class:`~engine.disk_cache.DiskCache`, feature maps and posteriors also persist between runs and
-processes (memory first, then disk, then compute). All torch
-work must run on one thread at a time (the app's single engine worker does this). The steps
-themselves read in order in :mod:`engine.pipeline`; docs/architecture.md#caches lists every
-cache.
+processes (memory first, then disk, then compute; a pair whose maps are all on disk loads no
+model). All torch work must run on one thread at a time (the app's single engine worker does
+this). The steps themselves read in order in :mod:`engine.pipeline`; docs/architecture.md#caches
+lists every cache.
 """
 
 from __future__ import annotations
@@ -131,7 +131,8 @@ class Matcher:
         """Feature maps of both images (from cache when possible), ready for :meth:`PreparedPair.match`.
 
         Stable Diffusion: step 0 of :mod:`engine.pipeline` (the prompt), then its steps 1-5
-        (:func:`engine.pipeline.feature_map`) for each image whose map is not cached.
+        (:func:`engine.pipeline.feature_map`) for each image whose map is not cached. Before the
+        model is loaded, a pair whose two maps are in the disk cache is answered from there alone.
         """
         settings = dataclasses.replace(settings, backend=self.resolve_backend(settings.backend))
         if settings.backend == "sift":
