@@ -74,7 +74,10 @@ class Matcher:
         self._sd: StableDiffusionFeatures | None = None
         self._prompts: PromptBuilder | None = None
         self._dinov2: DinoV2 | None = None
+        # What a warm start needs, kept so that clicks before the model loads stay cheap.
+        self._located: dict[str, LocatedWeights] = {}
         self._fingerprints: dict[str, str] = {}
+        self._library = PromptLibrary(self.sources.prompts)
 
     # ---- public API ----
 
@@ -101,7 +104,7 @@ class Matcher:
             parts = load_stable_diffusion(self.sources.sd, self.runtime)
             self._sd = StableDiffusionFeatures(parts, max_batch=self.max_batch, disk=self.disk_cache)
             conditioner = TextConditioner(parts.tokenizer, parts.text_encoder, self.runtime.autocast)
-            self._prompts = PromptBuilder(conditioner, PromptLibrary(self.sources.prompts), self.dinov2)
+            self._prompts = PromptBuilder(conditioner, self._library, self.dinov2)
         return self._sd
 
     @property
@@ -165,14 +168,13 @@ class Matcher:
         disk = self.disk_cache
         if disk is None or self._sd is not None:
             return None
-        weights = locate_weights(self.sources.sd, "sd")
-        library = PromptLibrary(self.sources.prompts)
+        weights = self._locate("sd")
         identity, record = describe_prompt(
             prompt,
-            lambda spec: read_spec_file(spec, library),
+            lambda spec: read_spec_file(spec, self._library),
             source,
             target,
-            lambda: locate_weights(self.sources.dinov2, "dinov2").identity,
+            lambda: self._locate("dinov2").identity,
         )
         base = disk_key(self._fingerprint("sd"), self.runtime, self.max_batch or default_max_batch(self.runtime))
 
@@ -230,11 +232,16 @@ class Matcher:
             "settings": key_fields(settings),
         }
 
+    def _locate(self, kind: str) -> LocatedWeights:
+        """:func:`locate_weights` of the SD or DINOv2 source, once per matcher (once found)."""
+        if kind not in self._located:
+            self._located[kind] = locate_weights(self.sources.sd if kind == "sd" else self.sources.dinov2, kind)
+        return self._located[kind]
+
     def _fingerprint(self, kind: str) -> str:
         """:func:`weights_fingerprint` of the SD or DINOv2 weights, once per matcher."""
         if kind not in self._fingerprints:
-            source = self.sources.sd if kind == "sd" else self.sources.dinov2
-            self._fingerprints[kind] = weights_fingerprint(locate_weights(source, kind))
+            self._fingerprints[kind] = weights_fingerprint(self._locate(kind))
         return self._fingerprints[kind]
 
     def _sift_map(self, image: LoadedImage, settings: FeatureSettings) -> FeatureMap:
