@@ -20,6 +20,8 @@ from .errors import ImageError
 
 # Pillow's own decompression-bomb threshold (about 89.5 MP): larger images are refused, not decoded.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+# File name endings taken as images when a folder is opened (app) or given on the command line.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 @dataclass(frozen=True, eq=False)

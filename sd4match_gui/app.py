@@ -15,9 +15,9 @@ from typing import NoReturn
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from engine.errors import SettingsError
-from engine.models.weights import looks_like_path
-from engine.runtime import RuntimeOptions, configure_process
+from engine.errors import EngineError, SettingsError
+from engine.models.weights import KINDS, looks_like_path, missing_files
+from engine.prompts.library import PromptLibrary
 from engine.settings import BACKENDS
 
 from . import __version__
@@ -93,10 +93,28 @@ def _check(args: argparse.Namespace) -> str | None:
             return f"'{other}' is not an image; two paths are a source and a target image"
     elif len(paths) == 1 and paths[0].is_file() and paths[0].suffix.lower() in IMAGE_SUFFIXES:
         return f"'{paths[0]}' is one image; give a target image after it"
-    if args.model is not None and looks_like_path(args.model) and not Path(args.model).expanduser().is_dir():
-        return f"--model: '{args.model}' is not a folder (give a diffusers folder or a hub id)"
-    if args.prompts is not None and not args.prompts.expanduser().exists():
-        return f"--prompts: '{args.prompts}' does not exist"
+    if args.model is not None and looks_like_path(args.model):
+        folder = Path(args.model).expanduser()
+        if not folder.is_dir():
+            return f"--model: '{args.model}' is not a folder (give a diffusers folder or a hub id)"
+        missing = missing_files(folder, KINDS["sd"][1])
+        if missing:
+            return f"--model: '{args.model}' is not a Stable Diffusion folder in diffusers layout; missing {missing[0]}"
+    if args.prompts is not None:
+        return prompts_problem(args.prompts)
+    return None
+
+
+def prompts_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be the learned-prompt library (a folder or .zip holding prompt files), or None."""
+    if not path.expanduser().exists():
+        return f"--prompts: '{path}' does not exist"
+    try:
+        found = PromptLibrary(path).entries()
+    except (EngineError, OSError) as exc:
+        return f"--prompts: {exc}"
+    if not found:
+        return f"--prompts: '{path}' holds no learned prompts (a folder or .zip of the released prompt files)"
     return None
 
 
@@ -132,6 +150,8 @@ def open_initial(controller: AppController, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from engine.runtime import RuntimeOptions, configure_process  # torch: not for --help or a bad argument
+
     # Before any thread starts, so that the engine thread can reuse freed memory (engine/models/cpu_memory.py).
     try:
         configure_process(RuntimeOptions.from_environment())

@@ -8,11 +8,10 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import EngineError
-from ..runtime import RuntimeOptions, configure_process
-from . import bench, cache, compare, download, eval, match, prompts, tune
+from . import bench, cache, compare, download, eval, match, prompts, propagate, tune
 from .options import attach_negative_values
 
-COMMANDS = (match, compare, download, prompts, eval, bench, tune, cache)
+COMMANDS = (match, compare, download, prompts, eval, bench, tune, propagate, cache)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; engine errors print as one line (exit status 2), never as a traceback."""
     args = build_parser().parse_args(attach_negative_values(sys.argv[1:] if argv is None else argv))
+    from ..runtime import RuntimeOptions, configure_process  # torch: only once the arguments have parsed
+
     try:
         # Before any thread starts: a thread keeps the heap it started with (engine/models/cpu_memory.py).
         configure_process(RuntimeOptions.from_environment(), getattr(args, "device", "auto"))

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from ..comparison import prediction_spread
 from ..errors import PointError, SettingsError
-from ..export.from_matches import RunResult, matches_document
-from ..export.heatmaps import keyed_by_keypoint, save_with_heatmaps
-from ..frames import validate_points
-from ..images import load_image
-from ..preflight import check_before_loading
-from ..render import Panel, render_grid, save_png
 from ..variants import EXPLORATORY_NOTE, parse_variants, require_stable_diffusion
 from .options import (
     add_localisation_options,
@@ -28,6 +20,9 @@ from .options import (
     stage_printer,
 )
 from .outputs import check_output_file
+
+if TYPE_CHECKING:
+    from ..export.from_matches import RunResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -80,6 +75,14 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.out, "--out")
     if args.json is not None:
         check_output_file(args.json, "--json")
+    # Images, torch and the models load only now, after every check that needs none of them.
+    from ..export.from_matches import RunResult, matches_document
+    from ..export.heatmaps import keyed_by_keypoint, save_with_heatmaps
+    from ..frames import validate_points
+    from ..images import load_image
+    from ..preflight import check_before_loading
+    from ..render import Panel, render_grid, save_png
+
     source, target = load_image(args.source), load_image(args.target)
     validate_points(points, source.width, source.height, f"the source image '{source.name}'")
     matcher = matcher_from_args(args)
@@ -117,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_table(runs: list[RunResult], width: int, height: int) -> None:
+    import numpy as np
+
+    from ..comparison import prediction_spread
+
     predictions = np.stack([run.result.match_xy for run in runs])
     spread, fraction = prediction_spread(predictions, width, height)
     print("point  " + "  ".join(f"{run.run_id[:24]:>24}" for run in runs) + "   spread (px, fraction)")

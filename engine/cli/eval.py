@@ -7,20 +7,10 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
-from ..datasets import DATASET_KINDS, open_dataset
+from ..datasets import DATASET_KINDS
 from ..errors import SettingsError
-from ..evaluation.chart import pck_chart
-from ..evaluation.distributed import ProcessGroup, join_processes
-from ..evaluation.report import markdown_report, overall_line, results_document, write_reports
-from ..evaluation.runner import VariantPlan, collect, execute, plan, select_pairs
-from ..matcher import Matcher
-from ..preflight import check_before_loading
-from ..render import save_png
-from ..settings import LocalisationSettings
 from ..variants import Variant, parse_variants, require_stable_diffusion
 from .options import (
     add_localisation_options,
@@ -35,6 +25,12 @@ from .options import (
     stage_printer,
 )
 from .outputs import check_output_folder
+
+if TYPE_CHECKING:
+    from ..evaluation.distributed import ProcessGroup
+    from ..evaluation.runner import VariantPlan
+    from ..matcher import Matcher
+    from ..settings import LocalisationSettings
 
 EPILOG = """\
 examples:
@@ -83,7 +79,15 @@ def run(args: argparse.Namespace) -> int:
     # Everything checkable before the models load: settings, output folder, data, prompts.
     localisation = localisation_from_args(args)
     check_output_folder(args.out, "--out")
-    matcher, group = _matcher_and_processes(args)
+    # Data readers, torch and the models load only now, after every check that needs none of them.
+    from ..datasets import open_dataset
+    from ..evaluation.chart import pck_chart
+    from ..evaluation.report import markdown_report, overall_line, results_document, write_reports
+    from ..evaluation.runner import collect, plan, select_pairs
+    from ..preflight import check_before_loading
+    from ..render import save_png
+
+    matcher, group = matcher_and_processes(args)
     variants = _variants(args, matcher)
     root = args.root if args.dataset == "json" else args.root[0]
     every = open_dataset(args.dataset, root, args.split)
@@ -126,6 +130,10 @@ def _compute(
     plans: list[VariantPlan], matcher: Matcher, localisation: LocalisationSettings, group: ProcessGroup
 ) -> float:
     """Score this process's pairs with a progress bar (main process only); returns the seconds it took."""
+    from tqdm import tqdm
+
+    from ..evaluation.runner import execute
+
     if any(p.todo and p.variant.settings.backend == "sd" for p in plans):
         matcher.stable_diffusion(stage_printer())  # before the clock starts: pairs/s measures the pairs
     total = sum(len(p.todo) for p in plans)
@@ -138,8 +146,11 @@ def _compute(
     return time.perf_counter() - started
 
 
-def _matcher_and_processes(args: argparse.Namespace) -> tuple[Matcher, ProcessGroup]:
+def matcher_and_processes(args: argparse.Namespace) -> tuple[Matcher, ProcessGroup]:
     """The matcher, on this process's own GPU when ``accelerate launch`` started several."""
+    from ..evaluation.distributed import join_processes
+    from ..matcher import Matcher
+
     matcher = matcher_from_args(args)
     on_gpu = matcher.runtime.device.type == "cuda"
     group = join_processes(cpu=not on_gpu)

@@ -5,12 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..export.from_matches import RunResult, matches_document
-from ..export.heatmaps import keyed_by_keypoint, save_with_heatmaps
-from ..frames import validate_points
-from ..images import load_image
-from ..preflight import check_before_loading
-from ..render import Panel, render_panels, save_png
 from .options import (
     add_localisation_options,
     add_model_options,
@@ -57,13 +51,23 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.out, "--out")
     if args.render is not None:
         check_output_file(args.render, "--render")
+    # Images, torch and the models load only now, after every check that needs none of them.
+    from ..evaluation.distributed import per_pair_threads
+    from ..export.from_matches import RunResult, matches_document
+    from ..export.heatmaps import keyed_by_keypoint, save_with_heatmaps
+    from ..frames import validate_points
+    from ..images import load_image
+    from ..preflight import check_before_loading
+    from ..render import Panel, render_panels, save_png
+
     source, target = load_image(args.source), load_image(args.target)
     validate_points(points, source.width, source.height, f"the source image '{source.name}'")
     matcher = matcher_from_args(args)
     check_before_loading(matcher, [(prompt, settings)])
     announce_backend(matcher, settings)
     pair = matcher.prepare(source, target, prompt, settings, stage_printer())
-    result = pair.match(points, localisation)
+    with per_pair_threads():  # as `propagate` and `eval`: the same result however many threads torch has
+        result = pair.match(points, localisation)
 
     document = matches_document([RunResult("r1", pair, localisation, result)], category=args.category)
     if args.heatmaps:

@@ -1,4 +1,8 @@
-"""Options shared by the subcommands, and turning them into engine objects."""
+"""Options shared by the subcommands, and turning them into engine objects.
+
+Building the parser and checking options import no torch, numpy or model code (issue 15: help
+and argument errors answer at once); what needs them imports it where it is called.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +11,28 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..disk_cache import DEFAULT_DISK_CACHE_BYTES, DiskCache, parse_size
 from ..errors import PointError, SettingsError
-from ..matcher import Matcher
 from ..progress import Progress
 from ..prompts.spec import DEFAULT_TEMPLATE, VARIANTS, PromptSpec
-from ..runtime import DEVICES, DTYPES, resolve_runtime
 from ..settings import (
     BACKENDS,
     DEFAULT_DINOV2_MODEL,
     DEFAULT_SD_MODEL,
+    DEVICES,
+    DTYPES,
     LOCALISATIONS,
     FeatureSettings,
     LocalisationSettings,
     ModelSources,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..matcher import Matcher
 
 PROMPTS_HELP = (
     "learned prompts: folder, pretrained_prompts.zip, or one caption.pt/ckpt.pt "
@@ -135,6 +143,9 @@ def add_localisation_options(parser: argparse.ArgumentParser) -> None:
 
 
 def matcher_from_args(args: argparse.Namespace) -> Matcher:
+    from ..matcher import Matcher
+    from ..runtime import resolve_runtime
+
     prompts = args.prompts if args.prompts is None or not _is_prompt_file(args.prompts) else None
     sources = ModelSources(sd=args.model, dinov2=args.dinov2, prompts=prompts)
     return Matcher(sources, runtime=resolve_runtime(args.device, args.dtype), disk_cache=disk_cache_from_args(args))
@@ -213,6 +224,8 @@ def parse_points(text: str) -> np.ndarray:
             ) from None
     if not points:
         raise PointError('no points given (expected e.g. --points "120,88;300,95")')
+    import numpy as np  # only once the points are good: a typo is reported without it
+
     return np.array(points, dtype=np.float64)
 
 

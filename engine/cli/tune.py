@@ -11,20 +11,20 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from statistics import fmean
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..datasets import DATASET_KINDS
 from ..errors import SettingsError
-from ..matcher import Matcher
 from ..paths import prompt_library_home
 from ..progress import Progress
 from ..prompts.spec import LEARNED_VARIANTS
-from ..runtime import Runtime, resolve_runtime
 from ..settings import LOCALISATIONS, ModelSources
-from ..training import EpochReport, PromptTrainer, StepReport, TrainingConfig, TrainingSet, create_accelerator
+from ..training import TrainingConfig
 from .options import add_model_options, require_at_least_one
 from .outputs import check_output_folder
+
+if TYPE_CHECKING:
+    from ..training import EpochReport, StepReport, TrainingSet
 
 EPILOG = """\
 examples:
@@ -132,6 +132,13 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     require_at_least_one(args, "limit", "val_limit")
     check_output_folder(Path(args.prompts) if args.prompts is not None else prompt_library_home(), "--prompts")
+    # Data readers, torch, accelerate and the models load only now, after every check that needs none of them.
+    import torch
+
+    from ..matcher import Matcher
+    from ..runtime import Runtime, resolve_runtime
+    from ..training import PromptTrainer, create_accelerator
+
     train, validation = data_from_args(args)
     device = resolve_runtime(args.device, "float32").device
     accelerator = create_accelerator(config, device)
@@ -199,6 +206,8 @@ def config_from_args(args: argparse.Namespace) -> TrainingConfig:
 
 def data_from_args(args: argparse.Namespace) -> tuple[TrainingSet, TrainingSet | None]:
     """Training pairs, and validation pairs from --val, the validation split, or none."""
+    from ..training import TrainingSet
+
     root = _dataset_root(args.dataset, args.root)
     train = TrainingSet.open(args.dataset, root, args.train_split).subset(args.limit)
     if args.val is not None:

@@ -9,7 +9,24 @@ original pixels ((0, 0) the centre of the top-left pixel). Problems with the fil
 :class:`~engine.errors.DocumentError` naming the file.
 """
 
-from .registry import DATASET_KINDS, open_dataset
-from .sample import THRESHOLDS, PairSample, Threshold
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from .registry import DATASET_KINDS, open_dataset
+    from .sample import THRESHOLDS, PairSample, Threshold
+
+# Imported on first use (engine/lazy.py): the command line reads DATASET_KINDS without numpy or scipy.
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "DATASET_KINDS": ".registry",
+        "THRESHOLDS": ".sample",
+        "PairSample": ".sample",
+        "Threshold": ".sample",
+        "open_dataset": ".registry",
+    },
+)
 
 __all__ = ["DATASET_KINDS", "THRESHOLDS", "PairSample", "Threshold", "open_dataset"]

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import DocumentError, SettingsError
-from .exported import read_exported
-from .pfpascal import read_pfpascal
-from .pfwillow import read_pfwillow
-from .sample import PairSample
-from .spair import read_spair
+
+if TYPE_CHECKING:
+    from .sample import PairSample
 
 DATASET_KINDS: tuple[str, ...] = ("spair", "pfpascal", "pfwillow", "json")
-_BENCHMARKS = {"spair": read_spair, "pfpascal": read_pfpascal, "pfwillow": read_pfwillow}
 
 
 def open_dataset(kind: str, root: str | Path | Sequence[str | Path], split: str = "test") -> list[PairSample]:
@@ -29,12 +27,20 @@ def open_dataset(kind: str, root: str | Path | Sequence[str | Path], split: str 
     Returns:
         The pairs in the dataset's order; never empty.
     """
+    # The readers (numpy, PIL, scipy) load here, not with the module: the command line reads
+    # DATASET_KINDS to build its parser.
+    from .exported import read_exported
+    from .pfpascal import read_pfpascal
+    from .pfwillow import read_pfwillow
+    from .spair import read_spair
+
+    benchmarks = {"spair": read_spair, "pfpascal": read_pfpascal, "pfwillow": read_pfwillow}
     if kind == "json":
         samples = read_exported(root)
-    elif kind in _BENCHMARKS:
+    elif kind in benchmarks:
         if not isinstance(root, str | Path):
             raise SettingsError(f"dataset '{kind}' takes one folder, got {len(root)}")
-        samples = _BENCHMARKS[kind](root, split)
+        samples = benchmarks[kind](root, split)
     else:
         raise SettingsError(f"unknown dataset kind '{kind}'; choose one of {', '.join(DATASET_KINDS)}")
     if not samples:

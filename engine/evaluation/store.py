@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .. import atomic
 from ..errors import DocumentError
@@ -27,6 +27,17 @@ from ..file_names import file_stem
 from .scores import PairScore
 
 PART_PATTERN = re.compile(r"part-p(\d+)-(\d+)\.json")
+
+
+class SavedRecord(Protocol):
+    """What a store keeps: a per-pair result that round-trips through a JSON object (e.g. PairScore)."""
+
+    pair_id: str
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any: ...
 
 
 def results_folder(out: Path, name: str, identity: dict[str, Any]) -> Path:
@@ -44,27 +55,36 @@ class ResultStore:
         identity: written to ``variant.json`` for the record.
         process: index of this process (part files of different processes never collide).
         save_every: pairs per part file; at most this many finished pairs are lost to a hard kill.
+        record: the class of what is saved (:class:`PairScore` for ``eval``).
     """
 
-    def __init__(self, folder: Path, identity: dict[str, Any], process: int = 0, save_every: int = 16) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        identity: dict[str, Any],
+        process: int = 0,
+        save_every: int = 16,
+        record: type[SavedRecord] = PairScore,
+    ) -> None:
         if save_every < 1:
             raise ValueError("save_every must be at least 1")
         self.folder = folder
         self.identity = identity
         self.process = process
         self.save_every = save_every
-        self._pending: list[PairScore] = []
+        self.record = record
+        self._pending: list[Any] = []
         self._next_part = 1 + max((n for p, n in self._part_numbers() if p == process), default=0)
 
-    def completed(self) -> dict[str, PairScore]:
+    def completed(self) -> dict[str, Any]:
         """Every pair saved so far in this folder, by pair id."""
-        scores: dict[str, PairScore] = {}
+        scores: dict[str, Any] = {}
         for path in sorted(self.folder.glob("part-p*.json")):
-            for score in _read_part(path):
+            for score in _read_part(path, self.record):
                 scores.setdefault(score.pair_id, score)
         return scores
 
-    def add(self, score: PairScore) -> None:
+    def add(self, score: SavedRecord) -> None:
         """Keep a finished pair; writes a part file once ``save_every`` are waiting."""
         self._pending.append(score)
         if len(self._pending) >= self.save_every:
@@ -86,10 +106,10 @@ class ResultStore:
         return [(int(match[1]), int(match[2])) for match in found if match]
 
 
-def _read_part(path: Path) -> list[PairScore]:
+def _read_part(path: Path, record: type[SavedRecord]) -> list[Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return [PairScore.from_dict(record) for record in data["pairs"]]
+        return [record.from_dict(saved) for saved in data["pairs"]]
     except (OSError, UnicodeDecodeError, KeyError, TypeError, ValueError, RecursionError) as exc:
         raise DocumentError(
             f"saved results '{path}' are unreadable ({exc}); delete the file to recompute them"

@@ -211,7 +211,7 @@ def _coco_annotation(
         else:
             flat += [round(xy[0], 2), round(xy[1], 2), keypoint.visibility]
             placed.append(xy)
-    box = _coco_box(ref, placed)
+    box = coco_box(ref, placed)
     return {
         "id": annotation_id,
         "image_id": image_id,
@@ -227,7 +227,7 @@ def _coco_annotation(
     }
 
 
-def _coco_box(ref: ImageRef, points: list[tuple[float, float]]) -> list[float]:
+def coco_box(ref: ImageRef, points: list[tuple[float, float]]) -> list[float]:
     """``[x, y, w, h]``: the document's box, else the keypoints' extent, else the whole image."""
     if ref.bbox_xyxy is not None:
         x1, y1, x2, y2 = ref.bbox_xyxy

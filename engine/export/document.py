@@ -24,7 +24,7 @@ from .. import __version__, atomic
 from ..errors import DocumentError
 
 SCHEMA = "sd-correspondence"
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"  # 1.1: optional prediction cycle_error
 STATUSES = ("predicted", "accepted", "corrected", "rejected")
 VISIBILITIES = (0, 1, 2)  # COCO: 0 not labelled, 1 labelled but occluded, 2 visible
 COORDINATES = {"space": "original_pixels", "origin": "center_of_top_left_pixel", "exif_orientation_applied": True}
@@ -36,15 +36,18 @@ def now_utc() -> str:
 
 @dataclass
 class Prediction:
-    """One run's guess for a keypoint: target pixels, confidence in [0, 1], optional heatmap file."""
+    """One run's guess for a keypoint: target pixels, confidence in [0, 1], optional heatmap file,
+    optional cycle error (source pixels, since 1.1; written only when known)."""
 
     run_id: str
     xy: tuple[float, float]
     confidence: float | None = None
     heatmap: str | None = None
+    cycle_error: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "xy": list(self.xy), "confidence": self.confidence, "heatmap": self.heatmap}
+        data = {"run_id": self.run_id, "xy": list(self.xy), "confidence": self.confidence, "heatmap": self.heatmap}
+        return data if self.cycle_error is None else data | {"cycle_error": self.cycle_error}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> Prediction:
@@ -54,6 +57,7 @@ class Prediction:
             xy=_point(data.get("xy"), f"{where}.xy"),
             confidence=_optional_number(data.get("confidence"), f"{where}.confidence"),
             heatmap=_optional_text(data, "heatmap", where),
+            cycle_error=_optional_number(data.get("cycle_error"), f"{where}.cycle_error"),
         )
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..images import LoadedImage
-from ..prepared_pair import MatchResult, PreparedPair
 from ..settings import LocalisationSettings
 from .document import CorrespondenceDocument, ImageRef, Keypoint, PairRecord, Prediction, Run
+
+if TYPE_CHECKING:  # annotations only: importing this module loads no torch
+    from ..images import LoadedImage
+    from ..prepared_pair import MatchResult, PreparedPair
 
 LOCALISATION_NAMES = {"kernel": "kernel_softargmax", "argmax": "argmax", "softargmax": "softargmax"}
 

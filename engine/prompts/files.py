@@ -15,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import PromptError
+
+if TYPE_CHECKING:
+    import torch
 
 CPM_KEYS = (
     "global_embeds",
@@ -49,6 +51,8 @@ class PromptFile:
 
 def read_prompt_file(data: bytes, location: str) -> PromptFile:
     """Parse file bytes into a :class:`PromptFile` (a dict of tensors, nothing else)."""
+    import torch  # here, not with the module: `sd4match tune --help` reads the library's names without torch
+
     try:
         loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a file that is not a tensor pickle.

@@ -13,10 +13,29 @@ The kept prompt is written in the official release format and folder naming, so
 loads it like a released one.
 """
 
-from .config import TrainingConfig
-from .data import TrainingSet
-from .reports import EpochReport, StepReport, TrainingResult
-from .trainer import PromptTrainer, create_accelerator
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from .config import TrainingConfig
+    from .data import TrainingSet
+    from .reports import EpochReport, StepReport, TrainingResult
+    from .trainer import PromptTrainer, create_accelerator
+
+# Imported on first use (engine/lazy.py): `sd4match tune --help` reads TrainingConfig's defaults without torch.
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "EpochReport": ".reports",
+        "PromptTrainer": ".trainer",
+        "StepReport": ".reports",
+        "TrainingConfig": ".config",
+        "TrainingResult": ".reports",
+        "TrainingSet": ".data",
+        "create_accelerator": ".trainer",
+    },
+)
 
 __all__ = [
     "EpochReport",

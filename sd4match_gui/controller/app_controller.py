@@ -79,6 +79,7 @@ class AppController(QObject):
             self.replace_session,
             self.notify,
             self.report_error,
+            self.offer,
             lambda: self.preferences.autosave,
             lambda path: self.heatmap_export.start(path),
         )

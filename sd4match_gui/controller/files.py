@@ -61,6 +61,7 @@ class FileController:
         session: returns the current session.
         replace_session: installs a new session (and redraws).
         notify, report_error: show a message / an error to the user.
+        offer: shows a banner (text, button, action) that stays until answered or closed.
         autosave_enabled: whether the user wants the session file itself kept up to date.
         export_with_heatmaps: starts the export that computes every point's heatmap (asynchronous).
     """
@@ -72,6 +73,7 @@ class FileController:
         replace_session: Callable[[Session], None],
         notify: Callable[[str], None],
         report_error: Callable[[str], None],
+        offer: Callable[[str, str, Callable[[], object]], None],
         autosave_enabled: Callable[[], bool],
         export_with_heatmaps: Callable[[Path], object],
     ) -> None:
@@ -80,6 +82,7 @@ class FileController:
         self._replace_session = replace_session
         self._notify = notify
         self._report_error = report_error
+        self._offer = offer
         self._autosave_enabled = autosave_enabled
         self._export_with_heatmaps = export_with_heatmaps
         self.autosave_reports = AutosaveReports()
@@ -366,10 +369,13 @@ class FileController:
         )
 
     def _say(self, message: str, kept: str) -> None:
-        """What was opened, then where the work of the session it replaced went."""
-        text = " ".join(part for part in (message, kept) if part)
-        if text:
-            self._notify(text)
+        """What was opened (status bar), and where the work of the session it replaced went: in a
+        banner that stays until closed, since a status message is gone in seconds or overwritten
+        by the next tooltip."""
+        if message:
+            self._notify(message)
+        if kept:
+            self._offer(kept, "Recover…", self.ask_recover)
 
     def _delete_recovery(self) -> None:
         self.writer.flush()

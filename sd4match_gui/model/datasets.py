@@ -17,11 +17,11 @@ from pathlib import Path
 
 from engine.datasets import PairSample, open_dataset
 from engine.errors import DocumentError, ImageError
+from engine.images import IMAGE_SUFFIXES
 
 from .correspondence import Correspondence
 from .pairs import GroundTruth, PairEntry, pair_id_for
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 PAIR_LIST_NAMES = ("pairs.txt", "pairs.csv")
 DATASET_MARKERS = {  # kind -> (file or folder that marks it, the release's folder name)
     "spair": ("PairAnnotation", "SPair-71k"),

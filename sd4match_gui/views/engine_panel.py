@@ -15,8 +15,7 @@ from PySide6.QtWidgets import QFormLayout, QLineEdit, QWidget
 from engine import FeatureSettings, LocalisationSettings, PromptSpec
 from engine.prompts.categories import PFPASCAL_CATEGORIES
 from engine.prompts.spec import VARIANTS
-from engine.runtime import DEVICES
-from engine.settings import BACKENDS, LOCALISATIONS
+from engine.settings import BACKENDS, DEVICES, LOCALISATIONS
 
 from .widgets import combo, signals_blocked, spin
 

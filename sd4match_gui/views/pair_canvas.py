@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Signal
+from PySide6.QtCore import QEvent, QPointF, Signal
 
 from .connection_lines import ConnectionLines
 from .coords import from_view, inside_image
@@ -83,6 +83,11 @@ class PairCanvas(pg.GraphicsLayoutWidget):
         view.clicked.connect(lambda x, y: self.clicked.emit(index, x, y))
         view.marker_clicked.connect(lambda key: self.marker_clicked.emit(index, key))
         view.marker_dropped.connect(lambda key, x, y: self.marker_dropped.emit(index, key, x, y))
+
+    def leaveEvent(self, event: QEvent) -> None:
+        """The cursor jumped off the canvas (onto a dock, a menu): no move inside reports that."""
+        self.cursor_left.emit()
+        super().leaveEvent(event)
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         for index, panel in ((SOURCE, self.source), *enumerate(self.targets)):

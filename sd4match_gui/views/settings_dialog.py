@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.disk_cache import DiskCache
-from engine.runtime import DTYPES
+from engine.settings import DTYPES
 
 from ..preferences import AppPreferences
 from .widgets import combo

@@ -16,16 +16,14 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
-from engine import Matcher, load_image, resolve_runtime
-from engine.disk_cache import DiskCache
+from engine import load_image
 from engine.errors import Cancelled, EngineError
 from engine.export.from_matches import run_details
-from engine.prepared_pair import PreparedPair
 from engine.progress import Progress
 from engine.variants import Variant, require_stable_diffusion
 
@@ -46,7 +44,11 @@ from .messages import (
     WeightsStatus,
 )
 
-MatcherFactory = Callable[[EngineConfig], Matcher]
+if TYPE_CHECKING:  # torch loads with the first model, on the engine thread: the window shows without it
+    from engine import Matcher
+    from engine.prepared_pair import PreparedPair
+
+MatcherFactory = Callable[[EngineConfig], "Matcher"]
 PreparedKey = tuple[str, str, object, object]  # source digest, target digest, prompt, feature settings
 
 
@@ -62,6 +64,8 @@ def single_threaded_torch() -> Iterator[None]:
     time at barriers, and when the GUI thread (or anything else) holds the other core a match
     takes 30-50 ms instead of under 1 ms. Extraction keeps every thread.
     """
+    import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -71,6 +75,9 @@ def single_threaded_torch() -> Iterator[None]:
 
 
 def default_matcher(config: EngineConfig) -> Matcher:
+    from engine import Matcher, resolve_runtime
+    from engine.disk_cache import DiskCache
+
     disk = DiskCache(max_bytes=config.cache_bytes)
     return Matcher(config.sources, runtime=resolve_runtime(config.device, config.dtype), disk_cache=disk)
 

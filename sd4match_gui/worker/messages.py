@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine import LoadedImage, LocalisationSettings, MatchResult, ModelSources
+from engine import LoadedImage, LocalisationSettings, ModelSources
 from engine.disk_cache import DEFAULT_DISK_CACHE_BYTES
 from engine.export.document import CorrespondenceDocument
 from engine.frames import GridFrame
 from engine.variants import Variant
 
 if TYPE_CHECKING:  # engine.training pulls in accelerate (0.3 s): imported only once a prompt is tuned
+    from engine import MatchResult  # torch: imported by the engine thread, after the window shows
     from engine.training import TrainingConfig, TrainingResult
 
 

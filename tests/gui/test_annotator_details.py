@@ -4,7 +4,8 @@ under a marker."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtWidgets import QApplication
 
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.conftest import DEMO_SOURCE, DEMO_TARGET
@@ -27,6 +28,18 @@ def test_the_cursor_readout_is_cleared_off_the_image_and_on_a_new_pair(make_app,
     app.files.open_images(DEMO_TARGET, DEMO_SOURCE)
     wait_idle(qtbot, app)
     assert readout.text() == ""  # the old pair's pixel says nothing about the new images
+
+
+def test_the_readout_and_hover_preview_go_when_the_cursor_jumps_off_the_canvas(make_app, qtbot, sift_matcher):
+    """A fast move from an image onto a dock sends no move over the canvas margin, only a Leave."""
+    app = make_app(sift_matcher)
+    canvas, readout = app.window.canvas, app.window.cursor_label
+    hover(canvas, SOURCE, (220.0, 150.0))
+    qtbot.waitUntil(lambda: bool(app.hover.previews), timeout=5000)
+    assert readout.text().startswith("source")
+    QApplication.sendEvent(canvas, QEvent(QEvent.Type.Leave))  # what Qt sends as the cursor lands on the dock
+    assert readout.text() == "" and app.hover.previews == {}
+    assert canvas.targets[TARGET].preview_xy is None
 
 
 def test_a_run_of_nudges_of_one_point_is_one_undo_step(make_app, qtbot, sift_matcher):

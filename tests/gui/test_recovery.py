@@ -41,8 +41,14 @@ def test_opening_another_pair_says_where_the_untitled_work_went(make_app, qtbot,
     wait_idle(qtbot, app)
     parked = app.files.recovery_path
     app.window.actions["open_demo"].trigger()  # File > Open demo pair: another untitled session
-    message = app.window.statusBar().currentMessage()
-    assert f"2 unsaved point(s) were kept in {parked}" in message and "Recover unsaved work" in message
+    banner = app.window.message_banner
+    assert banner.isVisible() and f"2 unsaved point(s) were kept in {parked}" in banner.label.full_text
+    qtbot.mouseMove(app.window.canvas)  # a tooltip or hover hint must not take the news away
+    qtbot.wait(50)
+    assert banner.isVisible()
+    qtbot.mouseClick(banner.action, Qt.MouseButton.LeftButton)  # "Recover…" lists the parked file
+    qtbot.waitUntil(lambda: app.files.recovery_dialog is not None and app.files.recovery_dialog.isVisible())
+    app.files.recovery_dialog.close()
     [kept] = recovery_files(exclude=app.files.recovery_path)
     assert (kept.path, kept.points, kept.pair) == (parked, 2, "astronaut-grace_hopper")
 

@@ -75,10 +75,22 @@ def test_help_documents_what_the_app_opens(capsys):
     assert "--model M" in text and "--prompts P" in text
 
 
-def test_two_images_with_a_model_and_prompts(qtbot, tmp_path):
-    model, prompts = tmp_path / "sd2-1", tmp_path / "prompts"
-    model.mkdir()
-    prompts.mkdir()
+@pytest.mark.parametrize("given", ["--model", "--prompts"])
+def test_a_model_or_prompts_that_are_not_what_they_claim_are_refused(qapp, capsys, tmp_path, given):
+    """A folder of photos as the model, a photo as the prompt library: refused, and nothing remembered."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(DEMO_SOURCE, photos / "a.jpg")
+    value = str(photos) if given == "--model" else str(photos / "a.jpg")
+    with pytest.raises(SystemExit) as stopped:
+        app_module.parse_args([given, value])  # what main() does first, before any window or preference
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith(f"sd4match-gui: error: {given}: ")
+
+
+def test_two_images_with_a_model_and_prompts(qtbot, tiny_sd_dir, tiny_prompts_dir):
+    model, prompts = tiny_sd_dir, tiny_prompts_dir
     title = run_until_a_pair_is_shown(
         [str(DEMO_SOURCE), str(DEMO_TARGET), "--model", str(model), "--prompts", str(prompts)]
     )
