@@ -7,9 +7,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import torch
+if TYPE_CHECKING:  # only annotations: the disk cache's command line imports this module without torch
+    import torch
 
 V = TypeVar("V")
 

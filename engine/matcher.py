@@ -6,10 +6,12 @@
 >>> pair.match(np.array([[120.0, 88.0]])).match_xy       # cheap: milliseconds per click
 
 Models load lazily on first use. Feature maps are cached by (backend and weights, image digest,
-prompt identity, settings); VAE posteriors by image; prompt conditioning by prompt. All torch
-work must run on one thread at a time (the app's single engine worker does this). The steps
-themselves read in order in :mod:`engine.pipeline`; docs/architecture.md#caches lists every
-cache.
+prompt identity, settings); VAE posteriors by image; prompt conditioning by prompt. Given a
+:class:`~engine.disk_cache.DiskCache`, feature maps and posteriors also persist between runs and
+processes (memory first, then disk, then compute; a pair whose maps are all on disk loads no
+model). All torch work must run on one thread at a time (the app's single engine worker does
+this). The steps themselves read in order in :mod:`engine.pipeline`; docs/architecture.md#caches
+lists every cache.
 """
 
 from __future__ import annotations
@@ -18,18 +20,19 @@ import dataclasses
 from typing import Any
 
 from .cache import LRUCache, fields_key
+from .disk_cache import DiskCache, key_fields
 from .errors import WeightsNotFoundError
 from .features import FeatureMap
 from .features.dense_sift import DenseSiftFeatures
-from .features.stable_diffusion import StableDiffusionFeatures
+from .features.stable_diffusion import StableDiffusionFeatures, backend_identity, default_max_batch, disk_key
 from .images import LoadedImage
 from .models.dinov2 import DinoV2, load_dinov2
 from .models.stable_diffusion import StableDiffusionParts, load_stable_diffusion
-from .models.weights import locate_weights
+from .models.weights import LocatedWeights, locate_weights, weights_fingerprint
 from .pipeline import feature_map
 from .prepared_pair import PreparedPair
 from .progress import SILENT, Progress
-from .prompts.builder import Conditioning, PromptBuilder
+from .prompts.builder import Conditioning, PromptBuilder, describe_prompt, read_spec_file
 from .prompts.library import PromptLibrary
 from .prompts.spec import PromptSpec
 from .prompts.text_encoder import TextConditioner
@@ -37,6 +40,10 @@ from .runtime import Runtime, resolve_runtime
 from .settings import FeatureSettings, ModelSources
 
 DEFAULT_FEATURE_CACHE_BYTES = 1 << 30
+
+
+class _NotStored(Exception):
+    """A feature map in neither the memory nor the disk cache (the warm start gives way to the models)."""
 
 
 class Matcher:
@@ -47,6 +54,7 @@ class Matcher:
         runtime: device and precision (default: ``resolve_runtime("auto", "auto")``).
         feature_cache_bytes: budget of the feature-map LRU (SD2-1 layer 1 at 768: 11.8 MB a map).
         max_batch: most ensemble members per UNet call (default 8 on CUDA, 2 elsewhere).
+        disk_cache: the persistent feature cache under the memory one; None keeps nothing on disk.
     """
 
     def __init__(
@@ -55,15 +63,21 @@ class Matcher:
         runtime: Runtime | None = None,
         feature_cache_bytes: int = DEFAULT_FEATURE_CACHE_BYTES,
         max_batch: int | None = None,
+        disk_cache: DiskCache | None = None,
     ) -> None:
         self.sources = sources or ModelSources()
         self.runtime = runtime or resolve_runtime()
         self.max_batch = max_batch
+        self.disk_cache = disk_cache
         self.features: LRUCache[FeatureMap] = LRUCache(feature_cache_bytes, lambda fm: fm.nbytes)
         self.sift = DenseSiftFeatures()
         self._sd: StableDiffusionFeatures | None = None
         self._prompts: PromptBuilder | None = None
         self._dinov2: DinoV2 | None = None
+        # What a warm start needs, kept so that clicks before the model loads stay cheap.
+        self._located: dict[str, LocatedWeights] = {}
+        self._fingerprints: dict[str, str] = {}
+        self._library = PromptLibrary(self.sources.prompts)
 
     # ---- public API ----
 
@@ -88,9 +102,9 @@ class Matcher:
         if self._sd is None:
             progress("loading Stable Diffusion", 0.0)
             parts = load_stable_diffusion(self.sources.sd, self.runtime)
-            self._sd = StableDiffusionFeatures(parts, max_batch=self.max_batch)
+            self._sd = StableDiffusionFeatures(parts, max_batch=self.max_batch, disk=self.disk_cache)
             conditioner = TextConditioner(parts.tokenizer, parts.text_encoder, self.runtime.autocast)
-            self._prompts = PromptBuilder(conditioner, PromptLibrary(self.sources.prompts), self.dinov2)
+            self._prompts = PromptBuilder(conditioner, self._library, self.dinov2)
         return self._sd
 
     @property
@@ -120,12 +134,16 @@ class Matcher:
         """Feature maps of both images (from cache when possible), ready for :meth:`PreparedPair.match`.
 
         Stable Diffusion: step 0 of :mod:`engine.pipeline` (the prompt), then its steps 1-5
-        (:func:`engine.pipeline.feature_map`) for each image whose map is not cached.
+        (:func:`engine.pipeline.feature_map`) for each image whose map is not cached. Before the
+        model is loaded, a pair whose two maps are in the disk cache is answered from there alone.
         """
         settings = dataclasses.replace(settings, backend=self.resolve_backend(settings.backend))
         if settings.backend == "sift":
             maps = [self._sift_map(image, settings) for image in (source, target)]
             return PreparedPair(source, target, maps[0], maps[1], self._sift_record(settings))
+        warm = self._prepare_from_disk(source, target, prompt, settings)
+        if warm is not None:
+            return warm
         backend = self.stable_diffusion(progress)
         progress("prompt", 0.0)
         conditioning = self.prompts.conditioning(prompt, source, target)
@@ -134,12 +152,97 @@ class Matcher:
             key = (backend.identity, image.digest, conditioning.identity, fields_key(settings))
 
             def extract(image: LoadedImage = image, role: str = role) -> FeatureMap:
-                return feature_map(backend, image, conditioning.states, settings, progress.prefixed(f"{role}: "))
+                return self._sd_map(backend, image, prompt, conditioning, settings, progress.prefixed(f"{role}: "))
 
             maps.append(self.features.get_or_create(key, extract))
-        return PreparedPair(source, target, maps[0], maps[1], self._sd_record(prompt, settings, conditioning))
+        record = self._sd_record(backend.parts.weights, prompt, settings, conditioning.record)
+        return PreparedPair(source, target, maps[0], maps[1], record)
 
     # ---- internals ----
+
+    def _prepare_from_disk(
+        self, source: LoadedImage, target: LoadedImage, prompt: PromptSpec, settings: FeatureSettings
+    ) -> PreparedPair | None:
+        """A warm start: both maps from memory or the disk cache before any model is loaded (loading
+        SD2-1 costs seconds a cached pair need not pay); None when one is missing or SD is loaded."""
+        disk = self.disk_cache
+        if disk is None or self._sd is not None:
+            return None
+        weights = self._locate("sd")
+        identity, record = describe_prompt(
+            prompt,
+            lambda spec: read_spec_file(spec, self._library),
+            source,
+            target,
+            lambda: self._locate("dinov2").identity,
+        )
+        base = disk_key(self._fingerprint("sd"), self.runtime, self.max_batch or default_max_batch(self.runtime))
+
+        def from_disk(image: LoadedImage) -> FeatureMap:
+            stored = disk.load(self._feature_key(base, image, identity, prompt, settings))
+            if stored is None:
+                raise _NotStored
+            features = stored["features"].to(self.runtime.device)
+            return FeatureMap.build(features, image.width, image.height, settings.size)
+
+        memory = backend_identity(weights, self.runtime)
+        try:
+            maps = [
+                self.features.get_or_create(
+                    (memory, image.digest, identity, fields_key(settings)), lambda image=image: from_disk(image)
+                )
+                for image in (source, target)
+            ]
+        except _NotStored:
+            return None
+        return PreparedPair(source, target, maps[0], maps[1], self._sd_record(weights, prompt, settings, record))
+
+    def _sd_map(
+        self,
+        backend: StableDiffusionFeatures,
+        image: LoadedImage,
+        prompt: PromptSpec,
+        conditioning: Conditioning,
+        settings: FeatureSettings,
+        progress: Progress,
+    ) -> FeatureMap:
+        """Steps 1-5 for one image, read from the disk cache when an entry exists, stored there if not."""
+        if self.disk_cache is None:
+            return feature_map(backend, image, conditioning.states, settings, progress)
+        key = self._feature_key(backend.disk_key(), image, conditioning.identity, prompt, settings)
+        stored = self.disk_cache.load(key)
+        if stored is not None:
+            features = stored["features"].to(self.runtime.device)
+            return FeatureMap.build(features, image.width, image.height, settings.size)
+        computed = feature_map(backend, image, conditioning.states, settings, progress)
+        self.disk_cache.store(key, {"features": computed.features})
+        return computed
+
+    def _feature_key(
+        self, base: dict[str, Any], image: LoadedImage, identity: str, prompt: PromptSpec, settings: FeatureSettings
+    ) -> dict[str, Any]:
+        """The disk-cache key of one feature map: the model's :func:`disk_key`, image, prompt, settings."""
+        prompt_key = {"identity": identity}
+        if prompt.variant == "cpm":  # CPM's states also depend on the DINOv2 weights
+            prompt_key["dinov2"] = self._fingerprint("dinov2")
+        return base | {
+            "kind": "feature-map",
+            "image": image.digest,
+            "prompt": prompt_key,
+            "settings": key_fields(settings),
+        }
+
+    def _locate(self, kind: str) -> LocatedWeights:
+        """:func:`locate_weights` of the SD or DINOv2 source, once per matcher (once found)."""
+        if kind not in self._located:
+            self._located[kind] = locate_weights(self.sources.sd if kind == "sd" else self.sources.dinov2, kind)
+        return self._located[kind]
+
+    def _fingerprint(self, kind: str) -> str:
+        """:func:`weights_fingerprint` of the SD or DINOv2 weights, once per matcher."""
+        if kind not in self._fingerprints:
+            self._fingerprints[kind] = weights_fingerprint(self._locate(kind))
+        return self._fingerprints[kind]
 
     def _sift_map(self, image: LoadedImage, settings: FeatureSettings) -> FeatureMap:
         key = (self.sift.identity, image.digest, settings.size)
@@ -148,18 +251,19 @@ class Matcher:
             lambda: FeatureMap.build(self.sift.extract(image, settings), image.width, image.height, settings.size),
         )
 
-    def _sd_record(self, prompt: PromptSpec, settings: FeatureSettings, conditioning: Conditioning) -> dict[str, Any]:
-        parts = self.sd_parts
+    def _sd_record(
+        self, weights: LocatedWeights, prompt: PromptSpec, settings: FeatureSettings, prompt_record: dict[str, Any]
+    ) -> dict[str, Any]:
         return {
             "backend": "sd",
             "model": {
-                "id": parts.weights.source,
-                "revision": parts.weights.revision,
+                "id": weights.source,
+                "revision": weights.revision,
                 "dtype": str(self.runtime.compute_dtype).removeprefix("torch."),
                 "device": self.runtime.device.type,
             },
             "features": settings.to_dict(),
-            "prompt": prompt.to_dict() | conditioning.record,
+            "prompt": prompt.to_dict() | prompt_record,
         }
 
     def _sift_record(self, settings: FeatureSettings) -> dict[str, Any]:

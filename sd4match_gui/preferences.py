@@ -16,6 +16,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow
 
 from engine import ModelSources
+from engine.disk_cache import DEFAULT_DISK_CACHE_BYTES
 from engine.errors import EngineError
 from engine.settings import DEFAULT_DINOV2_MODEL, DEFAULT_SD_MODEL
 
@@ -37,6 +38,7 @@ class AppPreferences:
         autosave: write every action to the session file.
         settings: the settings new sessions start with (the last ones used).
         last_folder: where file dialogs open.
+        cache_bytes: bound of the feature cache on disk (shared with the command line).
     """
 
     sd: str = DEFAULT_SD_MODEL
@@ -47,12 +49,22 @@ class AppPreferences:
     autosave: bool = True
     settings: SessionSettings = field(default_factory=SessionSettings)
     last_folder: str = ""
+    cache_bytes: int = DEFAULT_DISK_CACHE_BYTES
 
     def replace(self, **changes: Any) -> AppPreferences:
         return dataclasses.replace(self, **changes)
 
     def engine_config(self) -> EngineConfig:
-        return EngineConfig(ModelSources(self.sd, self.dinov2, self.prompts), self.device, self.dtype)
+        return EngineConfig(ModelSources(self.sd, self.dinov2, self.prompts), self.device, self.dtype, self.cache_bytes)
+
+
+def _non_negative_int(value: Any, default: int) -> int:
+    """A stored count read back (QSettings INI files give strings), ``default`` if unreadable."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number >= 0 else default
 
 
 class PreferenceStore:
@@ -80,6 +92,7 @@ class PreferenceStore:
             autosave=str(value("files/autosave", "true")).lower() == "true",
             settings=settings,
             last_folder=str(value("files/last_folder", "")),
+            cache_bytes=_non_negative_int(value("cache/bytes", defaults.cache_bytes), defaults.cache_bytes),
         )
 
     def save(self, preferences: AppPreferences) -> None:
@@ -91,6 +104,7 @@ class PreferenceStore:
         set_value("runtime/dtype", preferences.dtype)
         set_value("files/autosave", "true" if preferences.autosave else "false")
         set_value("files/last_folder", preferences.last_folder)
+        set_value("cache/bytes", str(preferences.cache_bytes))
         set_value("session/settings", json.dumps(preferences.settings.to_dict()))
         self.qsettings.sync()
 

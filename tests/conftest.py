@@ -27,9 +27,10 @@ SPAIR_CLASSES = ("aeroplane", "cat", "dog", "person")
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_user_folders(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Keep tests away from the developer's prompt library and Hugging Face cache."""
+    """Keep tests away from the developer's prompt library, feature cache and Hugging Face cache."""
     home = tmp_path_factory.mktemp("home")
     os.environ["SD4MATCH_HOME"] = str(home / "sd4match")
+    os.environ["SD4MATCH_CACHE"] = str(home / "feature-cache")
     os.environ["HF_HOME"] = str(home / "hf")
     os.environ["HF_HUB_CACHE"] = str(home / "hf" / "hub")
 
@@ -96,6 +97,27 @@ def fresh_matcher(tiny_sd_dir: Path, tiny_dinov2_dir: Path, tiny_prompts_dir: Pa
 
     sources = ModelSources(sd=str(tiny_sd_dir), dinov2=str(tiny_dinov2_dir), prompts=str(tiny_prompts_dir))
     return Matcher(sources, runtime=resolve_runtime("cpu", "float32"))
+
+
+@pytest.fixture
+def counters(monkeypatch):
+    """Counts of VAE encoder and truncated-UNet passes, ``{"vae": n, "unet": n}``, as they happen."""
+    import engine.features.stable_diffusion as sd_features
+
+    counts = {"vae": 0, "unet": 0}
+    original_encode, original_unet = sd_features.encode_posterior, sd_features.up_block_features
+
+    def encode(*args, **kwargs):
+        counts["vae"] += 1
+        return original_encode(*args, **kwargs)
+
+    def unet(*args, **kwargs):
+        counts["unet"] += 1
+        return original_unet(*args, **kwargs)
+
+    monkeypatch.setattr(sd_features, "encode_posterior", encode)
+    monkeypatch.setattr(sd_features, "up_block_features", unet)
+    return counts
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import EngineError
-from . import bench, compare, download, eval, match, prompts, propagate, tune
+from . import bench, cache, compare, download, eval, match, prompts, propagate, tune
 from .options import attach_negative_values
 
-COMMANDS = (match, compare, download, prompts, eval, bench, tune, propagate)
+COMMANDS = (match, compare, download, prompts, eval, bench, tune, propagate, cache)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -161,7 +161,8 @@ def matcher_and_processes(args: argparse.Namespace) -> tuple[Matcher, ProcessGro
     on_gpu = matcher.runtime.device.type == "cuda"
     group = join_processes(cpu=not on_gpu)
     if on_gpu and group.count > 1:
-        matcher = Matcher(matcher.sources, runtime=dataclasses.replace(matcher.runtime, device=group.device))
+        runtime = dataclasses.replace(matcher.runtime, device=group.device)
+        matcher = Matcher(matcher.sources, runtime=runtime, disk_cache=matcher.disk_cache)
     return matcher, group
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..disk_cache import DEFAULT_DISK_CACHE_BYTES, DiskCache, parse_size
 from ..errors import PointError, SettingsError
 from ..progress import Progress
 from ..prompts.spec import DEFAULT_TEMPLATE, VARIANTS, PromptSpec
@@ -41,9 +42,10 @@ DTYPE_HELP = "default: float16 on CUDA, bfloat16 autocast on CPUs with native bf
 
 
 def add_model_options(
-    parser: argparse.ArgumentParser, prompts_help: str = PROMPTS_HELP, dtype_help: str = DTYPE_HELP
+    parser: argparse.ArgumentParser, prompts_help: str = PROMPTS_HELP, dtype_help: str = DTYPE_HELP, cache: bool = True
 ) -> None:
-    """--model, --prompts, --dinov2, --device, --dtype; commands that write prompts or train reword two."""
+    """--model, --prompts, --dinov2, --device, --dtype; commands that write prompts or train reword two.
+    With ``cache``, also --no-cache and --cache-size (the persistent feature cache)."""
     group = parser.add_argument_group("models")
     group.add_argument(
         "--model",
@@ -67,6 +69,40 @@ def add_model_options(
         choices=DTYPES,
         help=dtype_help,
     )
+    if cache:
+        add_cache_options(parser)
+
+
+def add_cache_options(parser: argparse.ArgumentParser) -> None:
+    """--no-cache, --cache-size: the persistent feature cache (``sd4match cache info``)."""
+    group = parser.add_argument_group("feature cache")
+    group.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the feature cache on disk this run ($SD4MATCH_CACHE or <data home>/cache)",
+    )
+    group.add_argument(
+        "--cache-size",
+        type=size_argument,
+        default=DEFAULT_DISK_CACHE_BYTES,
+        metavar="SIZE",
+        help="bound of the feature cache, e.g. 8G or 500M; least recently used entries go first (default: 4G)",
+    )
+
+
+def disk_cache_from_args(args: argparse.Namespace) -> DiskCache | None:
+    """The persistent feature cache the options ask for; None with --no-cache."""
+    if getattr(args, "no_cache", False):
+        return None
+    return DiskCache(max_bytes=getattr(args, "cache_size", DEFAULT_DISK_CACHE_BYTES))
+
+
+def size_argument(text: str) -> int:
+    """argparse type for byte sizes such as 4G (:func:`engine.disk_cache.parse_size`)."""
+    try:
+        return parse_size(text)
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_variant_options(parser: argparse.ArgumentParser) -> None:
@@ -112,7 +148,7 @@ def matcher_from_args(args: argparse.Namespace) -> Matcher:
 
     prompts = args.prompts if args.prompts is None or not _is_prompt_file(args.prompts) else None
     sources = ModelSources(sd=args.model, dinov2=args.dinov2, prompts=prompts)
-    return Matcher(sources, runtime=resolve_runtime(args.device, args.dtype))
+    return Matcher(sources, runtime=resolve_runtime(args.device, args.dtype), disk_cache=disk_cache_from_args(args))
 
 
 def prompt_from_args(args: argparse.Namespace) -> PromptSpec:

@@ -64,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser,
         prompts_help="prompt library the tuned prompt is written to (default: your prompt library)",
         dtype_help="mixed precision of training (default: float16 on CUDA, float32 elsewhere)",
+        cache=False,  # validation scores the prompt being tuned: nothing in it outlives the run
     )
     parser.set_defaults(run=run)
 

@@ -8,44 +8,86 @@ order in :mod:`engine.pipeline`; this class holds what they need and runs the tw
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
 from ..cache import LRUCache, tensor_bytes
+from ..disk_cache import DiskCache, key_fields
 from ..errors import SettingsError
 from ..images import LoadedImage
 from ..models.stable_diffusion import StableDiffusionParts, encode_posterior
 from ..models.unet_features import up_block_features
+from ..models.weights import LocatedWeights, weights_fingerprint
 from ..pipeline import image_features
 from ..progress import SILENT, Progress
+from ..runtime import Runtime
 from ..settings import FeatureSettings
 from .feature_map import squash
+
+
+def backend_identity(weights: LocatedWeights, runtime: Runtime) -> str:
+    """Names the backend in memory-cache keys: the weights and the runtime's label."""
+    return f"sd:{weights.identity}:{runtime.label}"
+
+
+def default_max_batch(runtime: Runtime) -> int:
+    """Ensemble members per UNet call unless told: 8 on CUDA, 2 elsewhere (bounds CPU memory)."""
+    return 8 if runtime.device.type == "cuda" else 2
+
+
+def disk_key(weights: str, runtime: Runtime, max_batch: int) -> dict[str, Any]:
+    """What the numbers depend on besides image, prompt and settings, for disk-cache keys: the
+    exact weights (:func:`weights_fingerprint`), the runtime (device kind, dtypes, attention path),
+    the UNet batch (it sets the summation order) and, on a CPU, the thread count (kernels split
+    sums by thread)."""
+    return {
+        "weights": weights,
+        "runtime": key_fields(runtime),
+        "max_batch": max_batch,
+        "cpu_threads": torch.get_num_threads() if runtime.device.type == "cpu" else None,
+    }
 
 
 class StableDiffusionFeatures:
     """Extracts UNet up-block features of one image under one conditioning.
 
     The VAE posterior of each image is cached (it depends on neither prompt, timestep nor seed),
-    so switching prompt variant or timestep costs UNet passes only.
+    so switching prompt variant or timestep costs UNet passes only: in memory, and on disk when
+    a :class:`DiskCache` is given (then also between runs).
 
     Args:
         parts: the loaded SD model.
         max_batch: most ensemble members per UNet call; bounds memory on small machines.
         latent_cache_bytes: budget for cached posteriors (SD2-1 at 768: 295 kB per image).
+        disk: the persistent cache under the memory one, or None.
     """
 
     name = "sd"
 
-    def __init__(self, parts: StableDiffusionParts, max_batch: int | None = None, latent_cache_bytes: int = 256 << 20):
+    def __init__(
+        self,
+        parts: StableDiffusionParts,
+        max_batch: int | None = None,
+        latent_cache_bytes: int = 256 << 20,
+        disk: DiskCache | None = None,
+    ):
         self.parts = parts
-        self.max_batch = max_batch or (8 if parts.runtime.device.type == "cuda" else 2)
+        self.max_batch = max_batch or default_max_batch(parts.runtime)
         self.latents: LRUCache[tuple[torch.Tensor, torch.Tensor]] = LRUCache(
             latent_cache_bytes, lambda moments: tensor_bytes(*moments)
         )
+        self.disk = disk
+        self._weights = weights_fingerprint(parts.weights)
+
+    def disk_key(self) -> dict[str, Any]:
+        """:func:`disk_key` of this model."""
+        return disk_key(self._weights, self.parts.runtime, self.max_batch)
 
     @property
     def identity(self) -> str:
-        return f"sd:{self.parts.identity}:{self.parts.runtime.label}"
+        return backend_identity(self.parts.weights, self.parts.runtime)
 
     def check(self, settings: FeatureSettings) -> None:
         """Raise :class:`SettingsError` if the settings do not fit this model."""
@@ -88,7 +130,14 @@ class StableDiffusionFeatures:
             # 2. The VAE encoder's posterior moments.
             return encode_posterior(self.parts, pixels)
 
-        return self.latents.get_or_create((image.digest, size), encode)
+        def from_disk_or_encode() -> tuple[torch.Tensor, torch.Tensor]:
+            if self.disk is None:
+                return encode()
+            key = self.disk_key() | {"kind": "vae-posterior", "image": image.digest, "size": size}
+            moments = self.disk.get_or_create(key, lambda: dict(zip(("mean", "std"), encode(), strict=True)))
+            return moments["mean"], moments["std"]
+
+        return self.latents.get_or_create((image.digest, size), from_disk_or_encode)
 
     def unet(self, latents: torch.Tensor, t: int, states: torch.Tensor, layer: int) -> torch.Tensor:
         """Pipeline step 4 for one batch: ``B x 4 x h x w`` noised latents -> ``B x C x h' x w'`` float32

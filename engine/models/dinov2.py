@@ -42,7 +42,7 @@ class DinoV2:
 
     @property
     def identity(self) -> str:
-        return f"{self.weights.source}@{self.weights.revision or self.weights.folder.resolve()}"
+        return self.weights.identity
 
     @property
     def hidden_size(self) -> int:

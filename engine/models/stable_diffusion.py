@@ -44,8 +44,7 @@ class StableDiffusionParts:
     @property
     def identity(self) -> str:
         """Names these weights in cache keys and exports: source plus hub revision or folder."""
-        where = self.weights.revision or str(self.weights.folder.resolve())
-        return f"{self.weights.source}@{where}"
+        return self.weights.identity
 
     @property
     def latent_scale(self) -> float:

@@ -8,6 +8,7 @@ behave exactly like online ones.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ SD_DOWNLOAD_PATTERNS = [
 ]
 DINOV2_DOWNLOAD_PATTERNS = ["config.json", "model.safetensors", "preprocessor_config.json"]
 
+SMALL_FILE_BYTES = 1 << 20  # configs and tokenizers are read whole into fingerprints; weights are not
+
 KINDS = {
     "sd": ("Stable Diffusion 2-1", SD_FILES, SD_DOWNLOAD_PATTERNS, "--model (app: Settings)", "about 5.2 GB"),
     "dinov2": ("DINOv2", DINOV2_FILES, DINOV2_DOWNLOAD_PATTERNS, "--dinov2 (app: Settings)", "about 350 MB"),
@@ -60,6 +63,11 @@ class LocatedWeights:
     folder: Path
     source: str
     revision: str | None
+
+    @property
+    def identity(self) -> str:
+        """Names these weights in memory-cache keys and exports: source plus hub revision or folder."""
+        return f"{self.source}@{self.revision or self.folder.resolve()}"
 
 
 def looks_like_path(source: str) -> bool:
@@ -165,3 +173,25 @@ def quiet_library_output() -> None:
     for library in (diffusers_logging, transformers_logging):
         library.disable_progress_bar()
         library.set_verbosity_error()
+
+
+def weights_fingerprint(weights: LocatedWeights) -> str:
+    """Names the exact weights in persistent cache keys.
+
+    A hub snapshot is named by its commit. A plain folder has no revision, so its fingerprint is
+    a SHA-256 over the contents of its small files (configs, tokenizer) and the size and
+    modification time of its large ones (weights): replacing or editing any file changes it,
+    without reading gigabytes at every start.
+    """
+    if weights.revision is not None:
+        return f"{weights.source}@{weights.revision}"
+    digest = hashlib.sha256()
+    folder = weights.folder.resolve()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        status = path.stat()
+        digest.update(str(path.relative_to(folder)).encode())
+        if status.st_size <= SMALL_FILE_BYTES:
+            digest.update(path.read_bytes())
+        else:
+            digest.update(f"{status.st_size}:{status.st_mtime_ns}".encode())
+    return f"folder:{digest.hexdigest()}"

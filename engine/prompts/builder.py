@@ -82,16 +82,13 @@ class PromptBuilder:
     # ---- the variants ----
 
     def _text(self, text: str) -> Conditioning:
-        return Conditioning(self.conditioner.encode_text(text), f"text:{text}", {"text": text})
+        return Conditioning(self.conditioner.encode_text(text), *describe_text(text))
 
     def _learned(self, prompt: PromptFile, key: str, spec: PromptSpec) -> Conditioning:
         embeds = token_embeddings(prompt, key, self.conditioner.sequence_length, self.conditioner.width)
         with torch.no_grad():
             states = self.conditioner.encode_token_embeddings(embeds)
-        identity = f"{spec.variant}:{prompt.sha256[:16]}" + (f":{key}" if spec.variant == "class" else "")
-        return Conditioning(
-            states, identity, self._file_record(prompt) | ({"category": key} if spec.variant == "class" else {})
-        )
+        return Conditioning(states, *describe_learned(spec.variant, prompt, key))
 
     def _cpm(self, prompt: PromptFile, spec: PromptSpec, source: LoadedImage, target: LoadedImage) -> Conditioning:
         dinov2 = self._load_dinov2()
@@ -99,8 +96,7 @@ class PromptBuilder:
         with torch.no_grad():
             middle = module(self._dino_patches(dinov2, source)[None], self._dino_patches(dinov2, target)[None])
             states = self.conditioner.encode_token_embeddings(self.conditioner.splice(middle))
-        identity = f"cpm:{prompt.sha256[:16]}:{source.digest[:16]}:{target.digest[:16]}"
-        return Conditioning(states, identity, self._file_record(prompt) | {"dinov2": dinov2.identity})
+        return Conditioning(states, *describe_cpm(prompt, source, target, dinov2.identity))
 
     # ---- helpers ----
 
@@ -122,9 +118,49 @@ class PromptBuilder:
     def _dino_patches(self, dinov2: DinoV2, image: LoadedImage) -> torch.Tensor:
         return self._patches.get_or_create((dinov2.identity, image.digest), lambda: dinov2.patch_features(image.rgb))
 
-    @staticmethod
-    def _file_record(prompt: PromptFile) -> dict[str, Any]:
-        return {"file": prompt.location, "sha256": prompt.sha256}
+
+# What names a prompt in cache keys and what exports say about it, known without any model: the
+# builder above and the Matcher's warm start from the disk cache both take them from here.
+Description = tuple[str, dict[str, Any]]
+
+
+def describe_prompt(
+    spec: PromptSpec,
+    read_file: Callable[[PromptSpec], PromptFile],
+    source: LoadedImage,
+    target: LoadedImage,
+    dinov2_identity: Callable[[], str],
+) -> Description:
+    """``(identity, record)`` of the conditioning ``spec`` gives, as :meth:`PromptBuilder.conditioning`
+    would name it, without encoding anything (``read_file`` reads the learned prompt's file)."""
+    if spec.variant in ("empty", "text"):
+        return describe_text(spec.resolved_text())
+    prompt = read_file(spec)
+    if spec.variant == "single":
+        return describe_learned("single", prompt, SINGLE_KEY)
+    if spec.variant == "class":
+        if not spec.prompt_category:
+            raise PromptError("the 'class' prompt needs a category (--category; app: the Category box)")
+        return describe_learned("class", prompt, spec.prompt_category)
+    return describe_cpm(prompt, source, target, dinov2_identity())
+
+
+def describe_text(text: str) -> Description:
+    return f"text:{text}", {"text": text}
+
+
+def describe_learned(variant: str, prompt: PromptFile, key: str) -> Description:
+    """Single and Class prompts: the file's digest (and the category a Class prompt is looked up by)."""
+    record = {"file": prompt.location, "sha256": prompt.sha256}
+    if variant == "class":
+        return f"class:{prompt.sha256[:16]}:{key}", record | {"category": key}
+    return f"{variant}:{prompt.sha256[:16]}", record
+
+
+def describe_cpm(prompt: PromptFile, source: LoadedImage, target: LoadedImage, dinov2_identity: str) -> Description:
+    """CPM: the file's digest and both images (the prompt is made from the pair)."""
+    identity = f"cpm:{prompt.sha256[:16]}:{source.digest[:16]}:{target.digest[:16]}"
+    return identity, {"file": prompt.location, "sha256": prompt.sha256, "dinov2": dinov2_identity}
 
 
 def read_spec_file(

@@ -1,4 +1,4 @@
-"""Where the models are: SD 2-1, DINOv2 and the learned prompts; and the float precision."""
+"""Where the models are: SD 2-1, DINOv2 and the learned prompts; the float precision; the feature cache."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -15,10 +16,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.disk_cache import DiskCache
 from engine.settings import DTYPES
 
 from ..preferences import AppPreferences
 from .widgets import combo
+
+GIB = 1 << 30
 
 
 def _path_row(edit: QLineEdit, caption: str) -> QWidget:
@@ -56,12 +60,25 @@ class SettingsDialog(QDialog):
         self.dtype.setCurrentText(preferences.dtype)
         self.autosave = QCheckBox("Save every action to the session file")
         self.autosave.setChecked(preferences.autosave)
+        self.cache_size = QDoubleSpinBox()
+        self.cache_size.setRange(0.0, 4096.0)
+        self.cache_size.setDecimals(1)
+        self.cache_size.setSuffix(" GiB")
+        self.cache_size.setValue(preferences.cache_bytes / GIB)
+        self.cache_size.setToolTip(
+            "Feature maps kept on disk between runs, shared with the sd4match commands; the least "
+            "recently used go once this is reached. 0 keeps nothing new."
+        )
+        self.cache_usage = QLabel(f"now: {DiskCache().info().summary()}")
+        self.cache_usage.setWordWrap(True)
         form = QFormLayout(self)
         form.addRow("Stable Diffusion 2-1", _path_row(self.sd, "Stable Diffusion folder"))
         form.addRow("DINOv2", _path_row(self.dinov2, "DINOv2 folder"))
         form.addRow("Learned prompts", _path_row(self.prompts, "Prompt folder"))
         form.addRow("Precision", self.dtype)
         form.addRow("Autosave", self.autosave)
+        form.addRow("Feature cache", self.cache_size)
+        form.addRow("", self.cache_usage)
         form.addRow(QLabel("Fetch the weights once with: <code>sd4match download</code>"))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -75,4 +92,5 @@ class SettingsDialog(QDialog):
             prompts=self.prompts.text().strip() or None,
             dtype=self.dtype.currentText(),
             autosave=self.autosave.isChecked(),
+            cache_bytes=round(self.cache_size.value() * GIB),
         )

@@ -13,6 +13,7 @@ Hover previews have a mailbox of their own and only query pairs that a computati
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 import threading
 import traceback
@@ -78,8 +79,10 @@ def single_threaded_torch() -> Iterator[None]:
 
 def default_matcher(config: EngineConfig) -> Matcher:
     from engine import Matcher, resolve_runtime
+    from engine.disk_cache import DiskCache
 
-    return Matcher(config.sources, runtime=resolve_runtime(config.device, config.dtype))
+    disk = DiskCache(max_bytes=config.cache_bytes)
+    return Matcher(config.sources, runtime=resolve_runtime(config.device, config.dtype), disk_cache=disk)
 
 
 class EngineWorker(QObject):
@@ -305,6 +308,14 @@ class EngineWorker(QObject):
         return pending is not None and not pending.needs(request.source.digest, request.target.digest, variant)
 
     def _matcher_for(self, config: EngineConfig) -> Matcher:
+        same_models = self._config is not None and config == dataclasses.replace(
+            self._config, cache_bytes=config.cache_bytes
+        )
+        if self._matcher is not None and same_models and self._matcher.disk_cache is not None:
+            # Only the disk cache's bound changed: keep the loaded models and memory caches.
+            self._matcher.disk_cache.max_bytes = config.cache_bytes
+            self._matcher.disk_cache.evict()
+            self._config = config
         if self._matcher is None or config != self._config:
             self._prepared.clear()  # they belong to the old matcher's models
             self._matcher = self._make_matcher(config)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine import LoadedImage, LocalisationSettings, ModelSources
+from engine.disk_cache import DEFAULT_DISK_CACHE_BYTES
 from engine.export.document import CorrespondenceDocument
 from engine.frames import GridFrame
 from engine.variants import Variant
@@ -24,11 +25,13 @@ if TYPE_CHECKING:  # engine.training pulls in accelerate (0.3 s): imported only 
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """What a :class:`~engine.Matcher` is built from: model locations, device and precision."""
+    """What a :class:`~engine.Matcher` is built from: model locations, device and precision, and
+    the bound of the feature cache on disk (a change of that alone keeps the loaded models)."""
 
     sources: ModelSources = field(default_factory=ModelSources)
     device: str = "auto"
     dtype: str = "auto"
+    cache_bytes: int = DEFAULT_DISK_CACHE_BYTES
 
 
 @dataclass(frozen=True, eq=False)

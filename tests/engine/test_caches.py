@@ -4,31 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
 import torch
 
-import engine.features.stable_diffusion as sd_features
 from engine import FeatureSettings, PromptSpec, image_from_array
 from engine.cache import LRUCache
 from tests.conftest import TEST_SIZE, random_rgb
-
-
-@pytest.fixture
-def counters(monkeypatch):
-    counts = {"vae": 0, "unet": 0}
-    original_encode, original_unet = sd_features.encode_posterior, sd_features.up_block_features
-
-    def encode(*args, **kwargs):
-        counts["vae"] += 1
-        return original_encode(*args, **kwargs)
-
-    def unet(*args, **kwargs):
-        counts["unet"] += 1
-        return original_unet(*args, **kwargs)
-
-    monkeypatch.setattr(sd_features, "encode_posterior", encode)
-    monkeypatch.setattr(sd_features, "up_block_features", unet)
-    return counts
 
 
 def test_second_prepare_is_a_feature_cache_hit(fresh_matcher, counters):
