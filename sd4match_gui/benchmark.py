@@ -200,7 +200,7 @@ def measure(backend: str, clicks: int, folder: Path, counts: tuple[int, ...] = P
 
 
 def _measure_count(app, count: int, clicks: int, rng: np.random.Generator) -> dict[str, dict[str, float]]:
-    from .model.correspondence import Correspondence
+    from engine.export.document import Keypoint
 
     canvas = app.window.canvas
     source = app.current_images[0]
@@ -208,7 +208,7 @@ def _measure_count(app, count: int, clicks: int, rng: np.random.Generator) -> di
     base = rng.uniform((EDGE, EDGE), (split - MARKER_CLEARANCE, source.height - EDGE), size=(count, 2))
     spots = rng.uniform((split, EDGE), (source.width - EDGE, source.height - EDGE), size=(WARM_UP + clicks, 2))
     app.session.history.clear()
-    app.session.set_points(app.session.pair.pair_id, [Correspondence(i, (x, y)) for i, (x, y) in enumerate(base)])
+    app.session.set_points(app.session.pair.pair_id, [Keypoint(i, (x, y)) for i, (x, y) in enumerate(base)])
     app.session.selected = None
     app.after_change()
     _wait(app, lambda: app.computation.idle and all(p.trg_xy is not None for p in app.session.points()))

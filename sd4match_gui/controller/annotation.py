@@ -8,10 +8,10 @@ point. After each change ``on_change`` runs (the app redraws, asks the engine an
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
-from ..model.correspondence import Correspondence
+from engine.export.document import Keypoint
+
 from ..model.session import Session
 from ..views.coords import clamp_to_image
 from ..views.pair_canvas import SOURCE
@@ -32,7 +32,7 @@ class AnnotationController:
         if session.pair is None:
             return
         if panel == SOURCE:
-            point = Correspondence(id=session.next_point_id(), src_xy=(x, y))
+            point = Keypoint(id=session.next_point_id(), src_xy=(x, y))
             session.edit(f"add point {point.number}", point)
         elif session.selected_point is not None:
             point = session.selected_point
@@ -83,7 +83,7 @@ class AnnotationController:
         session = self._session()
         point = session.selected_point
         if point is not None and point.visibility != visibility:
-            session.edit(f"visibility {visibility}", dataclasses.replace(point, visibility=visibility))
+            session.edit(f"visibility {visibility}", point.changed(visibility=visibility))
             self._on_change()
 
     def set_status(self, status: str) -> None:
@@ -95,7 +95,7 @@ class AnnotationController:
         session = self._session()
         point = session.point(point_id)
         if point is not None and point.label != label:
-            session.edit(f"rename point {point.number}", dataclasses.replace(point, label=label))
+            session.edit(f"rename point {point.number}", point.changed(label=label))
             self._on_change()
 
     def step_selection(self, step: int) -> None:

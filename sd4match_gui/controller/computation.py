@@ -24,10 +24,10 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from engine import LoadedImage
+from engine.export.document import CONFIDENCE_DIGITS, Keypoint, Prediction
 from engine.frames import GridFrame
 from engine.variants import Variant
 
-from ..model.correspondence import Correspondence, PredictionRecord
 from ..model.session import Session
 from ..worker.engine_client import EngineClient
 from ..worker.messages import ComputeRequest, EngineConfig, Failure, ProgressReport, VariantResult
@@ -175,7 +175,7 @@ class ComputationController(QObject):
 
     def _points_to_ask(
         self, session: Session, variants: list[Variant], images: tuple[LoadedImage, LoadedImage]
-    ) -> list[Correspondence]:
+    ) -> list[Keypoint]:
         """The open pair's points whose predictions are missing or out of date, and the selected one."""
         points = session.points()
         context = (images[0].digest, images[1].digest, session.settings.localisation, self._config())
@@ -191,7 +191,7 @@ class ComputationController(QObject):
             return points
         primary = runs[variants[0].name]
 
-        def current(point: Correspondence) -> bool:
+        def current(point: Keypoint) -> bool:
             if any(point.prediction(run) is None for run in runs.values()):
                 return False
             return point.status != "predicted" or point.trg_xy == point.prediction(primary).xy
@@ -246,7 +246,7 @@ class ComputationController(QObject):
                 record = point.prediction(run_id)
                 if record is None:
                     xy = (float(matches.match_xy[row, 0]), float(matches.match_xy[row, 1]))
-                    record = PredictionRecord(run_id, xy, float(matches.confidence[row]))
+                    record = Prediction(run_id, xy, round(float(matches.confidence[row]), CONFIDENCE_DIGITS))
                 updated = point.with_prediction(record, primary)
                 if updated != point:
                     session.replace_point(self._pair_id, point_id, updated)

@@ -24,7 +24,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QProgressDialog
 
-from engine.export.document import CorrespondenceDocument, Prediction, Run
+from engine.export.document import CONFIDENCE_DIGITS, CorrespondenceDocument, Prediction, Run
 from engine.export.heatmaps import save_with_heatmaps
 
 from ..model.session import Session
@@ -176,12 +176,14 @@ def _write(job: _Job, results: tuple[PairHeatmaps, ...]) -> list[Path]:
         if all(run.run_id != run_id for run in document.runs):
             document.runs.append(Run(run_id, result.run))
         rows = {point_id: row for row, point_id in enumerate(result.point_ids)}
-        for keypoint in record.keypoints:
+        for index, keypoint in enumerate(record.keypoints):
             row = rows[keypoint.id]
             xy = (float(result.matches.match_xy[row, 0]), float(result.matches.match_xy[row, 1]))
-            fresh = Prediction(run_id, xy, round(float(result.matches.confidence[row]), 6))
-            keypoint.predictions = [p for p in keypoint.predictions if p.run_id != run_id] + [fresh]
-            if result.variant == job.primary and keypoint.status == "predicted":
-                keypoint.trg_xy = xy
+            fresh = Prediction(run_id, xy, round(float(result.matches.confidence[row]), CONFIDENCE_DIGITS))
+            predictions = (*(p for p in keypoint.predictions if p.run_id != run_id), fresh)
+            primary = result.variant == job.primary and keypoint.status == "predicted"
+            record.keypoints[index] = keypoint.changed(
+                predictions=predictions, trg_xy=xy if primary else keypoint.trg_xy
+            )
         maps.setdefault(result.pair_id, {})[run_id] = {point_id: result.maps[row] for point_id, row in rows.items()}
     return save_with_heatmaps(document, maps, job.path)

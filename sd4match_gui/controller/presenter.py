@@ -14,12 +14,12 @@ from typing import TypeVar
 from pyqtgraph import ViewBox
 
 from engine.errors import EngineError
+from engine.export.document import VISIBILITY_NAMES, Keypoint, Point
 from engine.render import point_colour
 from engine.variants import Variant
 
 from ..main_window import MainWindow
 from ..model.comparison import comparison_rows, errors, pck_by_alpha, pck_rule, pck_threshold, references
-from ..model.correspondence import VISIBILITY_NAMES, Correspondence, Point
 from ..model.session import Session
 from ..views.compare_panel import VariantRow, pck_summary
 from ..views.connection_lines import Link
@@ -66,9 +66,9 @@ class PointMemo:
     """
 
     def __init__(self) -> None:
-        self._values: dict[Hashable, tuple[Correspondence, object, object]] = {}
+        self._values: dict[Hashable, tuple[Keypoint, object, object]] = {}
 
-    def get(self, key: Hashable, point: Correspondence, inputs: T, make: Callable[[Correspondence, T], R]) -> R:
+    def get(self, key: Hashable, point: Keypoint, inputs: T, make: Callable[[Keypoint, T], R]) -> R:
         cached = self._values.get(key)
         if cached is not None and cached[0] is point and cached[1] == inputs:
             return cached[2]  # type: ignore[return-value]
@@ -146,7 +146,10 @@ class Presenter:
         record = point.prediction(run_id) if run_id else None
         state = self._computation.states.get(session.settings.active_variants()[0].name)
         waiting = state.text if state is not None and state.failed else "predicting…"  # failed: nothing comes
-        confidence = f"confidence {record.confidence:.2f}" if record else waiting
+        if record is None:
+            confidence = waiting
+        else:
+            confidence = "confidence unknown" if record.confidence is None else f"confidence {record.confidence:.2f}"
         if record is not None and self._computation.is_stale(session.settings.active_variants()[0].name):
             confidence += " (stale: " + ("cancelled" if state is not None and state.failed else "recomputing…") + ")"
         name = f" “{point.label}”" if point.label else ""
@@ -155,7 +158,7 @@ class Presenter:
 
     # ---- parts ----
 
-    def _draw_source(self, session: Session, points: list[Correspondence]) -> None:
+    def _draw_source(self, session: Session, points: list[Keypoint]) -> None:
         canvas = self._window.canvas
         canvas.source.set_title(f"source · {session.pair.source.name}" if session.pair else "source")
         canvas.source.set_markers(
@@ -163,11 +166,11 @@ class Presenter:
         )
 
     @staticmethod
-    def _source_marker(point: Correspondence, selected: bool) -> Marker:
+    def _source_marker(point: Keypoint, selected: bool) -> Marker:
         return Marker(point.id, point.src_xy, point_colour(point.id), str(point.number), "source", selected)
 
     def _draw_targets(
-        self, session: Session, variants: list[Variant], points: list[Correspondence], truth: dict[int, Point]
+        self, session: Session, variants: list[Variant], points: list[Keypoint], truth: dict[int, Point]
     ) -> None:
         comparing = session.settings.compare.active
         for index, (panel, variant) in enumerate(zip(self._window.canvas.targets, variants, strict=False)):
@@ -184,7 +187,7 @@ class Presenter:
 
     @staticmethod
     def _target_markers(
-        point: Correspondence, inputs: tuple[bool, Point | None, str | None, tuple[int, int, int] | None]
+        point: Keypoint, inputs: tuple[bool, Point | None, str | None, tuple[int, int, int] | None]
     ) -> list[Marker]:
         """A point's markers on a target: its target (in comparison mode, the variant's prediction
         in the variant's ``colour``) and its reference where that differs."""
@@ -202,7 +205,7 @@ class Presenter:
             markers.append(Marker(point.id, reference, REFERENCE_COLOUR, "", "reference", False))
         return markers
 
-    def _draw_lines(self, session: Session, variants: list[Variant], points: list[Correspondence]) -> None:
+    def _draw_lines(self, session: Session, variants: list[Variant], points: list[Keypoint]) -> None:
         canvas = self._window.canvas
         if not session.settings.display.lines_visible:
             canvas.lines.set_links([])
@@ -221,11 +224,11 @@ class Presenter:
         canvas.lines.set_links(links)
 
     @staticmethod
-    def _link(point: Correspondence, view: ViewBox) -> Link:
+    def _link(point: Keypoint, view: ViewBox) -> Link:
         return Link(point.src_xy, view, point.trg_xy, point_colour(point.id))
 
     def _fill_points_table(
-        self, session: Session, primary: Variant, points: list[Correspondence], truth: dict[int, Point]
+        self, session: Session, primary: Variant, points: list[Keypoint], truth: dict[int, Point]
     ) -> None:
         """Confidence and error of the primary variant per point; its PCK on the pair in the status
         bar (outside comparison mode, where the comparison panel shows every variant's)."""
@@ -247,7 +250,7 @@ class Presenter:
         label.setText(pck_summary({primary.name: pck_by_alpha(rows, primary.name, threshold)}, len(truth)))
         label.setToolTip(f"theta = {threshold:.1f} px, {THETA_RULES[pck_rule(session.pair)]}")
 
-    def _fill_comparison(self, session: Session, points: list[Correspondence], truth: dict[int, Point]) -> None:
+    def _fill_comparison(self, session: Session, points: list[Keypoint], truth: dict[int, Point]) -> None:
         panel = self._window.compare_panel
         settings = session.settings
         panel.set_active(settings.compare.active)
