@@ -62,11 +62,11 @@ def _wait(app, condition) -> None:
         return
     loop = QEventLoop()
 
-    def check() -> None:
+    def check(*_: object) -> None:
         if condition():
             loop.quit()
 
-    signals = (app.computation.updated, app.computation.busy)
+    signals = (app.model.results.answered, app.computation.busy)  # a model event and a Qt signal
     for signal in signals:
         signal.connect(check)
     QTimer.singleShot(TIMEOUT_MS, loop.quit)
@@ -253,7 +253,7 @@ def _drawn(app, point_id: int) -> bool:
         point is not None
         and point.trg_xy is not None
         and any(m.key == point_id for m in panel.view.markers.markers)
-        and app.computation.heatmap_for("current", app.session.pair.pair_id, point_id) is not None
+        and app.model.results.heatmap_for("current", app.session.pair.pair_id, point_id) is not None
         and panel.heatmap.isVisible()
     )
 
