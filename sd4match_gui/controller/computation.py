@@ -17,7 +17,7 @@ an answer comes from another run than assumed (say, weights that appeared), ever
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
@@ -44,7 +44,7 @@ class _Asked:
     heatmap_point: int | None = None
     primary: str = ""
     pair_id: str = ""
-    assumed_runs: tuple[tuple[str, str], ...] = ()
+    assumed_runs: dict[str, str] = field(default_factory=dict)
 
 
 class ComputationController(QObject):
@@ -90,7 +90,7 @@ class ComputationController(QObject):
         points, contexts, assumed = self._points_to_ask(variants, images)
         point_ids = tuple(p.id for p in points)
         heatmap_point = session.selected if session.selected in point_ids else None
-        self._asked = _Asked(point_ids, heatmap_point, variants[0].name, session.pair.pair_id, tuple(assumed.items()))
+        self._asked = _Asked(point_ids, heatmap_point, variants[0].name, session.pair.pair_id, assumed)
         request = ComputeRequest(
             request_id=self._client.next_id(),
             source=images[0],
@@ -185,7 +185,7 @@ class ComputationController(QObject):
             heatmap,
         )
         self.applied += 1
-        if dict(asked.assumed_runs).get(result.variant, run_id) != run_id:
+        if asked.assumed_runs.get(result.variant, run_id) != run_id:
             self.request()  # the other points hold another run's predictions: ask for all of them
 
     @Slot(object)

@@ -193,10 +193,6 @@ def _write(job: _Job, results: tuple[PairHeatmaps, ...]) -> list[Path]:
             row = rows[keypoint.id]
             xy = (float(result.matches.match_xy[row, 0]), float(result.matches.match_xy[row, 1]))
             fresh = Prediction(run_id, xy, round(float(result.matches.confidence[row]), CONFIDENCE_DIGITS))
-            predictions = (*(p for p in keypoint.predictions if p.run_id != run_id), fresh)
-            primary = result.variant == job.primary and keypoint.status == "predicted"
-            record.keypoints[index] = keypoint.changed(
-                predictions=predictions, trg_xy=xy if primary else keypoint.trg_xy
-            )
+            record.keypoints[index] = keypoint.with_prediction(fresh, primary=result.variant == job.primary)
         maps.setdefault(result.pair_id, {})[run_id] = {point_id: result.maps[row] for point_id, row in rows.items()}
     return save_with_heatmaps(document, maps, job.path)
