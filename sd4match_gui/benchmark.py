@@ -62,11 +62,11 @@ def _wait(app, condition) -> None:
         return
     loop = QEventLoop()
 
-    def check() -> None:
+    def check(*_: object) -> None:
         if condition():
             loop.quit()
 
-    signals = (app.computation.updated, app.computation.busy)
+    signals = (app.model.results.answered, app.computation.busy)  # a model event and a Qt signal
     for signal in signals:
         signal.connect(check)
     QTimer.singleShot(TIMEOUT_MS, loop.quit)
@@ -200,7 +200,7 @@ def measure(backend: str, clicks: int, folder: Path, counts: tuple[int, ...] = P
 
 
 def _measure_count(app, count: int, clicks: int, rng: np.random.Generator) -> dict[str, dict[str, float]]:
-    from .model.correspondence import Correspondence
+    from engine.export.document import Keypoint
 
     canvas = app.window.canvas
     source = app.current_images[0]
@@ -208,7 +208,7 @@ def _measure_count(app, count: int, clicks: int, rng: np.random.Generator) -> di
     base = rng.uniform((EDGE, EDGE), (split - MARKER_CLEARANCE, source.height - EDGE), size=(count, 2))
     spots = rng.uniform((split, EDGE), (source.width - EDGE, source.height - EDGE), size=(WARM_UP + clicks, 2))
     app.session.history.clear()
-    app.session.set_points(app.session.pair.pair_id, [Correspondence(i, (x, y)) for i, (x, y) in enumerate(base)])
+    app.session.set_points(app.session.pair.pair_id, [Keypoint(i, (x, y)) for i, (x, y) in enumerate(base)])
     app.session.selected = None
     app.after_change()
     _wait(app, lambda: app.computation.idle and all(p.trg_xy is not None for p in app.session.points()))
@@ -253,7 +253,7 @@ def _drawn(app, point_id: int) -> bool:
         point is not None
         and point.trg_xy is not None
         and any(m.key == point_id for m in panel.view.markers.markers)
-        and app.computation.heatmap_for("current", app.session.pair.pair_id, point_id) is not None
+        and app.model.results.heatmap_for("current", app.session.pair.pair_id, point_id) is not None
         and panel.heatmap.isVisible()
     )
 

@@ -8,6 +8,7 @@ document builder), then every prediction is mapped back to the template for its 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,9 +125,15 @@ def propagate_to(
     )
     document = matches_document([RunResult(RUN_ID, pair, localisation, result)], category, pair_id)
     record = document.pairs[0]
-    for keypoint, point, error in zip(record.keypoints, template.points, cycle, strict=True):
-        keypoint.id, keypoint.label = point.id, point.label
-        keypoint.predictions[0].cycle_error = round(float(error), 6)
+    record.keypoints = [
+        dataclasses.replace(
+            keypoint,
+            id=point.id,
+            label=point.label,
+            predictions=(dataclasses.replace(keypoint.predictions[0], cycle_error=round(float(error), 6)),),
+        )
+        for keypoint, point, error in zip(record.keypoints, template.points, cycle, strict=True)
+    ]
     key = target_key(target_image.path) if target_image.path is not None else pair_id
     return PropagatedTarget(key, record.to_dict(STORE_ROOT), document.runs[0].details)
 

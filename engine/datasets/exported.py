@@ -19,8 +19,6 @@ from ..export.document import SCHEMA, CorrespondenceDocument, Keypoint, PairReco
 from .files import read_json
 from .sample import PairSample
 
-GROUND_TRUTH_STATUSES = ("accepted", "corrected")
-
 
 def read_exported(paths: str | Path | Sequence[str | Path]) -> list[PairSample]:
     """Pairs with ground truth from one file, a folder of files, or several of either.
@@ -43,7 +41,7 @@ def read_exported(paths: str | Path | Sequence[str | Path]) -> list[PairSample]:
 
 
 def is_ground_truth(keypoint: Keypoint) -> bool:
-    return keypoint.trg_xy is not None and keypoint.status in GROUND_TRUTH_STATUSES and keypoint.visibility != 0
+    return keypoint.trg_xy is not None and keypoint.approved and keypoint.visibility != 0
 
 
 def _document_files(paths: list[str | Path]) -> list[Path]:

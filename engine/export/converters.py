@@ -6,7 +6,7 @@ image from its top-left *corner*, so its points are shifted by half a pixel. Onl
 are written: a target exists, the status is not "rejected" and the visibility is not 0 (COCO keeps
 the unlabelled ones with ``v = 0`` so that both annotations of a pair share one keypoint order).
 
-Keypoints are numbered as the app numbers them: keypoint ``id`` 0 is point 1 (:func:`keypoint_number`),
+Keypoints are numbered as the app numbers them: keypoint ``id`` 0 is point 1 (:attr:`Keypoint.number`),
 and named by their label, else by that number (:func:`keypoint_name`), in every format.
 
 * **SPair-71k-style JSON** (one file per pair, the ``PairAnnotation`` layout): integer keypoints,
@@ -48,14 +48,9 @@ PFPASCAL_COLUMNS = ("source_image", "target_image", "class", "XA", "YA", "XB", "
 SPAIR_FLAGS = ("mirror", "viewpoint_variation", "scale_variation", "truncation", "occlusion")
 
 
-def keypoint_number(keypoint: Keypoint) -> int:
-    """The number the app shows for a keypoint (1-based; ``id`` is the file's 0-based key)."""
-    return keypoint.id + 1
-
-
 def keypoint_name(keypoint: Keypoint) -> str:
     """Its label, else its number: what the app's Points table shows for it."""
-    return keypoint.label or str(keypoint_number(keypoint))
+    return keypoint.label or str(keypoint.number)
 
 
 def usable_keypoints(pair: PairRecord) -> list[Keypoint]:
@@ -85,7 +80,7 @@ def spair_annotation(pair: PairRecord) -> dict[str, Any]:
         "trg_pose": 0,
         "src_kps": [[_round(k.src_xy[0]), _round(k.src_xy[1])] for k in keypoints],
         "trg_kps": [[_round(k.trg_xy[0]), _round(k.trg_xy[1])] for k in keypoints],  # type: ignore[index]
-        "kps_ids": [int(k.label) if k.label.isdigit() else keypoint_number(k) for k in keypoints],
+        "kps_ids": [int(k.label) if k.label.isdigit() else k.number for k in keypoints],
         "category": pair.category or "",
         **dict.fromkeys(SPAIR_FLAGS, 0),
     }
@@ -182,7 +177,7 @@ def _coco_named_keypoints(pair: PairRecord) -> dict[str, Keypoint]:
     for keypoint in sorted(pair.keypoints, key=lambda k: k.id):
         if keypoint.status != "rejected":
             name = keypoint_name(keypoint)
-            named[name if name not in named else f"{name} (point {keypoint_number(keypoint)})"] = keypoint
+            named[name if name not in named else f"{name} (point {keypoint.number})"] = keypoint
     return named
 
 
@@ -223,7 +218,7 @@ def _coco_annotation(
         "iscrowd": 0,
         "pair_id": pair.pair_id,
         "role": role,
-        "point_numbers": [None if k is None else keypoint_number(k) for k in slots],
+        "point_numbers": [None if k is None else k.number for k in slots],
     }
 
 
@@ -254,7 +249,7 @@ def labelme_file(pair: PairRecord, role: str, base: Path) -> dict[str, Any]:
             {
                 "label": keypoint_name(keypoint),
                 "points": [[round(x + 0.5, 3), round(y + 0.5, 3)]],  # labelme: (0, 0) is the image corner
-                "group_id": keypoint_number(keypoint),
+                "group_id": keypoint.number,
                 "description": keypoint.status,
                 "shape_type": "point",
                 "flags": {"occluded": keypoint.visibility == 1},

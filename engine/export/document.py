@@ -11,6 +11,7 @@ beside this module.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -26,7 +27,10 @@ from ..errors import DocumentError
 SCHEMA = "sd-correspondence"
 SCHEMA_VERSION = "1.1.0"  # 1.1: optional prediction cycle_error
 STATUSES = ("predicted", "accepted", "corrected", "rejected")
-VISIBILITIES = (0, 1, 2)  # COCO: 0 not labelled, 1 labelled but occluded, 2 visible
+APPROVED_STATUSES = ("accepted", "corrected")  # a human vouched for the target
+VISIBILITY_NAMES = {0: "not labelled", 1: "occluded", 2: "visible"}  # COCO's v flag
+VISIBILITIES = tuple(VISIBILITY_NAMES)
+CONFIDENCE_DIGITS = 6  # confidences are stored rounded: a saved and reopened file shows the same numbers
 COORDINATES = {"space": "original_pixels", "origin": "center_of_top_left_pixel", "exif_orientation_applied": True}
 
 
@@ -34,13 +38,16 @@ def now_utc() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-@dataclass
+Point = tuple[float, float]  # (x, y) original-image pixels
+
+
+@dataclass(frozen=True)
 class Prediction:
     """One run's guess for a keypoint: target pixels, confidence in [0, 1], optional heatmap file,
     optional cycle error (source pixels, since 1.1; written only when known)."""
 
     run_id: str
-    xy: tuple[float, float]
+    xy: Point
     confidence: float | None = None
     heatmap: str | None = None
     cycle_error: float | None = None
@@ -61,18 +68,73 @@ class Prediction:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Keypoint:
-    """A source point and its target: ``trg_xy`` None means not placed (yet)."""
+    """A numbered source point and its target: the one point record of exports, session files and
+    the app. Values are frozen: a change makes a new value (the app's undo history keeps "before"
+    and "after" without copying, and its views skip points that are the same object).
+
+    Attributes:
+        id: stable number within its pair, 0-based in files (users see :attr:`number`).
+        src_xy: source pixels.
+        trg_xy: the target the annotation stands for: the primary prediction while ``status`` is
+            "predicted", the user's point once "corrected"; None until something placed it.
+        label: free name (e.g. the SPair-71k keypoint id).
+        visibility: COCO flag, see :data:`VISIBILITY_NAMES`.
+        status: one of :data:`STATUSES`.
+        predictions: the latest prediction of each run, in the order runs first answered.
+        updated_at: when the point last changed (UTC, ISO 8601); not part of equality.
+    """
 
     id: int
-    src_xy: tuple[float, float]
-    trg_xy: tuple[float, float] | None = None
+    src_xy: Point
+    trg_xy: Point | None = None
     label: str = ""
     visibility: int = 2
     status: str = "predicted"
-    predictions: list[Prediction] = field(default_factory=list)
-    updated_at: str = field(default_factory=now_utc)
+    predictions: tuple[Prediction, ...] = ()
+    updated_at: str = field(default_factory=now_utc, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.predictions, tuple):  # a list from a caller: frozen values hold tuples
+            object.__setattr__(self, "predictions", tuple(self.predictions))
+
+    @property
+    def number(self) -> int:
+        """The number users see (1-based)."""
+        return self.id + 1
+
+    @property
+    def approved(self) -> bool:
+        """A human vouched for ``trg_xy``."""
+        return self.status in APPROVED_STATUSES
+
+    def prediction(self, run_id: str) -> Prediction | None:
+        return next((p for p in self.predictions if p.run_id == run_id), None)
+
+    def changed(self, **changes: Any) -> Keypoint:
+        """A copy with ``changes`` (fields), stamped now."""
+        return dataclasses.replace(self, **changes, updated_at=now_utc())
+
+    def with_prediction(self, record: Prediction, primary: bool) -> Keypoint:
+        """Store ``record`` (replacing that run's older one); a primary prediction also moves an
+        unapproved target, because "predicted" means "whatever the current settings say". Returns
+        this same value when nothing changes."""
+        if self.prediction(record.run_id) is None:
+            predictions = (*self.predictions, record)
+        else:  # in its place: the order stays that of the runs' first answers
+            predictions = tuple(record if p.run_id == record.run_id else p for p in self.predictions)
+        trg_xy = record.xy if primary and self.status == "predicted" else self.trg_xy
+        if predictions == self.predictions and trg_xy == self.trg_xy:
+            return self
+        return self.changed(predictions=predictions, trg_xy=trg_xy)
+
+    def moved_source(self, src_xy: Point) -> Keypoint:
+        """A new source position invalidates every prediction and the old target."""
+        return self.changed(src_xy=src_xy, trg_xy=None, status="predicted", predictions=())
+
+    def corrected(self, trg_xy: Point) -> Keypoint:
+        return self.changed(trg_xy=trg_xy, status="corrected")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,10 +165,10 @@ class Keypoint:
             src_xy=_point(data.get("src_xy"), f"{where}.src_xy"),
             trg_xy=_point(trg, f"{where}.trg_xy") if trg is not None else None,
             status=status,
-            predictions=[
+            predictions=tuple(
                 Prediction.from_dict(p, f"{where}.predictions[{i}]")
                 for i, p in enumerate(_list(data, "predictions", where))
-            ],
+            ),
             updated_at=str(data.get("updated_at") or now_utc()),
         )
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..settings import LocalisationSettings
-from .document import CorrespondenceDocument, ImageRef, Keypoint, PairRecord, Prediction, Run
+from .document import CONFIDENCE_DIGITS, CorrespondenceDocument, ImageRef, Keypoint, PairRecord, Prediction, Run
 
 if TYPE_CHECKING:  # annotations only: importing this module loads no torch
     from ..images import LoadedImage
@@ -49,14 +49,14 @@ def matches_document(
     source, target = first.pair.source_image, first.pair.target_image
     keypoints = []
     for index, src_xy in enumerate(first.result.query_xy):
-        predictions = [
+        predictions = tuple(
             Prediction(
                 run_id=run.run_id,
                 xy=(float(run.result.match_xy[index, 0]), float(run.result.match_xy[index, 1])),
-                confidence=round(float(run.result.confidence[index]), 6),
+                confidence=round(float(run.result.confidence[index]), CONFIDENCE_DIGITS),
             )
             for run in runs
-        ]
+        )
         keypoints.append(
             Keypoint(
                 id=index,

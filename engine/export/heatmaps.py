@@ -14,6 +14,7 @@ instant the JSON on disk names maps that are there and are its own, whenever the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -28,7 +29,7 @@ import numpy as np
 from .. import atomic
 from ..errors import DocumentError, OutputError
 from ..file_names import file_stem, unique_stems
-from .document import CorrespondenceDocument, PairRecord
+from .document import CorrespondenceDocument, Keypoint, PairRecord
 
 Maps = Mapping[str, Mapping[str, Mapping[int, np.ndarray]]]  # pair id -> run id -> keypoint id -> h x w
 
@@ -162,10 +163,10 @@ def _discard(folder: Path) -> None:
 def _forget(document: CorrespondenceDocument, removed: set[str]) -> None:
     """Clear ``heatmap`` where it names a file in a folder about to be removed."""
     for record in document.pairs:
-        for keypoint in record.keypoints:
-            for prediction in keypoint.predictions:
-                if prediction.heatmap is not None and _top(prediction.heatmap) in removed:
-                    prediction.heatmap = None
+        record.keypoints = [
+            _with_heatmaps(k, {p.run_id: None for p in k.predictions if p.heatmap and _top(p.heatmap) in removed})
+            for k in record.keypoints
+        ]
 
 
 def _write_pair(record: PairRecord, maps: Maps, folder: Path) -> list[str]:
@@ -179,17 +180,26 @@ def _write_pair(record: PairRecord, maps: Maps, folder: Path) -> list[str]:
             raise ValueError(
                 f"run '{run_id}': heatmaps for keypoints {sorted(strangers)} not in pair '{record.pair_id}'"
             )
-        for keypoint in record.keypoints:
+        for index, keypoint in enumerate(record.keypoints):
             heatmap = by_run[run_id].get(keypoint.id)
             if heatmap is None:
                 continue
-            name = f"{file_stem(record.pair_id)}_point{keypoint.id + 1}_{stem}.npy"
+            name = f"{file_stem(record.pair_id)}_point{keypoint.number}_{stem}.npy"
             np.save(folder / name, np.ascontiguousarray(heatmap, dtype=np.float32), allow_pickle=False)
-            for prediction in keypoint.predictions:
-                if prediction.run_id == run_id:
-                    prediction.heatmap = f"{folder.name}/{name}"
+            record.keypoints[index] = _with_heatmaps(keypoint, {run_id: f"{folder.name}/{name}"})
             names.append(name)
     return names
+
+
+def _with_heatmaps(keypoint: Keypoint, files: dict[str, str | None]) -> Keypoint:
+    """``keypoint`` with the ``heatmap`` of the predictions of the runs in ``files`` set (the point
+    itself is unchanged, so its ``updated_at`` stays)."""
+    if not files:
+        return keypoint
+    predictions = tuple(
+        dataclasses.replace(p, heatmap=files[p.run_id]) if p.run_id in files else p for p in keypoint.predictions
+    )
+    return dataclasses.replace(keypoint, predictions=predictions)
 
 
 def keyed_by_keypoint(pair: PairRecord, maps: np.ndarray) -> dict[int, np.ndarray]:

@@ -1,17 +1,18 @@
-"""The app's mediator: owns the session, wires window signals to the controllers, and after every
-change redraws, asks the engine for fresh predictions and autosaves.
+"""The app's mediator: builds the model and the controllers of one main window, wires window
+signals to the controllers, and subscribes to the model's events: after every change it redraws,
+asks the engine for fresh predictions and autosaves.
 
-Flow of a click: ``PairCanvas.clicked`` -> :class:`AnnotationController` edits the session ->
-:meth:`AppController.after_change` -> :class:`Presenter` draws the new marker at once,
-:class:`ComputationController` submits a request, :class:`FileController` autosaves -> the worker
-answers -> the computation controller stores the prediction -> ``updated`` -> redraw.
+Flow of a click: ``PairCanvas.clicked`` -> :class:`AnnotationController` edits the model ->
+``AppModel.edited`` -> :meth:`AppController.after_change` -> :class:`Presenter` draws the new marker
+at once, :class:`ComputationController` submits a request, :class:`FileController` autosaves -> the
+worker answers -> the computation controller applies it to the model -> ``results.answered`` -> redraw.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject
 
 from engine import LoadedImage
 from engine.errors import EngineError
@@ -19,17 +20,19 @@ from engine.errors import EngineError
 from ..bundled_files import DEMO_PAIR
 from ..gui_thread_gc import GuiThreadGarbageCollector
 from ..main_window import MainWindow
+from ..model.app_model import AppModel
 from ..model.datasets import ground_truth_points
 from ..model.session import Session
+from ..model.settings import SessionSettings
 from ..preferences import AppPreferences, PreferenceStore
 from ..views.pair_canvas import SOURCE
 from ..worker.engine_client import EngineClient
-from ..worker.messages import WeightsStatus
 from .annotation import AnnotationController
 from .computation import ComputationController
 from .files import FileController
 from .heatmap_export import HeatmapExport
 from .hover_preview import HoverPreviewController
+from .notices import Notices
 from .pair_images import PairImages, image_ref
 from .presenter import Presenter
 from .settings_actions import SettingsActions
@@ -37,7 +40,6 @@ from .status_progress import StatusProgress
 from .tuning import TuningController
 
 ZOOM_HALF_SIZE = 48.0  # pixels shown around the current point by "zoom both"
-MESSAGE_MS = 6000
 START_HINT = (
     "Open two images (Ctrl+O), a folder (Ctrl+Shift+O) or a session (Ctrl+Shift+L), or try the bundled pair. "
     "Then click a point on the source image. F1 lists every shortcut."
@@ -51,6 +53,9 @@ class AppController(QObject):
         window: the views.
         client: the engine thread.
         store: where preferences live.
+
+    Attributes:
+        model: all state of the window (session, images, results, preferences, job).
     """
 
     def __init__(self, window: MainWindow, client: EngineClient, store: PreferenceStore) -> None:
@@ -58,110 +63,83 @@ class AppController(QObject):
         self.window = window
         self.client = client
         self.store = store
-        self.preferences: AppPreferences = store.load()
-        self.session = Session(self.preferences.settings)
+        self.model = AppModel(store.load())
         self.images = PairImages()
-        self.current_images: tuple[LoadedImage, LoadedImage] | None = None
         self._shown_pair: str | None = None
-        self._banner_action: Callable[[], object] | None = None
-        self._engine_error_shown = False  # the banner shows an engine failure, cleared once it is fixed
         self._shut_down = False
-        self.computation = ComputationController(
-            client, lambda: self.session, lambda: self.current_images, lambda: self.preferences.engine_config()
-        )
-        self.hover = HoverPreviewController(
-            client, lambda: self.session, lambda: self.current_images, lambda: not self.computation.idle
-        )
-        self.presenter = Presenter(window, self.computation, self.hover)
-        self.annotation = AnnotationController(lambda: self.session, self.after_change, self.notify)
-        self.files = FileController(
-            window,
-            lambda: self.session,
-            self.replace_session,
-            self.notify,
-            self.report_error,
-            self.offer,
-            lambda: self.preferences.autosave,
-            lambda path: self.heatmap_export.start(path),
-        )
-        self.files.last_folder = self.preferences.last_folder
-        self.settings = SettingsActions(self)
-        self.tuning = TuningController(self)
-        self.heatmap_export = HeatmapExport(self)
-        self.status_progress = StatusProgress(
-            window, self.computation, self.presenter, lambda: self.session, self.files.loader
-        )
+        model = self.model
+        self.notices = Notices(window)
+        self.computation = ComputationController(client, model)
+        self.hover = HoverPreviewController(client, model, self.computation)
+        self.presenter = Presenter(window, model.results, self.hover)
+        self.annotation = AnnotationController(model, self.notices)
+        self.settings = SettingsActions(window, model, client, self.notices)
+        self.heatmap_export = HeatmapExport(window, model, client, self.notices)
+        self.tuning = TuningController(window, model, client, self.notices, self.settings)
+        self.files = FileController(window, model, self.notices, self.heatmap_export.start)
+        self.files.last_folder = model.preferences.last_folder
+        self.status_progress = StatusProgress(window, self.computation, self.presenter, model, self.files.loader)
+        self._subscribe()
         self._wire()
         store.restore_window(window)
         window.before_close = self.shutdown
         self._collector = GuiThreadGarbageCollector(window)
         self._collector.start()
         self.settings.show_settings()
-        client.check_weights(self.preferences.engine_config())
+        client.check_weights(model.preferences.engine_config())
+
+    # ---- the model, for scripts and tests ----
+
+    @property
+    def session(self) -> Session:
+        return self.model.session
+
+    @property
+    def current_images(self) -> tuple[LoadedImage, LoadedImage] | None:
+        return self.model.images
+
+    @property
+    def preferences(self) -> AppPreferences:
+        return self.model.preferences
 
     # ---- public API ----
 
     def open_demo(self) -> None:
         self.files.open_images(*DEMO_PAIR)
 
-    def replace_session(self, session: Session) -> None:
-        """Install a session (new, opened or imported) and show its open pair."""
-        if self._banner_action is not None:  # an offer to open something is moot now
-            self._banner_action = None
-            self.window.message_banner.hide()
-        self.session = session
-        self._shown_pair = None
-        self.computation.heatmaps.clear()
-        self.settings.show_settings()
-        self.after_change()
-
     def after_change(self) -> None:
-        """Redraw, ask the engine, autosave: called after every action that changes the session."""
+        """Redraw, ask the engine, autosave: runs after every change of what is shown or computed."""
+        session = self.model.session
         self._show_pair_if_changed()
-        self.presenter.render(self.session)
+        self.presenter.render(session)
         self.computation.request()
-        self.presenter.show_request_state(self.session)  # e.g. a recompute marks the drawn results stale
+        self.presenter.show_request_state(session)  # e.g. a recompute marks the drawn results stale
         self.hover.refresh()
         self.files.autosave()
         self._update_undo_texts()
-
-    def notify(self, text: str) -> None:
-        self.window.statusBar().showMessage(text, MESSAGE_MS)
-
-    def report_error(self, text: str) -> None:
-        """Show an error without blocking (a banner above the images)."""
-        self._banner_action = None
-        self._engine_error_shown = False
-        self.window.message_banner.show_message(text, "error")
-
-    def offer(self, text: str, button: str, action: Callable[[], object], details: str = "") -> None:
-        """A non-blocking question: ``text`` (one line; ``details`` on demand) with a ``button`` that
-        runs ``action``."""
-        self._banner_action = action
-        self._engine_error_shown = False
-        self.window.message_banner.show_message(text, "info", button, details)
 
     def offer_start(self) -> None:
         """With nothing opened: offer an earlier untitled session left behind, else the demo pair."""
         recovery = self.files.recovery_offer()
         if recovery is not None:
-            self.offer(*recovery)
+            self.notices.offer(*recovery)
         else:
-            self.offer(START_HINT, "Open demo pair", self.open_demo)
+            self.notices.offer(START_HINT, "Open demo pair", self.open_demo)
 
     def go_to_pair(self, step: int) -> None:
-        if self.session.go_to(self.session.current_index + step):
-            self.after_change()
-        elif self.session.pairs:
-            self.notify("No more pairs in this direction.")
+        session = self.model.session
+        if not self.model.go_to(session.current_index + step) and session.pairs:
+            self.notices.notify("No more pairs in this direction.")
 
     def shutdown(self) -> bool:
         """Save everything and stop the engine thread; returns True (closing may proceed)."""
         if self._shut_down:
             return True
         self._shut_down = True
-        self.preferences = self.preferences.replace(settings=self.session.settings, last_folder=self.files.last_folder)
-        self.store.save(self.preferences)
+        preferences = self.model.preferences  # saved by _on_preferences_changed
+        self.model.set_preferences(
+            preferences.replace(settings=self.model.session.settings, last_folder=self.files.last_folder)
+        )
         self.store.save_window(self.window)
         self.files.close()
         self.heatmap_export.cancel()  # a late answer must not write files for a closed window
@@ -172,37 +150,86 @@ class AppController(QObject):
     # ---- pairs ----
 
     def _show_pair_if_changed(self) -> None:
-        pair = self.session.pair
+        model = self.model
+        pair = model.session.pair
         if pair is None or pair.pair_id == self._shown_pair:
             return
         self._shown_pair = pair.pair_id
-        self.computation.forget_errors()
-        self.hover.clear()  # previews of the other pair's images
+        model.results.forget_errors()
         try:
             images = (self.images.load(pair.source), self.images.load(pair.target))
         except EngineError as exc:
-            self.current_images = None
-            self.report_error(str(exc))
+            model.set_images(None)
+            self.notices.report_error(str(exc))
             return
-        self.current_images = images
+        model.set_images(images)
         for image in images:
-            self.session.images[image.path.resolve()] = image_ref(image)
-        if pair.ground_truth and not self.session.points():
-            self.session.set_points(pair.pair_id, ground_truth_points(pair))
+            model.session.images[image.path.resolve()] = image_ref(image)
+        if pair.ground_truth and not model.session.points():
+            model.session.set_points(pair.pair_id, ground_truth_points(pair))
         self.lay_out_targets(force=True)
-        position = f"{self.session.current_index + 1}/{len(self.session.pairs)}"
+        position = f"{model.session.current_index + 1}/{len(model.session.pairs)}"
         self.window.setWindowTitle(f"SD4Match — {pair.title}  ({position})")
 
     def lay_out_targets(self, force: bool = False) -> None:
         """One target panel per active variant; (re)load images into panels that are new."""
-        canvas = self.window.canvas
-        changed = canvas.set_target_count(len(self.session.settings.active_variants()))
-        if self.current_images is None or not (changed or force):
+        canvas, images = self.window.canvas, self.model.images
+        changed = canvas.set_target_count(len(self.model.session.settings.active_variants()))
+        if images is None or not (changed or force):
             return
         if force:
-            canvas.source.set_image(self.current_images[0].rgb)
+            canvas.source.set_image(images[0].rgb)
         for panel in canvas.targets:
-            panel.set_image(self.current_images[1].rgb)
+            panel.set_image(images[1].rgb)
+
+    # ---- model events ----
+
+    def _subscribe(self) -> None:
+        model, results = self.model, self.model.results
+        model.session_replaced.connect(self._on_session_replaced)
+        model.edited.connect(self._on_edited)
+        model.settings_changed.connect(self._on_settings_changed)
+        model.preferences_changed.connect(self._on_preferences_changed)
+        model.engine_changed.connect(self.after_change)
+        results.answered.connect(self._on_answered)
+        results.states_changed.connect(self._on_states_changed)
+        results.error.connect(self.notices.report_engine_error)
+        results.errors_cleared.connect(self.notices.engine_errors_cleared)
+
+    def _on_session_replaced(self, _session: Session) -> None:
+        self.notices.withdraw_offer()  # an offer to open something is moot now
+        self._shown_pair = None
+        self.after_change()
+
+    def _on_edited(self, _description: str) -> None:
+        self.after_change()
+
+    def _on_settings_changed(self, old: SessionSettings, new: SessionSettings) -> None:
+        """Display options only redraw (and save lazily); anything else may change the variants."""
+        if dataclasses.replace(old, display=new.display) == new:
+            self.presenter.render(self.model.session)
+            self.files.autosave_later()
+            return
+        self.lay_out_targets()
+        self.after_change()
+
+    def _on_preferences_changed(self, old: AppPreferences, new: AppPreferences) -> None:
+        self.store.save(new)
+        if new.engine_config() != old.engine_config() and not self._shut_down:
+            self.client.check_weights(new.engine_config())
+            self.after_change()
+
+    def _on_answered(self, _variant: str) -> None:
+        self.presenter.render(self.model.session)
+        self.hover.refresh()  # features that were missing may be ready now
+        self.files.autosave_later()
+
+    def _on_states_changed(self, names: tuple[str, ...]) -> None:
+        """A failure or cancel shows in titles, tables and the selection line (progress does not
+        redraw: the status bar shows it)."""
+        states = self.model.results.states
+        if any(states[name].failed for name in names):
+            self.presenter.render(self.model.session)
 
     # ---- wiring ----
 
@@ -215,15 +242,10 @@ class AppController(QObject):
         canvas.cursor_moved.connect(self.hover.cursor_moved)
         canvas.cursor_left.connect(lambda: window.cursor_label.setText(""))
         canvas.cursor_left.connect(self.hover.clear)
-        self.hover.changed.connect(lambda: self.presenter.show_heatmaps(self.session))
+        self.hover.changed.connect(lambda: self.presenter.show_heatmaps(self.model.session))
         window.points_table.point_selected.connect(self.annotation.select)
         window.points_table.label_edited.connect(self.annotation.set_label)
         window.compare_panel.point_selected.connect(self.annotation.select)
-        window.message_banner.action_clicked.connect(self._run_banner_action)
-        self.computation.updated.connect(self._on_results)
-        self.computation.error.connect(self._on_engine_error)
-        self.computation.errors_cleared.connect(self._on_engine_errors_cleared)
-        self.client.worker.weights.connect(self._on_weights)
         connections = {
             "open_images": self.files.ask_open_images,
             "open_folder": self.files.ask_open_folder,
@@ -254,67 +276,32 @@ class AppController(QObject):
         for visibility in (0, 1, 2):
             connections[f"visibility_{visibility}"] = lambda *_, v=visibility: self.annotation.set_visibility(v)
         for name, (dx, dy) in {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}.items():
-            connections[f"nudge_{name}"] = lambda *_, dx=dx, dy=dy: self._nudge(dx, dy)
+            connections[f"nudge_{name}"] = lambda *_, dx=dx, dy=dy: self.annotation.nudge(dx, dy)
         for name, slot in connections.items():
             actions[name].triggered.connect(slot)
         self.settings.wire()
 
     def zoom_to_current(self) -> None:
         """OpenSfM's "zoom all views on the current point": source and targets centre on it."""
-        point = self.session.selected_point
+        point = self.model.session.selected_point
         if point is None:
-            self.notify("Select a point to zoom to.")
+            self.notices.notify("Select a point to zoom to.")
             return
         canvas = self.window.canvas
         canvas.source.zoom_to(point.src_xy, ZOOM_HALF_SIZE)
         for panel in canvas.targets:
             panel.zoom_to(point.trg_xy or point.src_xy, ZOOM_HALF_SIZE)
 
-    def _nudge(self, dx: float, dy: float) -> None:
-        if self.current_images is not None:
-            target = self.current_images[1]
-            self.annotation.nudge(dx, dy, (target.width, target.height))
-
     def _update_undo_texts(self) -> None:
         """Name the step in the tooltip (changing the text itself would re-lay out the toolbar at
         every click)."""
-        history, actions = self.session.history, self.window.actions
+        history, actions = self.model.session.history, self.window.actions
         for name, text in (("undo", history.undo_text), ("redo", history.redo_text)):
             tip = f"{name.capitalize()} {text}" if text else f"Nothing to {name}"
             if actions[name].toolTip() != tip:
                 actions[name].setToolTip(tip)
             if actions[name].isEnabled() != (text is not None):
                 actions[name].setEnabled(text is not None)
-
-    # ---- slots ----
-
-    @Slot()
-    def _on_results(self) -> None:
-        self.presenter.render(self.session)
-        self.hover.refresh()  # features that were missing may be ready now
-        self.files.autosave_later()
-
-    @Slot(str)
-    def _on_engine_error(self, text: str) -> None:
-        self.report_error(text)
-        self._engine_error_shown = True
-
-    @Slot()
-    def _on_engine_errors_cleared(self) -> None:
-        """The requests that failed have since succeeded (or another pair is open): the error is moot."""
-        if self._engine_error_shown:
-            self._engine_error_shown = False
-            self.window.message_banner.hide()
-
-    @Slot(object)
-    def _on_weights(self, status: WeightsStatus) -> None:
-        self.settings.on_weights(status)
-
-    def _run_banner_action(self) -> None:
-        action, self._banner_action = self._banner_action, None
-        self.window.message_banner.hide()
-        if action is not None:
-            action()
 
     def _show_cursor(self, panel: int, x: float, y: float) -> None:
         side = "source" if panel == SOURCE else "target"

@@ -22,12 +22,14 @@ from engine.errors import EngineError
 from engine.export import converters
 
 from ..model import datasets
+from ..model.app_model import AppModel
 from ..model.autosave import AutosaveWriter, new_recovery_path, recovery_files, recovery_folder
 from ..model.pairs import PairEntry
 from ..model.session import Session
 from ..model.session_file import check_session_data, import_document, load_session, session_document, to_document
 from ..views.recovery_dialog import RecoveryDialog
 from .background import BackgroundLoader
+from .notices import Notices
 from .save_dialogs import EXPORT_FORMATS, SESSION_FORMAT, ask_save_path, export_format, with_extension
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
@@ -58,32 +60,17 @@ class FileController:
 
     Args:
         parent: the window (dialog parent).
-        session: returns the current session.
-        replace_session: installs a new session (and redraws).
-        notify, report_error: show a message / an error to the user.
-        offer: shows a banner (text, button, action) that stays until answered or closed.
-        autosave_enabled: whether the user wants the session file itself kept up to date.
+        model: the app model: its session is read, saved and replaced here.
+        notices: the status bar and message banner.
         export_with_heatmaps: starts the export that computes every point's heatmap (asynchronous).
     """
 
     def __init__(
-        self,
-        parent: QWidget,
-        session: Callable[[], Session],
-        replace_session: Callable[[Session], None],
-        notify: Callable[[str], None],
-        report_error: Callable[[str], None],
-        offer: Callable[[str, str, Callable[[], object]], None],
-        autosave_enabled: Callable[[], bool],
-        export_with_heatmaps: Callable[[Path], object],
+        self, parent: QWidget, model: AppModel, notices: Notices, export_with_heatmaps: Callable[[Path], object]
     ) -> None:
         self._parent = parent
-        self._session = session
-        self._replace_session = replace_session
-        self._notify = notify
-        self._report_error = report_error
-        self._offer = offer
-        self._autosave_enabled = autosave_enabled
+        self._model = model
+        self._notices = notices
         self._export_with_heatmaps = export_with_heatmaps
         self.autosave_reports = AutosaveReports()
         self.autosave_reports.changed.connect(self._autosave_changed)
@@ -101,11 +88,11 @@ class FileController:
     def open_pairs(self, pairs: list[PairEntry], dataset: datasets.DatasetRef | None = None, message: str = "") -> None:
         """Start a new untitled session on ``pairs`` with the current settings; ``message`` says so."""
         self.loader.abandon()  # the user opened something else meanwhile
-        session = Session(self._session().settings)
+        session = Session(self._model.session.settings)
         session.set_pairs(pairs, dataset=dataset)
         kept = self._leave_current()
         self.recovery_path = new_recovery_path()
-        self._replace_session(session)
+        self._model.set_session(session)
         self._say(message, kept)
 
     def open_dataset(self, dataset: datasets.DatasetRef) -> None:
@@ -117,7 +104,7 @@ class FileController:
             self.open_pairs(pairs, dataset, f"Opened {dataset.kind} {dataset.split}: {len(pairs)} pair(s){skipped}.")
 
         description = f"reading {dataset.kind} {dataset.split}"
-        self.loader.start(description, lambda: datasets.pairs_from_dataset(dataset), opened, self._report_error)
+        self.loader.start(description, lambda: datasets.pairs_from_dataset(dataset), opened, self._notices.report_error)
 
     def open_images(self, source: Path, target: Path) -> None:
         self.open_pairs(datasets.pairs_from_images(source, target))
@@ -137,7 +124,7 @@ class FileController:
             else:
                 self.open_pairs(datasets.pairs_from_list(path))
         except (EngineError, OSError) as exc:
-            self._report_error(str(exc))
+            self._notices.report_error(str(exc))
             return False
         return True
 
@@ -155,18 +142,18 @@ class FileController:
             if recovery:
                 session.path = None
                 self.recovery_path = path
-            self._replace_session(session)
+            self._model.set_session(session)
             verb = "Reopened the unsaved session from" if recovery else "Opened"
             self._say(f"{verb} {path.name}: {len(session.pairs)} pair(s).", kept)
 
-        self.loader.start(f"opening {path.name}", lambda: load_session(path), opened, self._report_error)
+        self.loader.start(f"opening {path.name}", lambda: load_session(path), opened, self._notices.report_error)
 
     # ---- saving ----
 
     def save_session(self, path: Path | None = None) -> bool:
         """Save to ``path`` (``.json`` added to a name without extension) or the session's own file;
         the session then autosaves there."""
-        session = self._session()
+        session = self._model.session
         if path is None and session.path is None:
             return self.ask_save_session_as()
         path = with_extension(path, SESSION_FORMAT.extension) if path is not None else session.path
@@ -174,30 +161,30 @@ class FileController:
         session.path = path
         self.writer.submit(path, self._document_dict(session, path))
         if not self.writer.flush():
-            self._report_error(f"saving '{path}' timed out")
+            self._notices.report_error(f"saving '{path}' timed out")
             return False
         if self.writer.last_error:
-            self._report_error(self.writer.last_error)
+            self._notices.report_error(self.writer.last_error)
             return False
         self._delete_recovery()
-        self._notify(f"Saved {path}; every action is now saved to it automatically.")
+        self._notices.notify(f"Saved {path}; every action is now saved to it automatically.")
         return True
 
     def autosave(self) -> None:
         """Write the session now (off the GUI thread): to its file, or to the recovery file."""
         self._results_timer.stop()
-        session = self._session()
+        session = self._model.session
         if not session.pairs:
             return
-        path = session.path if session.path is not None and self._autosave_enabled() else self.recovery_path
+        path = session.path if session.path is not None and self._model.preferences.autosave else self.recovery_path
         self.writer.submit(path, self._document_dict(session, path))
 
     def _autosave_changed(self, error: str | None) -> None:
         """A failing autosave is an error banner until a write succeeds again."""
         if error is not None:
-            self._report_error(f"{error}. {AUTOSAVE_FAILED_HINT}")
+            self._notices.report_error(f"{error}. {AUTOSAVE_FAILED_HINT}")
         else:
-            self._notify("Autosave works again: every action is saved.")
+            self._notices.notify("Autosave works again: every action is saved.")
 
     def autosave_later(self) -> None:
         """Coalesce saves after engine results (each click's answers would otherwise save twice)."""
@@ -225,7 +212,7 @@ class FileController:
         """List every recovery file but this window's own, newest first, to reopen or discard."""
         kept = recovery_files(exclude=self.recovery_path)
         if not kept:
-            self._notify(f"No unsaved work is kept in {recovery_folder()}.")
+            self._notices.notify(f"No unsaved work is kept in {recovery_folder()}.")
             return
         self.recovery_dialog = RecoveryDialog(kept, recovery_folder(), self._parent)
         self.recovery_dialog.reopen.connect(self.reopen_recovery)
@@ -236,9 +223,9 @@ class FileController:
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:
-            self._report_error(f"cannot discard '{path}': {exc}")
+            self._notices.report_error(f"cannot discard '{path}': {exc}")
             return
-        self._notify(f"Discarded {path}.")
+        self._notices.notify(f"Discarded {path}.")
 
     # ---- export and import ----
 
@@ -255,9 +242,9 @@ class FileController:
         if fmt == "json+heatmaps":
             self._export_with_heatmaps(path)
             return []
-        document = to_document(self._session())
+        document = to_document(self._model.session)
         if not document.pairs:
-            self._report_error("Nothing to export yet: add points to a pair first.")
+            self._notices.report_error("Nothing to export yet: add points to a pair first.")
             return []
         try:
             if fmt == "json":
@@ -272,23 +259,23 @@ class FileController:
             else:
                 written = [converters.write_coco(document, path)]
         except (EngineError, OSError) as exc:
-            self._report_error(f"export failed: {exc}")
+            self._notices.report_error(f"export failed: {exc}")
             return []
         pairs = f"{len(document.pairs)} pair(s)"
         if chosen.is_folder:
-            self._notify(f"Exported {pairs} as {len(written)} {chosen.what} file(s) in {path}{os.sep}")
+            self._notices.notify(f"Exported {pairs} as {len(written)} {chosen.what} file(s) in {path}{os.sep}")
         else:
-            self._notify(f"Exported {pairs} to {path}")
+            self._notices.notify(f"Exported {pairs} to {path}")
         return written
 
     def import_json(self, path: Path) -> bool:
         try:
-            count = import_document(self._session(), path)
+            count = import_document(self._model.session, path)
         except (EngineError, OSError) as exc:
-            self._report_error(str(exc))
+            self._notices.report_error(str(exc))
             return False
-        self._replace_session(self._session())
-        self._notify(f"Imported {count} pair(s) from {path.name} (undo history cleared).")
+        self._model.set_session(self._model.session)
+        self._notices.notify(f"Imported {count} pair(s) from {path.name} (undo history cleared).")
         return True
 
     # ---- dialogs ----
@@ -320,7 +307,7 @@ class FileController:
             return
         kind = datasets.dataset_kind(Path(folder))
         if kind is None:
-            self._report_error(f"'{folder}' is not an SPair-71k, PF-Pascal or PF-Willow folder")
+            self._notices.report_error(f"'{folder}' is not an SPair-71k, PF-Pascal or PF-Willow folder")
             return
         splits = list(datasets.DATASET_SPLITS[kind])
         split, ok = QInputDialog.getItem(self._parent, kind, "Split", splits, 0, False)
@@ -352,7 +339,7 @@ class FileController:
         """Before switching sessions: an untitled session's recovery file is its only copy, so it
         stays (File > Recover unsaved work lists it) unless the session holds no points. Returns a
         sentence saying where that work went, or ""."""
-        current = self._session()
+        current = self._model.session
         annotated = current.annotated_pair_ids()
         if current.path is None and not annotated:
             self._delete_recovery()
@@ -373,9 +360,9 @@ class FileController:
         banner that stays until closed, since a status message is gone in seconds or overwritten
         by the next tooltip."""
         if message:
-            self._notify(message)
+            self._notices.notify(message)
         if kept:
-            self._offer(kept, "Recover…", self.ask_recover)
+            self._notices.offer(kept, "Recover…", self.ask_recover)
 
     def _delete_recovery(self) -> None:
         self.writer.flush()
@@ -391,4 +378,4 @@ class FileController:
         try:
             yield
         except (EngineError, OSError) as exc:
-            self._report_error(str(exc))
+            self._notices.report_error(str(exc))

@@ -18,25 +18,33 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
-from PySide6.QtWidgets import QProgressDialog
+from PySide6.QtWidgets import QProgressDialog, QWidget
 
-from engine.export.document import CorrespondenceDocument, Prediction, Run
+from engine.export.document import CONFIDENCE_DIGITS, CorrespondenceDocument, Prediction, Run
 from engine.export.heatmaps import save_with_heatmaps
 
+from ..model.app_model import AppModel
 from ..model.session import Session
 from ..model.session_file import to_document
+from ..worker.engine_client import EngineClient
 from ..worker.messages import HeatmapsOutcome, HeatmapsRequest, PairHeatmaps, PairPoints
+from .notices import Notices
 
-if TYPE_CHECKING:
-    from .app_controller import AppController
+JOB = "export"  # the model's job while an export holds the engine
 
 
 class HeatmapExport(QObject):
-    """Runs one export with heatmaps at a time (and never beside a tuning run: both hold the engine).
+    """Runs one export with heatmaps at a time (and never beside another job, such as tuning: both
+    hold the engine); the model's job is :data:`JOB` meanwhile.
+
+    Args:
+        parent: the progress dialog's parent.
+        model: the session exported.
+        client: the engine thread.
+        notices: the window's messages.
 
     Signals:
         finished(list): the files written (the JSON first), empty when cancelled or failed.
@@ -47,13 +55,16 @@ class HeatmapExport(QObject):
 
     finished = Signal(list)
 
-    def __init__(self, app: AppController) -> None:
+    def __init__(self, parent: QWidget, model: AppModel, client: EngineClient, notices: Notices) -> None:
         super().__init__()
-        self._app = app
+        self._parent = parent
+        self._model = model
+        self._client = client
+        self._notices = notices
         self._job: _Job | None = None
         self.dialog: QProgressDialog | None = None
-        app.client.worker.heatmaps_stage.connect(self._on_stage)
-        app.client.worker.heatmaps_done.connect(self._on_done)
+        client.worker.heatmaps_stage.connect(self._on_stage)
+        client.worker.heatmaps_done.connect(self._on_done)
 
     @property
     def running(self) -> bool:
@@ -63,15 +74,15 @@ class HeatmapExport(QObject):
     def start(self, path: Path) -> bool:
         """Compute every annotated pair's maps, then write ``path`` and its heatmap folder."""
         if self.running:
-            self._app.report_error("An export with heatmaps is still running; wait for it to end.")
+            self._notices.report_error("An export with heatmaps is still running; wait for it to end.")
             return False
-        if self._app.tuning.running:
-            self._app.report_error("A prompt is being tuned on the engine; export with heatmaps once it has ended.")
+        if self._model.job is not None:
+            self._notices.report_error("A prompt is being tuned on the engine; export with heatmaps once it has ended.")
             return False
-        session = self._app.session
+        session = self._model.session
         document = to_document(session)
         if not document.pairs:
-            self._app.report_error("Nothing to export yet: add points to a pair first.")
+            self._notices.report_error("Nothing to export yet: add points to a pair first.")
             return False
         pairs = tuple(
             PairPoints(
@@ -89,11 +100,12 @@ class HeatmapExport(QObject):
             pairs=pairs,
             variants=variants,
             localisation=settings.localisation,
-            engine=self._app.preferences.engine_config(),
+            engine=self._model.preferences.engine_config(),
             refuse_fallback=settings.compare.active,
         )
         self._job = _Job(path, session, document, variants[0].name)
-        self.dialog = QProgressDialog("Waiting for the engine…", "Cancel", 0, 100, self._app.window)
+        self._model.set_job(JOB)
+        self.dialog = QProgressDialog("Waiting for the engine…", "Cancel", 0, 100, self._parent)
         self.dialog.setWindowTitle("Exporting with heatmaps")
         self.dialog.setWindowModality(Qt.WindowModality.WindowModal)
         self.dialog.setMinimumDuration(0)
@@ -101,7 +113,7 @@ class HeatmapExport(QObject):
         self.dialog.setAutoReset(False)
         self.dialog.canceled.connect(self.cancel)
         self.dialog.show()
-        self._app.client.heatmaps(request)
+        self._client.heatmaps(request)
         return True
 
     @Slot()
@@ -109,9 +121,9 @@ class HeatmapExport(QObject):
         """Stop the computation at its next stage; whatever it still answers is dropped."""
         if self._job is not None and not self._job.cancelled:
             self._job.cancelled = True
-            self._app.client.stop_heatmaps()
+            self._client.stop_heatmaps()
             self._close_dialog()
-            self._app.notify("Cancelling the export…")
+            self._notices.notify("Cancelling the export…")
 
     @Slot(str, float)
     def _on_stage(self, stage: str, fraction: float) -> None:
@@ -124,24 +136,25 @@ class HeatmapExport(QObject):
         job, self._job = self._job, None
         if job is None:
             return  # not an export of this window
+        self._model.set_job(None)
         self._close_dialog()
         written: list[Path] = []
         if job.cancelled or outcome.cancelled:
-            self._app.notify("Export cancelled; nothing was written.")
+            self._notices.notify("Export cancelled; nothing was written.")
         elif outcome.error:
-            self._app.report_error(f"export failed: {outcome.error}")
-        elif job.session is not self._app.session:
-            self._app.report_error("Another session was opened during the export; nothing was written.")
+            self._notices.report_error(f"export failed: {outcome.error}")
+        elif job.session is not self._model.session:
+            self._notices.report_error("Another session was opened during the export; nothing was written.")
         else:
             try:
                 written = _write(job, outcome.results)
             except Exception as exc:  # the window must survive whatever goes wrong while writing
                 traceback.print_exc(file=sys.stderr)
-                self._app.report_error(f"export failed, nothing was written: {exc}")
+                self._notices.report_error(f"export failed, nothing was written: {exc}")
             else:
                 maps = written[1:]
                 where = f" in {maps[0].parent}/" if maps else ""
-                self._app.notify(f"Exported {written[0]} and {len(maps)} heatmap file(s){where}.")
+                self._notices.notify(f"Exported {written[0]} and {len(maps)} heatmap file(s){where}.")
         self.finished.emit(written)
 
     def _close_dialog(self) -> None:
@@ -176,12 +189,10 @@ def _write(job: _Job, results: tuple[PairHeatmaps, ...]) -> list[Path]:
         if all(run.run_id != run_id for run in document.runs):
             document.runs.append(Run(run_id, result.run))
         rows = {point_id: row for row, point_id in enumerate(result.point_ids)}
-        for keypoint in record.keypoints:
+        for index, keypoint in enumerate(record.keypoints):
             row = rows[keypoint.id]
             xy = (float(result.matches.match_xy[row, 0]), float(result.matches.match_xy[row, 1]))
-            fresh = Prediction(run_id, xy, round(float(result.matches.confidence[row]), 6))
-            keypoint.predictions = [p for p in keypoint.predictions if p.run_id != run_id] + [fresh]
-            if result.variant == job.primary and keypoint.status == "predicted":
-                keypoint.trg_xy = xy
+            fresh = Prediction(run_id, xy, round(float(result.matches.confidence[row]), CONFIDENCE_DIGITS))
+            record.keypoints[index] = keypoint.with_prediction(fresh, primary=result.variant == job.primary)
         maps.setdefault(result.pair_id, {})[run_id] = {point_id: result.maps[row] for point_id, row in rows.items()}
     return save_with_heatmaps(document, maps, job.path)

@@ -10,19 +10,19 @@ preview, or arriving after the cursor left, are dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from engine import LoadedImage
 from engine.frames import GridFrame
 
-from ..model.session import Session
+from ..model.app_model import AppModel
+from ..model.settings import SessionSettings
 from ..views.pair_canvas import SOURCE
 from ..worker.engine_client import EngineClient
 from ..worker.messages import PreviewAnswer, PreviewRequest
+from .computation import ComputationController
 
 THROTTLE_MS = 30
 
@@ -43,8 +43,8 @@ class HoverPreviewController(QObject):
 
     Args:
         client: the engine thread.
-        session, images: the open session and its pair's decoded images.
-        engine_busy: whether the engine is computing a request (its answer to a preview would wait
+        model: the app model (the open pair, its images, the display settings).
+        computation: whether the engine is computing a request (its answer to a preview would wait
             for the end of an extraction, so a moved cursor hides the old preview meanwhile).
 
     Signals:
@@ -57,18 +57,11 @@ class HoverPreviewController(QObject):
 
     changed = Signal()
 
-    def __init__(
-        self,
-        client: EngineClient,
-        session: Callable[[], Session],
-        images: Callable[[], tuple[LoadedImage, LoadedImage] | None],
-        engine_busy: Callable[[], bool],
-    ) -> None:
+    def __init__(self, client: EngineClient, model: AppModel, computation: ComputationController) -> None:
         super().__init__()
         self._client = client
-        self._session = session
-        self._images = images
-        self._engine_busy = engine_busy
+        self._model = model
+        self._computation = computation
         self.previews: dict[str, Preview] = {}
         self.sent = 0
         self._latest_id = 0
@@ -80,6 +73,8 @@ class HoverPreviewController(QObject):
         self._timer.setInterval(THROTTLE_MS)
         self._timer.timeout.connect(self._send)
         client.worker.preview.connect(self._on_answer)
+        model.settings_changed.connect(self._on_settings_changed)
+        model.images_changed.connect(self._on_images_changed)
 
     @property
     def cooling_down(self) -> bool:
@@ -88,14 +83,14 @@ class HoverPreviewController(QObject):
 
     @Slot(int, float, float)
     def cursor_moved(self, panel: int, x: float, y: float) -> None:
-        images = self._images()
+        images = self._model.images
         on_source = panel == SOURCE and images is not None
         if not on_source or not (-0.5 <= x <= images[0].width - 0.5 and -0.5 <= y <= images[0].height - 0.5):
             self.clear()
             return
-        if not self._session().settings.display.hover_preview:
+        if not self._model.session.settings.display.hover_preview:
             return
-        if self.previews and self._engine_busy():
+        if self.previews and not self._computation.idle:
             self._show({})  # the answer waits for an extraction: do not leave the old one standing
         self._pending = (x, y)
         if not self._timer.isActive():
@@ -114,14 +109,14 @@ class HoverPreviewController(QObject):
         the shown preview stays until the new answer replaces it, so nothing flickers."""
         if self._hovered is None or self._pending is not None:
             return
-        active = {variant.name for variant in self._session().settings.active_variants()}
+        active = {variant.name for variant in self._model.session.settings.active_variants()}
         if self._request_context() != self._last_request or not active <= set(self.previews):
             self._pending = self._hovered
             if not self._timer.isActive():
                 self._send()
 
     def _request_context(self) -> tuple[object, ...] | None:
-        session, images = self._session(), self._images()
+        session, images = self._model.session, self._model.images
         if images is None or session.pair is None:
             return None
         settings = session.settings
@@ -131,7 +126,7 @@ class HoverPreviewController(QObject):
         context = self._request_context()
         if self._pending is None or context is None:
             return
-        if not self._session().settings.display.hover_preview:
+        if not self._model.session.settings.display.hover_preview:
             self.clear()
             return
         source_digest, target_digest, variants, localisation = context
@@ -153,6 +148,13 @@ class HoverPreviewController(QObject):
                 for name, variant in answer.variants.items()
             }
         )
+
+    def _on_images_changed(self, _images: object) -> None:
+        self.clear()  # previews of the other pair's images
+
+    def _on_settings_changed(self, old: SessionSettings, new: SessionSettings) -> None:
+        if old.display.hover_preview and not new.display.hover_preview:
+            self.clear()
 
     def _show(self, previews: dict[str, Preview]) -> None:
         if previews or self.previews:

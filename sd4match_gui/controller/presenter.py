@@ -1,4 +1,4 @@
-"""Session and engine state -> what the views show (markers, lines, heatmaps, titles, tables).
+"""The model (session and engine results) -> what the views show (markers, lines, heatmaps, titles, tables).
 
 Pure drawing: nothing here changes the session. :meth:`Presenter.render` redraws everything, so
 no view can be left out of date; what it builds per point is kept while the point is unchanged
@@ -14,17 +14,17 @@ from typing import TypeVar
 from pyqtgraph import ViewBox
 
 from engine.errors import EngineError
+from engine.export.document import VISIBILITY_NAMES, Keypoint, Point
 from engine.render import point_colour
 from engine.variants import Variant
 
 from ..main_window import MainWindow
 from ..model.comparison import comparison_rows, errors, pck_by_alpha, pck_rule, pck_threshold, references
-from ..model.correspondence import VISIBILITY_NAMES, Correspondence, Point
+from ..model.results import Results
 from ..model.session import Session
 from ..views.compare_panel import VariantRow, pck_summary
 from ..views.connection_lines import Link
 from ..views.markers import Marker
-from .computation import ComputationController
 from .hover_preview import HoverPreviewController
 
 REFERENCE_COLOUR = (255, 255, 255)
@@ -66,9 +66,9 @@ class PointMemo:
     """
 
     def __init__(self) -> None:
-        self._values: dict[Hashable, tuple[Correspondence, object, object]] = {}
+        self._values: dict[Hashable, tuple[Keypoint, object, object]] = {}
 
-    def get(self, key: Hashable, point: Correspondence, inputs: T, make: Callable[[Correspondence, T], R]) -> R:
+    def get(self, key: Hashable, point: Keypoint, inputs: T, make: Callable[[Keypoint, T], R]) -> R:
         cached = self._values.get(key)
         if cached is not None and cached[0] is point and cached[1] == inputs:
             return cached[2]  # type: ignore[return-value]
@@ -80,9 +80,9 @@ class PointMemo:
 class Presenter:
     """Draws the state into the window."""
 
-    def __init__(self, window: MainWindow, computation: ComputationController, hover: HoverPreviewController) -> None:
+    def __init__(self, window: MainWindow, results: Results, hover: HoverPreviewController) -> None:
         self._window = window
-        self._computation = computation
+        self._results = results
         self._hover = hover
         self._memo = PointMemo()
 
@@ -109,7 +109,7 @@ class Presenter:
             if preview is not None:
                 scores, frame = preview.scores, preview.frame
             else:
-                heatmap = self._computation.heatmap_for(variant.name, pair_id, session.selected)
+                heatmap = self._results.heatmap_for(variant.name, pair_id, session.selected)
                 scores, frame = (heatmap.scores, heatmap.frame) if heatmap else (None, None)
             panel.set_heatmap_style(display.colormap, display.opacity, display.heatmap_visible)
             panel.set_heatmap(scores, frame)
@@ -126,8 +126,8 @@ class Presenter:
         variants = session.settings.active_variants()
         for panel, variant in zip(self._window.canvas.targets, variants, strict=False):
             panel.set_title(self._target_title(session, variant))
-            panel.set_stale(self._computation.is_stale(variant.name))
-        for name, state in self._computation.states.items():
+            panel.set_stale(self._results.is_stale(variant.name))
+        for name, state in self._results.states.items():
             self._window.compare_panel.variants.set_progress(name, state.text, state.fraction)
 
     def show_request_state(self, session: Session) -> None:
@@ -142,12 +142,15 @@ class Presenter:
             count = len(session.points())
             label.setText(f"{count} point(s) · click the source to add one" if session.pair else "")
             return
-        run_id = self._computation.variant_runs.get(session.settings.active_variants()[0].name)
+        run_id = self._results.variant_runs.get(session.settings.active_variants()[0].name)
         record = point.prediction(run_id) if run_id else None
-        state = self._computation.states.get(session.settings.active_variants()[0].name)
+        state = self._results.states.get(session.settings.active_variants()[0].name)
         waiting = state.text if state is not None and state.failed else "predicting…"  # failed: nothing comes
-        confidence = f"confidence {record.confidence:.2f}" if record else waiting
-        if record is not None and self._computation.is_stale(session.settings.active_variants()[0].name):
+        if record is None:
+            confidence = waiting
+        else:
+            confidence = "confidence unknown" if record.confidence is None else f"confidence {record.confidence:.2f}"
+        if record is not None and self._results.is_stale(session.settings.active_variants()[0].name):
             confidence += " (stale: " + ("cancelled" if state is not None and state.failed else "recomputing…") + ")"
         name = f" “{point.label}”" if point.label else ""
         visibility = VISIBILITY_NAMES[point.visibility]
@@ -155,7 +158,7 @@ class Presenter:
 
     # ---- parts ----
 
-    def _draw_source(self, session: Session, points: list[Correspondence]) -> None:
+    def _draw_source(self, session: Session, points: list[Keypoint]) -> None:
         canvas = self._window.canvas
         canvas.source.set_title(f"source · {session.pair.source.name}" if session.pair else "source")
         canvas.source.set_markers(
@@ -163,28 +166,28 @@ class Presenter:
         )
 
     @staticmethod
-    def _source_marker(point: Correspondence, selected: bool) -> Marker:
+    def _source_marker(point: Keypoint, selected: bool) -> Marker:
         return Marker(point.id, point.src_xy, point_colour(point.id), str(point.number), "source", selected)
 
     def _draw_targets(
-        self, session: Session, variants: list[Variant], points: list[Correspondence], truth: dict[int, Point]
+        self, session: Session, variants: list[Variant], points: list[Keypoint], truth: dict[int, Point]
     ) -> None:
         comparing = session.settings.compare.active
         for index, (panel, variant) in enumerate(zip(self._window.canvas.targets, variants, strict=False)):
             panel.set_title(self._target_title(session, variant))
-            run_id = self._computation.variant_runs.get(variant.name) if comparing else None
+            run_id = self._results.variant_runs.get(variant.name) if comparing else None
             colour = variant_colour(index) if comparing else None
             markers = []
             for point in points:
                 inputs = (point.id == session.selected, truth.get(point.id), run_id, colour)
                 markers += self._memo.get(("target", index, point.id), point, inputs, self._target_markers)
             panel.set_markers(markers)
-            panel.set_stale(self._computation.is_stale(variant.name))
+            panel.set_stale(self._results.is_stale(variant.name))
         self.show_heatmaps(session)
 
     @staticmethod
     def _target_markers(
-        point: Correspondence, inputs: tuple[bool, Point | None, str | None, tuple[int, int, int] | None]
+        point: Keypoint, inputs: tuple[bool, Point | None, str | None, tuple[int, int, int] | None]
     ) -> list[Marker]:
         """A point's markers on a target: its target (in comparison mode, the variant's prediction
         in the variant's ``colour``) and its reference where that differs."""
@@ -202,7 +205,7 @@ class Presenter:
             markers.append(Marker(point.id, reference, REFERENCE_COLOUR, "", "reference", False))
         return markers
 
-    def _draw_lines(self, session: Session, variants: list[Variant], points: list[Correspondence]) -> None:
+    def _draw_lines(self, session: Session, variants: list[Variant], points: list[Keypoint]) -> None:
         canvas = self._window.canvas
         if not session.settings.display.lines_visible:
             canvas.lines.set_links([])
@@ -214,22 +217,22 @@ class Presenter:
         elif session.selected_point is not None:  # one fan of lines, from the selected point to each variant
             point = session.selected_point
             for index, (panel, variant) in enumerate(zip(canvas.targets, variants, strict=False)):
-                run_id = self._computation.variant_runs.get(variant.name)
+                run_id = self._results.variant_runs.get(variant.name)
                 record = point.prediction(run_id) if run_id else None
                 if record is not None:
                     links.append(Link(point.src_xy, panel.view, record.xy, variant_colour(index)))
         canvas.lines.set_links(links)
 
     @staticmethod
-    def _link(point: Correspondence, view: ViewBox) -> Link:
+    def _link(point: Keypoint, view: ViewBox) -> Link:
         return Link(point.src_xy, view, point.trg_xy, point_colour(point.id))
 
     def _fill_points_table(
-        self, session: Session, primary: Variant, points: list[Correspondence], truth: dict[int, Point]
+        self, session: Session, primary: Variant, points: list[Keypoint], truth: dict[int, Point]
     ) -> None:
         """Confidence and error of the primary variant per point; its PCK on the pair in the status
         bar (outside comparison mode, where the comparison panel shows every variant's)."""
-        run_id = self._computation.variant_runs.get(primary.name)
+        run_id = self._results.variant_runs.get(primary.name)
         runs = {primary.name: run_id} if run_id else {}
         size = self._target_size(session)
         confidences = {}
@@ -247,7 +250,7 @@ class Presenter:
         label.setText(pck_summary({primary.name: pck_by_alpha(rows, primary.name, threshold)}, len(truth)))
         label.setToolTip(f"theta = {threshold:.1f} px, {THETA_RULES[pck_rule(session.pair)]}")
 
-    def _fill_comparison(self, session: Session, points: list[Correspondence], truth: dict[int, Point]) -> None:
+    def _fill_comparison(self, session: Session, points: list[Keypoint], truth: dict[int, Point]) -> None:
         panel = self._window.compare_panel
         settings = session.settings
         panel.set_active(settings.compare.active)
@@ -275,11 +278,9 @@ class Presenter:
             panel.table.set_rows([], [])
             panel.summary.setText(COMPARE_OFF if not settings.compare.active else "")
             return
-        run_ids = {
-            v.name: self._computation.variant_runs[v.name] for v in enabled if v.name in self._computation.variant_runs
-        }
+        run_ids = {v.name: self._results.variant_runs[v.name] for v in enabled if v.name in self._results.variant_runs}
         rows = comparison_rows(points, run_ids, size, truth)
-        failed = {name: state.text for name, state in self._computation.states.items() if state.failed}
+        failed = {name: state.text for name, state in self._results.states.items() if state.failed}
         panel.table.set_rows(rows, [v.name for v in enabled], failed)
         threshold = pck_threshold(session.pair, size)
         panel.set_summary({name: pck_by_alpha(rows, name, threshold) for name in run_ids}, len(truth))
@@ -293,12 +294,12 @@ class Presenter:
         return target.width, target.height
 
     def _target_title(self, session: Session, variant: Variant) -> str:
-        state = self._computation.states.get(variant.name)
+        state = self._results.states.get(variant.name)
         if session.settings.compare.active:
             name = variant.name + (" (exploratory)" if variant.exploratory else "")
         else:
             name = f"target · {session.pair.target.name}" if session.pair else "target"
-        stale = " — stale results" if self._computation.is_stale(variant.name) else ""
+        stale = " — stale results" if self._results.is_stale(variant.name) else ""
         if state is None or state.text == "done":
             return name + stale
         if state.failed:

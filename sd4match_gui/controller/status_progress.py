@@ -8,12 +8,11 @@ sessions have no fractions, so their bar just moves until the read is delivered 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Slot
 
 from ..main_window import MainWindow
-from ..model.session import Session
+from ..model.app_model import AppModel
 from ..worker.messages import ProgressReport
 from .background import BackgroundLoader
 from .computation import ComputationController
@@ -30,14 +29,14 @@ class StatusProgress(QObject):
         window: MainWindow,
         computation: ComputationController,
         presenter: Presenter,
-        session: Callable[[], Session],
+        model: AppModel,
         loader: BackgroundLoader,
     ) -> None:
         super().__init__()
         self._window = window
         self._computation = computation
         self._presenter = presenter
-        self._session = session
+        self._model = model
         self._last: ProgressReport | None = None
         self._delay = QTimer(self)
         self._delay.setSingleShot(True)
@@ -65,7 +64,7 @@ class StatusProgress(QObject):
         if report is None or self._computation.idle:
             return
         self._window.progress.show_stage(report.text, report.fraction)
-        self._presenter.show_variant_states(self._session())
+        self._presenter.show_variant_states(self._model.session)
 
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:
@@ -73,7 +72,7 @@ class StatusProgress(QObject):
             self._delay.stop()
             self._last = None
             self._window.progress.hide()
-            self._presenter.show_variant_states(self._session())
+            self._presenter.show_variant_states(self._model.session)
 
     @Slot(str)
     def _show_loading(self, description: str) -> None:

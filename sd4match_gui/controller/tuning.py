@@ -15,15 +15,18 @@ from PySide6.QtCore import QObject, Slot
 
 from engine.errors import EngineError
 
+from ..main_window import MainWindow
+from ..model.app_model import AppModel
 from ..model.settings import TunedPrompt
 from ..model.tuning import DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, SessionPoints, default_set_name, session_points
 from ..views.tune_dialog import TuneChoices, TuneDialog
+from ..worker.engine_client import EngineClient
 from ..worker.messages import TrainingOutcome, TrainingRequest
+from .notices import Notices
+from .settings_actions import SettingsActions
 
 if TYPE_CHECKING:
     from engine.training import EpochReport, StepReport
-
-    from .app_controller import AppController
 
 NO_POINTS = (
     "No accepted or corrected points in this session yet. Accept predictions (Enter) or correct them "
@@ -32,24 +35,38 @@ NO_POINTS = (
 
 
 EXPORT_RUNNING = "An export with heatmaps holds the engine; tune once it has ended."
+JOB = "tuning"  # the model's job while a run holds the engine
 
 
 class TuningController(QObject):
     """The "Tune a prompt" command of one window.
+
+    Args:
+        window: the dialog's parent.
+        model: the session to learn from; its job is :data:`JOB` while a run holds the engine.
+        client: the engine thread.
+        notices: the window's messages.
+        settings: puts a tuned prompt into the comparison list and turns comparison on.
 
     Attributes:
         dialog: created on first use.
         outcome: how the last run ended (None while none has).
     """
 
-    def __init__(self, app: AppController) -> None:
+    def __init__(
+        self, window: MainWindow, model: AppModel, client: EngineClient, notices: Notices, settings: SettingsActions
+    ) -> None:
         super().__init__()
-        self._app = app
+        self._window = window
+        self._model = model
+        self._client = client
+        self._notices = notices
+        self._settings = settings
         self.dialog: TuneDialog | None = None
         self.outcome: TrainingOutcome | None = None
         self._request: TrainingRequest | None = None
         self._category: str | None = None
-        worker = app.client.worker
+        worker = client.worker
         worker.training_stage.connect(self._on_stage)
         worker.training_step.connect(self._on_step)
         worker.training_epoch.connect(self._on_epoch)
@@ -62,15 +79,15 @@ class TuningController(QObject):
 
     def open_dialog(self) -> None:
         """Show the dialog with defaults for this session's data."""
-        data = session_points(self._app.session)
+        data = session_points(self._model.session)
         if self.dialog is None:
-            self.dialog = TuneDialog(self._app.window)
+            self.dialog = TuneDialog(self._window)
             self.dialog.start_clicked.connect(self.start)
             self.dialog.resume_clicked.connect(self.resume)
             self.dialog.stop_clicked.connect(self.stop)
             defaults = TuneChoices(
                 "single",
-                default_set_name(self._app.session),
+                default_set_name(self._model.session),
                 DEFAULT_EPOCHS,
                 data.default_batch,
                 DEFAULT_LEARNING_RATE,
@@ -88,11 +105,11 @@ class TuningController(QObject):
         from engine.training import TrainingConfig
 
         assert self.dialog is not None
-        choices, data = self.dialog.values(), session_points(self._app.session)
+        choices, data = self.dialog.values(), session_points(self._model.session)
         if not data.points:
             self.dialog.show_message(NO_POINTS, error=True)
             return
-        features = self._app.session.settings.features
+        features = self._model.session.settings.features
         try:
             config = TrainingConfig(
                 choices.variant,
@@ -107,10 +124,10 @@ class TuningController(QObject):
         except EngineError as exc:
             self.dialog.show_message(str(exc), error=True)
             return
-        session = self._app.session
+        session = self._model.session
         provenance = {"kind": "sd4match-gui session", "root": str(session.path or "this untitled session")}
         self._category = data.single_category if choices.variant == "class" else None
-        engine = self._app.preferences.engine_config()
+        engine = self._model.preferences.engine_config()
         self._submit(TrainingRequest(config, data.document, provenance, engine, overwrite=choices.overwrite))
 
     @Slot()
@@ -120,7 +137,7 @@ class TuningController(QObject):
 
     @Slot()
     def stop(self) -> None:
-        self._app.client.stop_training()
+        self._client.stop_training()
         if self.dialog is not None:
             self.dialog.show_stage("stopping after the current step…")
 
@@ -147,6 +164,7 @@ class TuningController(QObject):
     @Slot(object)
     def _on_done(self, outcome: TrainingOutcome) -> None:
         self.outcome = outcome
+        self._model.set_job(None)
         dialog, result = self.dialog, outcome.result
         stopped = result is not None and result.stopped
         if dialog is not None:
@@ -164,30 +182,31 @@ class TuningController(QObject):
         assert self._request is not None
         config = self._request.config
         tuned = TunedPrompt(config.variant, config.prompt_set, self._category)
-        self._app.settings.add_tuned(tuned)
+        self._settings.add_tuned(tuned)
         text = f"Tuned '{tuned.name}' and added it to the comparison list."
         if dialog is not None:
             dialog.show_stage(f"done: {result.steps_done} step(s)")
             dialog.show_message(text)
-        self._app.offer(text, "Compare now", lambda: self._app.settings.set_compare_mode(True))
+        self._notices.offer(text, "Compare now", lambda: self._settings.set_compare_mode(True))
 
     # ---- internals ----
 
     def _submit(self, request: TrainingRequest) -> None:
         assert self.dialog is not None
-        if self._app.heatmap_export.running:
+        if self._model.job not in (None, JOB):
             self.dialog.show_message(EXPORT_RUNNING, error=True)
             return
         self._request = request
         self.outcome = None
+        self._model.set_job(JOB)
         if not request.resume:
             self.dialog.clear_curve()
         self.dialog.set_running(True, resumable=False)
         self.dialog.show_stage("waiting for the engine…")
-        self._app.client.train(request)
+        self._client.train(request)
 
     def _describe(self, data: SessionPoints) -> str:
-        features = self._app.session.settings.features
+        features = self._model.session.settings.features
         categories = ", ".join(f"{name or 'no category'} ({count})" for name, count in sorted(data.categories.items()))
         where = f"; categories: {categories}" if categories else ""
         return (

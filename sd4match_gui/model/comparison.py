@@ -19,8 +19,8 @@ import numpy as np
 
 from engine.comparison import prediction_spread
 from engine.evaluation.pck import correct_points, reference_length, regularise_coordinates
+from engine.export.document import Keypoint, Point
 
-from .correspondence import Correspondence, Point
 from .pairs import PairEntry
 
 PCK_ALPHAS = (0.05, 0.1)
@@ -37,9 +37,7 @@ def pck_threshold(pair: PairEntry, image_size: tuple[int, int]) -> float:
     return reference_length(pck_rule(pair), truth, pair.target_bbox, *image_size)
 
 
-def references(
-    pair: PairEntry, points: list[Correspondence], image_size: tuple[int, int] | None = None
-) -> dict[int, Point]:
+def references(pair: PairEntry, points: list[Keypoint], image_size: tuple[int, int] | None = None) -> dict[int, Point]:
     """Point id -> the target its errors are measured against: the dataset's ground truth where the
     point is a ground-truth keypoint (same source position), else the user's approved target.
 
@@ -65,7 +63,7 @@ class VariantCell:
     """One variant's answer for one point."""
 
     xy: Point
-    confidence: float
+    confidence: float | None  # None when the file it was read from had none
     error: float | None  # distance to the reference, when there is one
 
 
@@ -80,7 +78,7 @@ class ComparisonRow:
         reference: the point errors are measured against: ground truth or the user's approved target.
     """
 
-    point: Correspondence
+    point: Keypoint
     cells: dict[str, VariantCell]
     spread_px: float | None
     spread_fraction: float | None
@@ -88,7 +86,7 @@ class ComparisonRow:
 
 
 def comparison_rows(
-    points: list[Correspondence],
+    points: list[Keypoint],
     run_ids: dict[str, str],
     image_size: tuple[int, int],
     references: dict[int, Point],

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from engine.datasets import PairSample, open_dataset
 from engine.errors import DocumentError, ImageError
+from engine.export.document import Keypoint
 from engine.images import IMAGE_SUFFIXES
 
-from .correspondence import Correspondence
 from .pairs import GroundTruth, PairEntry, pair_id_for
 
 PAIR_LIST_NAMES = ("pairs.txt", "pairs.csv")
@@ -108,13 +108,13 @@ def pairs_from_dataset(dataset: DatasetRef) -> tuple[list[PairEntry], int]:
     return pairs, len(samples) - len(pairs)
 
 
-def ground_truth_points(pair: PairEntry) -> list[Correspondence]:
+def ground_truth_points(pair: PairEntry) -> list[Keypoint]:
     """The dataset's keypoints as the pair's starting points: sources placed, targets to predict.
 
     The ground-truth targets are not copied into the points; they stay in ``pair.ground_truth``
     as the reference the comparison measures errors against.
     """
-    return [Correspondence(id=i, src_xy=truth.src_xy, label=truth.label) for i, truth in enumerate(pair.ground_truth)]
+    return [Keypoint(id=i, src_xy=truth.src_xy, label=truth.label) for i, truth in enumerate(pair.ground_truth)]
 
 
 def _labels(sample: PairSample) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .correspondence import Correspondence
+from engine.export.document import Keypoint
 
 if TYPE_CHECKING:
     from .session import Session
@@ -31,8 +31,8 @@ class PointEdit:
 
     description: str
     pair_id: str
-    before: Correspondence | None
-    after: Correspondence | None
+    before: Keypoint | None
+    after: Keypoint | None
 
     @property
     def point_id(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .correspondence import Point
+from engine.export.document import Point
 
 BBox = tuple[float, float, float, float]  # x1, y1, x2, y2 in original pixels
 

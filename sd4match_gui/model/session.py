@@ -6,12 +6,10 @@ Point coordinates are original-image pixels ((0, 0) = centre of the top-left pix
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-from engine.export.document import ImageRef
+from engine.export.document import ImageRef, Keypoint, Point
 
-from .correspondence import Correspondence, Point
 from .datasets import DatasetRef
 from .history import History, PointEdit
 from .pairs import PairEntry
@@ -44,7 +42,7 @@ class Session:
         self.path: Path | None = None
         self.images: dict[Path, ImageRef] = {}
         self.dataset: DatasetRef | None = None
-        self._points: dict[str, dict[int, Correspondence]] = {}
+        self._points: dict[str, dict[int, Keypoint]] = {}
 
     # ---- pairs ----
 
@@ -69,18 +67,18 @@ class Session:
 
     # ---- points ----
 
-    def points(self, pair_id: str | None = None) -> list[Correspondence]:
+    def points(self, pair_id: str | None = None) -> list[Keypoint]:
         """Points of a pair (default: the open one), by id."""
         pair_id = pair_id or self._current_id()
         return sorted(self._points.get(pair_id, {}).values(), key=lambda p: p.id)
 
-    def point(self, point_id: int | None, pair_id: str | None = None) -> Correspondence | None:
+    def point(self, point_id: int | None, pair_id: str | None = None) -> Keypoint | None:
         if point_id is None:
             return None
         return self._points.get(pair_id or self._current_id(), {}).get(point_id)
 
     @property
-    def selected_point(self) -> Correspondence | None:
+    def selected_point(self) -> Keypoint | None:
         return self.point(self.selected)
 
     def annotated_pair_ids(self) -> list[str]:
@@ -90,7 +88,7 @@ class Session:
         existing = self._points.get(self._current_id(), {})
         return max(existing, default=-1) + 1
 
-    def replace_point(self, pair_id: str, point_id: int, point: Correspondence | None) -> None:
+    def replace_point(self, pair_id: str, point_id: int, point: Keypoint | None) -> None:
         """Low level: store ``point`` (or remove it when None). Undoable changes go through :meth:`edit`."""
         points = self._points.setdefault(pair_id, {})
         if point is None:
@@ -100,11 +98,11 @@ class Session:
         else:
             points[point_id] = point
 
-    def set_points(self, pair_id: str, points: list[Correspondence]) -> None:
+    def set_points(self, pair_id: str, points: list[Keypoint]) -> None:
         self._points[pair_id] = {p.id: p for p in points}
 
     def edit(
-        self, description: str, after: Correspondence | None, before_id: int | None = None, run: str | None = None
+        self, description: str, after: Keypoint | None, before_id: int | None = None, run: str | None = None
     ) -> PointEdit:
         """Make an undoable change to a point of the open pair and select what it touched; edits of
         one ``run`` kind (see :meth:`History.do`) in a row on one point are one undo step."""
@@ -129,7 +127,7 @@ class Session:
         point = self.point(point_id)
         if point is None or point.status == status or point.trg_xy is None:
             return None
-        return self.edit(f"mark point {status}", dataclasses.replace(point, status=status))
+        return self.edit(f"mark point {status}", point.changed(status=status))
 
     # ---- internals ----
 

@@ -9,22 +9,14 @@ are relative to the file.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from engine import atomic
 from engine.errors import DocumentError
-from engine.export.document import (
-    CorrespondenceDocument,
-    Keypoint,
-    PairRecord,
-    Prediction,
-    Run,
-    relative_path,
-    require_finite,
-)
+from engine.export.document import CorrespondenceDocument, Keypoint, PairRecord, Run, relative_path, require_finite
 
-from .correspondence import Correspondence, PredictionRecord
 from .datasets import pairs_from_dataset
 from .pairs import PairEntry
 from .session import Session
@@ -45,7 +37,7 @@ def to_document(session: Session) -> CorrespondenceDocument:
                     source=session.images[pair.source],
                     target=session.images[pair.target],
                     category=pair.category,
-                    keypoints=[_keypoint(p) for p in points],
+                    keypoints=points,
                 )
             )
     cited = {p.run_id for record in records for k in record.keypoints for p in k.predictions}
@@ -150,38 +142,19 @@ def import_document(session: Session, path: Path) -> int:
 # ---- conversions ----
 
 
-def _keypoint(point: Correspondence) -> Keypoint:
-    return Keypoint(
-        id=point.id,
-        src_xy=point.src_xy,
-        trg_xy=point.trg_xy,
-        label=point.label,
-        visibility=point.visibility,
-        status=point.status,
-        predictions=[Prediction(p.run_id, p.xy, round(p.confidence, 6)) for p in point.predictions],
-    )
-
-
-def _correspondence(keypoint: Keypoint, run_ids: dict[str, str]) -> Correspondence:
-    predictions = tuple(
-        PredictionRecord(run_ids.get(p.run_id, p.run_id), p.xy, p.confidence or 0.0) for p in keypoint.predictions
-    )
-    return Correspondence(
-        id=keypoint.id,
-        src_xy=keypoint.src_xy,
-        trg_xy=keypoint.trg_xy,
-        status=keypoint.status,
-        visibility=keypoint.visibility,
-        label=keypoint.label,
-        predictions=predictions,
-    )
+def _renumbered(keypoint: Keypoint, run_ids: dict[str, str]) -> Keypoint:
+    """``keypoint`` with its predictions citing the session's run ids (the point itself is unchanged)."""
+    if all(run_ids.get(p.run_id, p.run_id) == p.run_id for p in keypoint.predictions):
+        return keypoint
+    predictions = tuple(dataclasses.replace(p, run_id=run_ids.get(p.run_id, p.run_id)) for p in keypoint.predictions)
+    return dataclasses.replace(keypoint, predictions=predictions)
 
 
 def _merge_records(session: Session, records: list[PairRecord], run_ids: dict[str, str]) -> None:
     for record in records:
         session.images[record.source.path.resolve()] = record.source
         session.images[record.target.path.resolve()] = record.target
-        session.set_points(record.pair_id, [_correspondence(k, run_ids) for k in record.keypoints])
+        session.set_points(record.pair_id, [_renumbered(k, run_ids) for k in record.keypoints])
 
 
 def _entry_from_record(record: PairRecord) -> PairEntry:

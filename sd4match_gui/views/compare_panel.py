@@ -164,7 +164,8 @@ class CompareTable(QTableWidget):
                     if cell is None:
                         text = failed.get(name, "…")
                     else:
-                        text = f"{cell.xy[0]:.1f}, {cell.xy[1]:.1f}  ({cell.confidence:.2f})"
+                        confidence = "" if cell.confidence is None else f"  ({cell.confidence:.2f})"
+                        text = f"{cell.xy[0]:.1f}, {cell.xy[1]:.1f}{confidence}"
                     items.append(_text_item(text))
                 items.append(_number_item(row.spread_px, "max distance between variants, pixels"))
                 fraction = None if row.spread_fraction is None else 100 * row.spread_fraction

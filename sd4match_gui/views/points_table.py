@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-from ..model.correspondence import VISIBILITY_NAMES, Correspondence
+from engine.export.document import VISIBILITY_NAMES, Keypoint
 
 COLUMNS = ("#", "label", "status", "confidence", "error px", "visibility", "source x, y", "target x, y")
 LABEL_COLUMN = COLUMNS.index("label")
@@ -44,7 +44,7 @@ def _format_xy(xy: tuple[float, float] | None) -> str:
     return "—" if xy is None else f"{xy[0]:.1f}, {xy[1]:.1f}"
 
 
-def _row(point: Correspondence, confidence: float | None, error: float | None) -> tuple[str, ...]:
+def _row(point: Keypoint, confidence: float | None, error: float | None) -> tuple[str, ...]:
     return (
         str(point.number),
         point.label,
@@ -88,7 +88,7 @@ class PointsTable(QTableWidget):
         self._ids: list[int] = []
         self._rows: list[tuple[str, ...]] = []
         self._selected: int | None = None
-        self._formatted: dict[int, tuple[Correspondence, float | None, float | None, tuple[str, ...]]] = {}
+        self._formatted: dict[int, tuple[Keypoint, float | None, float | None, tuple[str, ...]]] = {}
         self._updating = False  # our own changes are not the user's (no signal blocking: see set_points)
 
     def sizeHint(self) -> QSize:
@@ -100,7 +100,7 @@ class PointsTable(QTableWidget):
 
     def set_points(
         self,
-        points: list[Correspondence],
+        points: list[Keypoint],
         confidences: dict[int, float],
         errors: dict[int, float],
         selected: int | None,
@@ -128,7 +128,7 @@ class PointsTable(QTableWidget):
         finally:
             self._updating = False
 
-    def _formatted_row(self, point: Correspondence, confidence: float | None, error: float | None) -> tuple[str, ...]:
+    def _formatted_row(self, point: Keypoint, confidence: float | None, error: float | None) -> tuple[str, ...]:
         """The texts of a point's row, formatted again only when the point or its numbers changed."""
         cached = self._formatted.get(point.id)
         if cached is not None and cached[0] is point and cached[1] == confidence and cached[2] == error:

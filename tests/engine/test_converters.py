@@ -4,6 +4,7 @@ labelme pairs; heatmap side files."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -171,7 +172,9 @@ def test_file_stem(text, stem):
 
 def one_pair_with_two_runs(document: CorrespondenceDocument) -> CorrespondenceDocument:
     pair = document.pairs[1]
-    pair.keypoints[0].predictions = [Prediction("class:cat", (3.0, 4.0)), Prediction("class/cat", (3.5, 4.0))]
+    pair.keypoints[0] = dataclasses.replace(
+        pair.keypoints[0], predictions=(Prediction("class:cat", (3.0, 4.0)), Prediction("class/cat", (3.5, 4.0)))
+    )
     return CorrespondenceDocument(pairs=[pair])
 
 
@@ -225,7 +228,8 @@ def test_the_json_schema_matches_the_writer(document, tmp_path):
     assert definitions["keypoint"]["properties"]["status"]["enum"] == list(STATUSES)
     assert definitions["keypoint"]["properties"]["visibility"]["enum"] == list(VISIBILITIES)
     document.runs.append(Run("r1", {"backend": "sift"}))
-    document.pairs[0].keypoints[0].predictions.append(Prediction("r1", (1.0, 2.0), 0.5))
+    keypoint = document.pairs[0].keypoints[0]
+    document.pairs[0].keypoints[0] = keypoint.with_prediction(Prediction("r1", (1.0, 2.0), 0.5), primary=False)
     written = document.to_dict(tmp_path)
     assert set(schema["required"]) <= set(written) and set(written) <= set(schema["properties"])
     pair = written["pairs"][0]

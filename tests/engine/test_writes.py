@@ -4,6 +4,7 @@ JSON names its own maps at every instant (checked with real SIGKILLs)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import stat
@@ -291,8 +292,11 @@ def test_a_prediction_naming_a_removed_map_is_cleared(tmp_path):
     save_with_heatmaps(export_document(0.25), export_maps(0.25), export)
     document = CorrespondenceDocument.load(export)
     document.runs = []
-    document.pairs[0].keypoints[0].predictions.append(Prediction("other", (0.0, 0.0)))
-    document.pairs[0].keypoints[0].predictions[0].run_id = "renamed"  # its map is not written again
+    keypoint = document.pairs[0].keypoints[0]
+    renamed = dataclasses.replace(keypoint.predictions[0], run_id="renamed")  # its map is not written again
+    document.pairs[0].keypoints[0] = dataclasses.replace(
+        keypoint, predictions=(renamed, *keypoint.predictions[1:], Prediction("other", (0.0, 0.0)))
+    )
     save_with_heatmaps(document, {"p": {"other": {0: np.zeros((3, 3))}}}, export)
     saved = CorrespondenceDocument.load(export)
     heatmaps = [p.heatmap for k in saved.pairs[0].keypoints for p in k.predictions]

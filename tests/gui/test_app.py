@@ -65,7 +65,7 @@ def test_without_weights_the_app_runs_on_sift_and_says_how_to_fetch_them(make_ap
     click(app.window.canvas, SOURCE, (200.0, 200.0))
     wait_idle(qtbot, app)
     assert app.session.point(0).trg_xy is not None
-    run = app.session.runs.details(app.computation.variant_runs["current"])
+    run = app.session.runs.details(app.model.results.variant_runs["current"])
     assert run["backend"] == "sift"
     assert not app.window.message_banner.isVisible()  # the fallback is not an error
 
@@ -127,7 +127,7 @@ def test_downloading_weights_reports_progress_and_rechecks(make_app, qtbot, tmp_
     monkeypatch.setattr(weights, "download_weights", fake_download)
     missing = Matcher(ModelSources(sd=str(tmp_path / "no-such-model")))
     app = make_app(missing, SIFT.__class__(backend="auto", size=SIFT.size), demo=False)
-    app.preferences = app.preferences.replace(sd="some-org/some-model")  # a hub id: the banner offers a download
+    app.model.preferences = app.preferences.replace(sd="some-org/some-model")  # a hub id: the banner offers a download
     app.client.check_weights(app.preferences.engine_config())
     qtbot.waitUntil(lambda: app.window.weights_banner.action.text().startswith("Download"))
     stages = []
@@ -149,7 +149,7 @@ def test_a_download_that_fails_unexpectedly_still_finishes_and_says_why(make_app
     monkeypatch.setattr(weights, "download_weights", broken_download)
     missing = Matcher(ModelSources(sd=str(tmp_path / "no-such-model")))
     app = make_app(missing, SIFT.__class__(backend="auto", size=SIFT.size), demo=False)
-    app.preferences = app.preferences.replace(sd="some-org/some-model")
+    app.model.preferences = app.preferences.replace(sd="some-org/some-model")
     with qtbot.waitSignal(app.settings.download.finished, timeout=10000) as finished:
         app.settings.start_download()
     [error] = finished.args

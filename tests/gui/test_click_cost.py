@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QImage
 
-from sd4match_gui.model.correspondence import Correspondence
+from engine.export.document import Keypoint
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.gui.conftest import wait_idle
 from tests.gui.helpers import click
@@ -19,7 +19,7 @@ def with_points(make_app, qtbot, sift_matcher, count: int):
     app = make_app(sift_matcher)
     rng = np.random.default_rng(0)
     spots = rng.uniform((10, 10), (360, 500), size=(count, 2))
-    app.session.set_points(app.session.pair.pair_id, [Correspondence(i, (x, y)) for i, (x, y) in enumerate(spots)])
+    app.session.set_points(app.session.pair.pair_id, [Keypoint(i, (x, y)) for i, (x, y) in enumerate(spots)])
     app.after_change()
     qtbot.waitUntil(lambda: app.computation.idle and all(p.trg_xy is not None for p in app.session.points()))
     app.window.canvas.viewport().repaint()

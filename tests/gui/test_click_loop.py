@@ -86,7 +86,7 @@ def test_heatmap_is_smooth_and_cells_sit_where_the_grid_frame_puts_them(app, qtb
     click(app.window.canvas, SOURCE, (100.0, 100.0))
     wait_idle(qtbot, app)
     panel = app.window.canvas.targets[0]
-    frame = app.computation.heatmaps["current"].frame
+    frame = app.model.results.heatmaps["current"].frame
     shown = panel.heatmap.image
     assert shown.shape == (frame.image_height, frame.image_width)  # resampled to the image, not one square a cell
     # Bilinear between cell centres: neighbouring pixels differ by at most a cell's full range over its width.
@@ -114,7 +114,7 @@ def test_click_on_target_corrects_the_selected_point(app, qtbot):
     point = app.session.point(0)
     assert point.status == "corrected"
     assert point.trg_xy == pytest.approx((120.0, 400.0), abs=pixel_tolerance(canvas, TARGET))
-    assert point.prediction(app.computation.variant_runs["current"]).xy == pytest.approx(predicted)
+    assert point.prediction(app.model.results.variant_runs["current"]).xy == pytest.approx(predicted)
     [marker] = canvas.targets[0].view.markers.markers
     assert marker.style == "corrected" and marker.xy == point.trg_xy
 
@@ -188,12 +188,12 @@ def test_changing_a_setting_repredicts_existing_points(make_app, qtbot, sift_mat
     app = make_app(sift_matcher, SIFT)
     click(app.window.canvas, SOURCE, (220.0, 330.0))
     wait_idle(qtbot, app)
-    first_run = app.computation.variant_runs["current"]
+    first_run = app.model.results.variant_runs["current"]
     settings = app.session.settings
     app.settings.set_engine(settings.prompt, settings.features, settings.localisation.__class__("argmax"))
     wait_idle(qtbot, app)
     point = app.session.point(0)
-    new_run = app.computation.variant_runs["current"]
+    new_run = app.model.results.variant_runs["current"]
     assert new_run != first_run and {p.run_id for p in point.predictions} == {first_run, new_run}
     assert app.session.runs.details(new_run)["matching"]["localisation"] == "argmax"
     assert point.trg_xy == point.prediction(new_run).xy

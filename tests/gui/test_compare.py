@@ -46,7 +46,7 @@ def test_one_view_per_variant(comparing):
         assert panel.heatmap.isVisible()  # the selected point's map under this variant
     assert len(colours) == len(names)  # each variant has its own marker colour
     # The variants really differ: the learned prompt and SIFT do not predict the same points.
-    runs = comparing.computation.variant_runs
+    runs = comparing.model.results.variant_runs
     assert (
         comparing.session.point(0).prediction(runs["single"]).xy
         != comparing.session.point(0).prediction(runs["sift"]).xy
@@ -110,7 +110,7 @@ def test_errors_and_pck_against_ground_truth(make_app, qtbot, sift_matcher, spai
     table = app.window.compare_panel.table
     table.sortItems(0)
     truth = [g.trg_xy for g in app.session.pair.ground_truth]
-    run = app.computation.variant_runs["sift"]
+    run = app.model.results.variant_runs["sift"]
     hand = [round(math.dist(p.prediction(run).xy, t), 4) for p, t in zip(points, truth, strict=True)]
     assert table.column_values("error sift") == pytest.approx(hand, abs=1e-4)
     threshold = 460  # longer side of the target box [150, 100, 400, 560]
@@ -155,8 +155,8 @@ def test_without_weights_comparison_offers_sift_sizes_instead_of_failed_views(ma
     names = ["sift@size=384", "sift@size=512", "sift@size=768"]
     assert [panel.title for panel in window.canvas.targets] == names  # all done: no state in the titles
     assert _one_size(window.canvas.targets)
-    assert all(app.computation.states[name].text == "done" for name in names)
-    predictions = {app.session.point(0).prediction(app.computation.variant_runs[name]).xy for name in names}
+    assert all(app.model.results.states[name].text == "done" for name in names)
+    predictions = {app.session.point(0).prediction(app.model.results.variant_runs[name]).xy for name in names}
     assert len(predictions) > 1  # really different inputs
     table = window.compare_panel.table
     assert "…" not in " ".join(str(value) for name in names for value in table.column_values(name))
@@ -208,7 +208,7 @@ def test_a_variant_unticked_while_computing_does_not_wait_forever(make_app, qtbo
     app.settings.set_variants("empty,sift")
     app.settings.set_compare_mode(True)
     app.open_demo()  # "empty" reports its first stage, then waits at the gate
-    states = app.computation.states
+    states = app.model.results.states
     qtbot.waitUntil(lambda: "empty" in states and states["empty"].text not in ("waiting", "done"))
     qtbot.mouseClick(app.window.compare_panel.variants.boxes["empty"], Qt.MouseButton.LeftButton)
     gate.set()

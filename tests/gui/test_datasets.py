@@ -62,7 +62,7 @@ def test_a_slow_dataset_read_leaves_the_window_working(make_app, qtbot, sift_mat
 
     # PF-Willow's own PCK rule: theta is the larger extent of the target keypoints.
     points, truth = app.session.points(), [g.trg_xy for g in app.session.pair.ground_truth]
-    run = app.computation.variant_runs["current"]
+    run = app.model.results.variant_runs["current"]
     errors = [math.dist(p.prediction(run).xy, t) for p, t in zip(points, truth, strict=True)]
     assert error_column(app) == [f"{e:.1f}" for e in errors]
     theta = float(np.ptp(np.array(truth), axis=0).max())

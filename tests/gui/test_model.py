@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,10 +10,9 @@ import pytest
 
 from engine import FeatureSettings, LocalisationSettings, PromptSpec
 from engine.errors import DocumentError
-from engine.export.document import ImageRef
+from engine.export.document import ImageRef, Keypoint, Prediction
 from sd4match_gui.model import datasets
 from sd4match_gui.model.comparison import comparison_rows, errors, pck, pck_by_alpha, pck_threshold, references
-from sd4match_gui.model.correspondence import Correspondence, PredictionRecord
 from sd4match_gui.model.pairs import GroundTruth, PairEntry
 from sd4match_gui.model.runs import RunRegistry
 from sd4match_gui.model.session import Session
@@ -30,8 +30,8 @@ def demo_session() -> Session:
     return session
 
 
-def add(session: Session, xy: tuple[float, float]) -> Correspondence:
-    point = Correspondence(id=session.next_point_id(), src_xy=xy)
+def add(session: Session, xy: tuple[float, float]) -> Keypoint:
+    point = Keypoint(id=session.next_point_id(), src_xy=xy)
     session.edit("add", point)
     return point
 
@@ -58,7 +58,7 @@ class TestEditsAndHistory:
 
     def test_moving_the_source_drops_predictions(self):
         session = demo_session()
-        point = add(session, (10, 20)).with_prediction(PredictionRecord("r1", (3, 4), 0.5), primary=True)
+        point = add(session, (10, 20)).with_prediction(Prediction("r1", (3, 4), 0.5), primary=True)
         session.replace_point(session.pair.pair_id, point.id, point)
         assert session.point(0).trg_xy == (3, 4)
         session.move_point(0, (11, 21))
@@ -66,8 +66,8 @@ class TestEditsAndHistory:
         assert moved.src_xy == (11, 21) and moved.trg_xy is None and moved.predictions == ()
 
     def test_primary_prediction_does_not_overwrite_an_approved_target(self):
-        point = Correspondence(0, (1, 1)).corrected((9, 9))
-        updated = point.with_prediction(PredictionRecord("r2", (2, 2), 0.9), primary=True)
+        point = Keypoint(0, (1, 1)).corrected((9, 9))
+        updated = point.with_prediction(Prediction("r2", (2, 2), 0.9), primary=True)
         assert updated.trg_xy == (9, 9) and updated.prediction("r2").xy == (2, 2)
 
     def test_undo_reopens_the_pair_of_the_edit(self, tmp_path):
@@ -94,13 +94,13 @@ def test_run_registry_gives_equal_details_one_id():
 
 class TestComparison:
     def test_spread_needs_two_predictions(self):
-        point = Correspondence(0, (1, 1), predictions=(PredictionRecord("r1", (10, 10), 0.9),))
+        point = Keypoint(0, (1, 1), predictions=(Prediction("r1", (10, 10), 0.9),))
         [row] = comparison_rows([point], {"a": "r1", "b": "r2"}, (200, 100), {})
         assert row.spread_px is None and row.cells["a"].error is None
 
     def test_rows_errors_and_pck(self):
-        point = Correspondence(0, (1, 1), predictions=(PredictionRecord("r1", (10, 10), 0.9),
-                                                       PredictionRecord("r2", (13, 14), 0.4)))  # fmt: skip
+        point = Keypoint(0, (1, 1), predictions=(Prediction("r1", (10, 10), 0.9),
+                                                       Prediction("r2", (13, 14), 0.4)))  # fmt: skip
         rows = comparison_rows([point], {"a": "r1", "b": "r2"}, (200, 100), {0: (10, 10)})
         row = rows[0]
         assert row.spread_px == pytest.approx(5.0) and row.spread_fraction == pytest.approx(5.0 / 200)
@@ -126,11 +126,11 @@ class TestComparison:
     def test_references_are_ground_truth_else_approved_targets(self):
         pair = PairEntry("p", Path("a"), Path("b"), ground_truth=(GroundTruth((1, 2), (30, 40), "1"),))
         points = [
-            Correspondence(0, (1, 2), (99, 99)),  # a dataset keypoint: its ground truth wins
-            Correspondence(1, (5, 5), (7, 8), status="corrected"),
-            Correspondence(2, (6, 6), (9, 9), status="accepted"),
-            Correspondence(3, (7, 7), (1, 1)),  # predicted: nobody vouched for it
-            Correspondence(4, (8, 8), (2, 2), status="rejected"),
+            Keypoint(0, (1, 2), (99, 99)),  # a dataset keypoint: its ground truth wins
+            Keypoint(1, (5, 5), (7, 8), status="corrected"),
+            Keypoint(2, (6, 6), (9, 9), status="accepted"),
+            Keypoint(3, (7, 7), (1, 1)),  # predicted: nobody vouched for it
+            Keypoint(4, (8, 8), (2, 2), status="rejected"),
         ]
         assert references(pair, points) == {0: (30, 40), 1: (7, 8), 2: (9, 9)}
 
@@ -138,13 +138,13 @@ class TestComparison:
         """PF-Willow's y = 139.26 in a 140 px high image, a point past the left border, one inside."""
         truth = (GroundTruth((1, 1), (50.0, 139.26), "1"), GroundTruth((2, 2), (-3.0, 0.0), "2"))
         pair = PairEntry("p", Path("a"), Path("b"), ground_truth=(*truth, GroundTruth((3, 3), (5.5, 6.5), "3")))
-        points = [Correspondence(i, (i + 1, i + 1)) for i in range(3)]
+        points = [Keypoint(i, (i + 1, i + 1)) for i in range(3)]
         clamped = references(pair, points, (200, 140))
         assert clamped[0] == (50.0, 139 - 1e-4) and clamped[1] == (1e-4, 1e-4) and clamped[2] == (5.5, 6.5)
 
     def test_pck_by_alpha_counts_points_exactly_at_the_threshold(self):
         points = [
-            Correspondence(i, (i, i), predictions=(PredictionRecord("r1", (100.0, 100.0 + error), 0.5),))
+            Keypoint(i, (i, i), predictions=(Prediction("r1", (100.0, 100.0 + error), 0.5),))
             for i, error in enumerate((5.0, 10.0, 20.0, 30.0))
         ]
         rows = comparison_rows(points, {"a": "r1"}, (200, 100), {i: (100.0, 100.0) for i in range(4)})
@@ -195,7 +195,7 @@ class TestSessionFiles:
             compare=CompareSettings("sift,empty", ("empty",), True, (TunedPrompt("class", "birds", "bird"),)),
         )
         run = session.runs.register({"backend": "sift"})
-        point = add(session, (100.5, 200.25)).with_prediction(PredictionRecord(run, (50, 60), 0.25), primary=True)
+        point = add(session, (100.5, 200.25)).with_prediction(Prediction(run, (50, 60), 0.25), primary=True)
         session.replace_point(session.pair.pair_id, 0, point)
         session.edit("correct", point.corrected((51, 61)))
         add(session, (10, 10))
@@ -224,6 +224,33 @@ class TestSessionFiles:
         point = target.point(0)
         assert point.status == "corrected" and point.trg_xy == (51, 61)
         assert point.predictions[0].run_id == "r2" and target.runs.details("r2") == {"backend": "sift"}
+
+    def test_the_session_holds_the_export_records_themselves(self):
+        session = self.make()
+        keypoints = to_document(session).pairs[0].keypoints
+        assert all(type(k) is Keypoint for k in keypoints)
+        assert [id(k) for k in keypoints] == [id(p) for p in session.points()]  # no conversion, no copy
+        assert session.point(0).number == 1 and keypoints[0].to_dict()["id"] == 0  # 0-based in files
+
+    def test_reopened_points_keep_their_time_and_a_missing_confidence(self, tmp_path):
+        path = tmp_path / "work.json"
+        save_session(self.make(), path)
+        data = json.loads(path.read_text())
+        first = data["pairs"][0]["keypoints"][0]
+        first["updated_at"] = "2020-01-02T03:04:05Z"
+        first["predictions"][0]["confidence"] = None  # another tool wrote none
+        path.write_text(json.dumps(data))
+        save_session(load_session(path), path)
+        again = json.loads(path.read_text())["pairs"][0]["keypoints"][0]
+        assert again["updated_at"] == "2020-01-02T03:04:05Z" and again["predictions"][0]["confidence"] is None
+
+    def test_an_edit_is_a_new_value_stamped_now(self):
+        point = Keypoint(0, (1.0, 1.0), updated_at="2020-01-02T03:04:05Z")
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            point.trg_xy = (2.0, 2.0)  # type: ignore[misc]
+        corrected = point.corrected((2.0, 2.0))
+        assert point.trg_xy is None and corrected.trg_xy == (2.0, 2.0) and corrected.updated_at > point.updated_at
+        assert corrected == dataclasses.replace(corrected, updated_at="2020-01-02T03:04:05Z")  # time is not identity
 
     def test_a_dataset_session_stores_the_split_not_the_pairs(self, spair_root, tmp_path):
         dataset = datasets.DatasetRef("spair", spair_root, "test")
@@ -272,7 +299,7 @@ class TestTuning:
             ("rejected", 2),
             ("accepted", 1),
         ):
-            point = Correspondence(session.next_point_id(), (10, 10), (20, 20), status, visibility)
+            point = Keypoint(session.next_point_id(), (10, 10), (20, 20), status=status, visibility=visibility)
             session.edit("add", point)
         found = session_points(session)
         # Counted: corrected and accepted-occluded; not: "not labelled", unchecked predictions, rejected.

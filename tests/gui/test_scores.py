@@ -22,7 +22,7 @@ def test_errors_and_pck_against_the_users_corrections(make_app, qtbot, sift_matc
         click(app.window.canvas, SOURCE, xy)
     wait_idle(qtbot, app)
     assert error_column(app) == ["—"] * 4 and app.window.pck_label.text() == ""  # nothing vouched for yet
-    run = app.computation.variant_runs["current"]
+    run = app.model.results.variant_runs["current"]
     predicted = [point.prediction(run).xy for point in app.session.points()]
     # Corrections at chosen offsets from the predictions: 3-4-5 and 0-45-45 triangles.
     app.annotation.drop(TARGET, 0, predicted[0][0] + 3, predicted[0][1] + 4)

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import DocumentError
-from engine.export.document import ImageRef
-from sd4match_gui.model.correspondence import Correspondence, PredictionRecord
+from engine.export.document import ImageRef, Keypoint, Prediction
 from sd4match_gui.model.pairs import GroundTruth, PairEntry
 from sd4match_gui.model.session import Session
 from sd4match_gui.model.session_file import load_session, save_session, session_data
@@ -26,8 +25,8 @@ def small_session(folder: Path, xy: tuple[float, float] = (2.0, 2.0)) -> Session
     session.set_pairs([PairEntry("p1", source, target, "cat", (0, 0, 5, 5), None, (GroundTruth((1, 1), (2, 2), "n"),))])
     session.images[source], session.images[target] = ImageRef(source, 10, 10), ImageRef(target, 10, 10)
     run = session.runs.register({"matching": {"sigma": 7.0}})
-    prediction = PredictionRecord(run, xy, 0.5)
-    session.set_points("p1", [Correspondence(id=0, src_xy=(1.0, 1.0), trg_xy=(2.0, 2.0), predictions=(prediction,))])
+    prediction = Prediction(run, xy, 0.5)
+    session.set_points("p1", [Keypoint(id=0, src_xy=(1.0, 1.0), trg_xy=(2.0, 2.0), predictions=(prediction,))])
     compare = CompareSettings(disabled=("text",), tuned=(TunedPrompt("single", "toy"),))
     session.settings = dataclasses.replace(SessionSettings(), compare=compare)
     session.selected = 0
@@ -117,8 +116,8 @@ def test_autosave_never_writes_a_file_the_app_cannot_open(make_app, qtbot, sift_
     assert app.files.save_session(path)
     good = path.read_text()
     pair_id = app.session.pair.pair_id
-    nan = PredictionRecord("r1", (float("nan"), 1.0), 0.5)
-    app.session.set_points(pair_id, [Correspondence(id=0, src_xy=(5.0, 5.0), trg_xy=None, predictions=(nan,))])
+    nan = Prediction("r1", (float("nan"), 1.0), 0.5)
+    app.session.set_points(pair_id, [Keypoint(id=0, src_xy=(5.0, 5.0), trg_xy=None, predictions=(nan,))])
     app.files.autosave()
     assert app.files.writer.flush()
     assert "would not open again" in (app.files.writer.last_error or "")

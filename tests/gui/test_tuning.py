@@ -81,7 +81,7 @@ def test_tuned_prompt_becomes_a_variant_that_predicts(app, qtbot, library):
     panels = app.window.canvas.targets
     assert [panel.title for panel in panels] == ["empty", "single/mine"]
     assert [m.key for m in panels[1].view.markers.markers if m.style == "predicted"] == [0, 1, 2]
-    runs = app.computation.variant_runs
+    runs = app.model.results.variant_runs
     prompt = app.session.runs.details(runs["single/mine"])["prompt"]
     assert prompt["prompt_set"] == "mine" and prompt["file"].endswith("Single_mine_sd2-1_TokenEmbeds75/caption.pt")
     assert app.session.point(0).prediction(runs["single/mine"]) is not None

@@ -37,7 +37,9 @@ def test_piled_up_clicks_compute_only_the_newest(make_app, qtbot, sift_matcher, 
     computations, applied = worker.computations, computation.applied
     gate = Gate(monkeypatch, sift_matcher)
     shown: list[int] = []  # target markers drawn at every redraw caused by an answer
-    computation.updated.connect(lambda: shown.append(len(app.window.canvas.targets[0].view.markers.markers)))
+    app.model.results.answered.connect(
+        lambda _variant: shown.append(len(app.window.canvas.targets[0].view.markers.markers))
+    )
 
     click(app.window.canvas, SOURCE, CLICKS[0])
     assert gate.entered.wait(timeout=10)  # the worker is now busy with the first click
@@ -85,14 +87,14 @@ def test_cancel_stops_at_the_next_stage_and_work_resumes(make_app, qtbot, fresh_
     assert gate.entered.wait(timeout=10)
     app.window.actions["cancel"].trigger()
     gate.opened.set()
-    qtbot.waitUntil(lambda: app.computation.states["current"].text == "cancelled", timeout=10000)
+    qtbot.waitUntil(lambda: app.model.results.states["current"].text == "cancelled", timeout=10000)
     assert fresh_matcher.features.stats.misses == 0  # stopped before any extraction
     assert not app.window.message_banner.text  # a cancel is not an error
 
     click(app.window.canvas, SOURCE, (256.0, 256.0))
     wait_idle(qtbot, app)
     assert app.session.point(0).trg_xy is not None
-    assert app.computation.states["current"].text == "done"
+    assert app.model.results.states["current"].text == "done"
 
 
 def test_progress_names_the_stages(make_app, qtbot, fresh_matcher):

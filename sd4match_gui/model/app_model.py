@@ -1,0 +1,186 @@
+"""The app's one model (Qt-free): everything a window shows or saves, and an event for every change.
+
+Controllers change state only through the mutators here (or :class:`~.results.Results`'), which
+emit the events below; the app controller subscribes and redraws, asks the engine and autosaves;
+views only render what they are given. All emits happen on the GUI thread (engine answers arrive
+there as queued Qt signals), see :mod:`.events`.
+
+A new feature is a new part (an attribute with its own events, as :attr:`AppModel.results`) and a
+view that subscribes to it, not new wiring through the app controller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine import LoadedImage
+from engine.export.document import CONFIDENCE_DIGITS, Keypoint, Prediction
+
+from .events import Event
+from .history import PointEdit
+from .results import Heatmap, Results
+from .session import Session
+from .settings import SessionSettings
+
+if TYPE_CHECKING:
+    from ..preferences import AppPreferences
+
+
+class AppModel:
+    """One window's state.
+
+    Attributes:
+        session: the open session (pairs, points and their predictions, selection, history, settings).
+        images: the open pair's decoded (source, target), None until loaded (or when unreadable).
+        results: the engine's per-variant results of the open pair (runs, heatmaps, view states).
+        preferences: per-user choices (model locations, device, autosave…).
+        job: the long engine job running beside clicks ("tuning", "export"), None when there is none.
+
+    Events:
+        session_replaced(session: Session): another session was installed (new, opened, imported).
+        edited(description: str): a user edit of the session: a point (undoable), the selection,
+            the open pair, undo or redo; ``description`` names it ("add point 1", "select point 2").
+        settings_changed(old: SessionSettings, new: SessionSettings): the session's settings.
+        images_changed(images): the open pair's images were (re)loaded, or None.
+        preferences_changed(old: AppPreferences, new: AppPreferences).
+        engine_changed(): what the engine can compute changed outside the settings (weights were
+            installed): everything shown is asked for again.
+        job_changed(job: str | None).
+    """
+
+    def __init__(self, preferences: AppPreferences) -> None:
+        self.preferences = preferences
+        self.session = Session(preferences.settings)
+        self.images: tuple[LoadedImage, LoadedImage] | None = None
+        self.results = Results()
+        self.job: str | None = None
+        self.session_replaced = Event()
+        self.edited = Event()
+        self.settings_changed = Event()
+        self.images_changed = Event()
+        self.preferences_changed = Event()
+        self.engine_changed = Event()
+        self.job_changed = Event()
+
+    # ---- the session ----
+
+    def set_session(self, session: Session) -> None:
+        """Install ``session`` (also the same one again, after an import changed it)."""
+        self.session = session
+        self.results.clear_heatmaps()
+        self.session_replaced.emit(session)
+
+    def set_settings(self, settings: SessionSettings) -> None:
+        old = self.session.settings
+        if settings != old:
+            self.session.settings = settings
+            self.settings_changed.emit(old, settings)
+
+    def change_settings(self, **changes: object) -> None:
+        """Replace fields of the session's settings (``display=…``, ``compare=…``)."""
+        self.set_settings(dataclasses.replace(self.session.settings, **changes))
+
+    # ---- user edits of the open pair ----
+
+    def edit(
+        self, description: str, after: Keypoint | None, before_id: int | None = None, run: str | None = None
+    ) -> PointEdit:
+        """An undoable change to a point of the open pair (see :meth:`Session.edit`)."""
+        edit = self.session.edit(description, after, before_id, run)
+        self.edited.emit(description)
+        return edit
+
+    def move_point(self, point_id: int, src_xy: tuple[float, float]) -> None:
+        if self.session.move_point(point_id, src_xy) is not None:
+            self.edited.emit("move source point")
+
+    def set_status(self, point_id: int, status: str) -> bool:
+        """Mark a predicted point; False when that changed nothing."""
+        edit = self.session.set_status(point_id, status)
+        if edit is not None:
+            self.edited.emit(edit.description)
+        return edit is not None
+
+    def select(self, point_id: int | None) -> None:
+        if point_id != self.session.selected and (point_id is None or self.session.point(point_id) is not None):
+            self.session.selected = point_id
+            self.edited.emit("select" if point_id is None else f"select point {point_id + 1}")
+
+    def undo(self) -> PointEdit | None:
+        edit = self.session.undo()
+        if edit is not None:
+            self.edited.emit(f"undo {edit.description}")
+        return edit
+
+    def redo(self) -> PointEdit | None:
+        edit = self.session.redo()
+        if edit is not None:
+            self.edited.emit(f"redo {edit.description}")
+        return edit
+
+    def go_to(self, index: int) -> bool:
+        """Open pair ``index``; False if it does not exist (or is open)."""
+        if not self.session.go_to(index):
+            return False
+        self.edited.emit(f"open pair {index + 1}")
+        return True
+
+    # ---- the open pair's images and the engine's answers ----
+
+    def set_images(self, images: tuple[LoadedImage, LoadedImage] | None) -> None:
+        self.images = images
+        self.images_changed.emit(images)
+
+    def apply_answer(
+        self,
+        variant: str,
+        run: dict,
+        pair_id: str,
+        point_ids: Sequence[int],
+        match_xy: np.ndarray,
+        confidence: np.ndarray,
+        primary: bool,
+        heatmap: Heatmap | None,
+    ) -> str:
+        """Store one variant's predictions of ``point_ids`` (rows of ``match_xy``, ``N x 2`` target
+        pixels, and ``confidence``, ``N``) under its run, then emit ``results.answered``. A primary
+        prediction also moves the target of a point still "predicted". Returns the run id."""
+        session = self.session
+        run_id = session.runs.register(run)
+        for row, point_id in enumerate(point_ids):
+            point = session.point(point_id, pair_id)
+            if point is None:
+                continue
+            # A run's first prediction of a point stands: asked again (for its heatmap, or after
+            # reopening), the point keeps it, so numbers never move by the float noise of another
+            # batch, and an unchanged point stays the same object (views skip it).
+            record = point.prediction(run_id)
+            if record is None:
+                xy = (float(match_xy[row, 0]), float(match_xy[row, 1]))
+                record = Prediction(run_id, xy, round(float(confidence[row]), CONFIDENCE_DIGITS))
+            updated = point.with_prediction(record, primary)
+            if updated != point:
+                session.replace_point(pair_id, point_id, updated)
+        self.results.answer(variant, run_id, heatmap)
+        return run_id
+
+    # ---- preferences and jobs ----
+
+    def set_preferences(self, preferences: AppPreferences) -> None:
+        old = self.preferences
+        if preferences != old:
+            self.preferences = preferences
+            self.preferences_changed.emit(old, preferences)
+
+    def note_engine_change(self) -> None:
+        """The engine can compute something else now (weights were installed)."""
+        self.engine_changed.emit()
+
+    def set_job(self, job: str | None) -> None:
+        if job != self.job:
+            self.job = job
+            self.job_changed.emit(job)
