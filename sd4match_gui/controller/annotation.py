@@ -24,6 +24,9 @@ class AnnotationController:
         self._session = session
         self._on_change = on_change
         self._notify = notify
+        # Set by the labels controller: places the active keypoint name on the source and returns
+        # True, or returns False (no names in use) for a plain numbered point.
+        self.source_click: Callable[[float, float], bool] | None = None
 
     # ---- mouse ----
 
@@ -32,8 +35,9 @@ class AnnotationController:
         if session.pair is None:
             return
         if panel == SOURCE:
-            point = Correspondence(id=session.next_point_id(), src_xy=(x, y))
-            session.edit(f"add point {point.number}", point)
+            if self.source_click is None or not self.source_click(x, y):
+                point = Correspondence(id=session.next_point_id(), src_xy=(x, y))
+                session.edit(f"add point {point.number}", point)
         elif session.selected_point is not None:
             point = session.selected_point
             session.edit(f"correct point {point.number}", point.corrected((x, y)))

@@ -26,6 +26,7 @@ from ..views.pair_canvas import SOURCE
 from ..worker.engine_client import EngineClient
 from ..worker.messages import WeightsStatus
 from .annotation import AnnotationController
+from .collection import CollectionController
 from .computation import ComputationController
 from .files import FileController
 from .heatmap_export import HeatmapExport
@@ -92,6 +93,7 @@ class AppController(QObject):
             window, self.computation, self.presenter, lambda: self.session, self.files.loader
         )
         self._wire()
+        self.collection = CollectionController(self)  # collection mode: docks, actions, propagation
         store.restore_window(window)
         window.before_close = self.shutdown
         self._collector = GuiThreadGarbageCollector(window)
@@ -122,6 +124,7 @@ class AppController(QObject):
         self.computation.request()
         self.presenter.show_request_state(self.session)  # e.g. a recompute marks the drawn results stale
         self.hover.refresh()
+        self.collection.after_change()
         self.files.autosave()
         self._update_undo_texts()
 

@@ -1,0 +1,375 @@
+"""Collection mode in the app: keypoint names, propagation, the review queue, COCO export, sessions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from engine.collections.schema import COCO_PERSON_KEYPOINTS
+from sd4match_gui.model.collection import NEEDS_REVIEW, PREDICTING, REVIEWED
+from sd4match_gui.views.pair_canvas import SOURCE
+from tests.conftest import DEMO_SOURCE, DEMO_TARGET
+from tests.gui.conftest import wait_idle, wait_loaded
+from tests.gui.helpers import click
+
+# Template points on the astronaut (source pixels): face, eyes, ...
+TEMPLATE_XY = [(260.0, 170.0), (230.0, 140.0), (290.0, 140.0), (200.0, 330.0)]
+
+
+def make_images(folder: Path, count: int) -> list[Path]:
+    """``count`` distinct images made from the demo photos (crops, flips), as JPEG files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = [Image.open(DEMO_SOURCE).convert("RGB"), Image.open(DEMO_TARGET).convert("RGB")]
+    paths = []
+    for index in range(count):
+        image = sources[index % 2]
+        width, height = image.size
+        crop = image.crop((index * 7, index * 5, width - index * 3, height - index * 4))
+        if index % 3 == 2:
+            crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        path = folder / f"image{index:02d}.jpg"
+        crop.save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def label_template(qtbot, controller, count: int = len(TEMPLATE_XY)) -> None:
+    """COCO person names, then ``count`` clicks on the source: one name each (auto-advance)."""
+    controller.collection.labels.choose_schema("coco-person", 0)
+    for xy in TEMPLATE_XY[:count]:
+        click(controller.window.canvas, SOURCE, xy)
+    qtbot.waitUntil(lambda: len(controller.session.points()) == count)
+
+
+def open_collection(qtbot, controller, targets: list[Path]) -> None:
+    assert controller.collection.new_collection(None, targets)
+    assert controller.session.collection is not None
+
+
+def wait_propagated(qtbot, controller, timeout: int = 60000) -> None:
+    collection = controller.session.collection
+    qtbot.waitUntil(
+        lambda: not any(collection.missing(i) for i in collection.images) and controller.collection.in_flight is None,
+        timeout=timeout,
+    )
+    wait_idle(qtbot, controller)
+
+
+# ---- names ----
+
+
+def test_clicks_take_the_next_name_and_number_keys_choose_any(make_app, qtbot, sift_matcher):
+    controller = make_app(sift_matcher)
+    label_template(qtbot, controller, 3)
+    labels = [p.label for p in controller.session.points()]
+    assert labels == list(COCO_PERSON_KEYPOINTS[:3])  # auto-advance in schema order
+    dock = controller.window.label_panel
+    assert controller.collection.labels.labelling.active == COCO_PERSON_KEYPOINTS[3]
+    assert "point 1" in dock.names.item(0).text()
+
+    # Two digits typed quickly make one number: 17 is right_ankle (a window shortcut would take "1").
+    dock.names.setFocus()
+    QTest.keyClick(dock.names, Qt.Key.Key_1)
+    QTest.keyClick(dock.names, Qt.Key.Key_7)
+    assert controller.collection.labels.labelling.active == "right_ankle"
+    click(controller.window.canvas, SOURCE, (250.0, 480.0))
+    qtbot.waitUntil(lambda: len(controller.session.points()) == 4)
+    assert controller.session.points()[-1].label == "right_ankle"
+    assert all(p.visibility == 2 for p in controller.session.points())  # the digits did not set visibility
+
+    # A placed name chosen by click is moved by the next click, not placed twice.
+    item = dock.names.item(1)
+    QTest.mouseClick(dock.names.viewport(), Qt.MouseButton.LeftButton, pos=dock.names.visualItemRect(item).center())
+    assert controller.collection.labels.labelling.active == "left_eye"
+    click(controller.window.canvas, SOURCE, (225.0, 150.0))
+    qtbot.waitUntil(lambda: controller.session.points()[1].src_xy != (230.0, 140.0))
+    assert len(controller.session.points()) == 4
+    assert abs(controller.session.points()[1].src_xy[0] - 225.0) < 2
+
+    # "Not visible" skips a name: auto-advance passes it by.
+    dock.names.setFocus()
+    QTest.qWait(900)  # a pause: the next digit starts a new number
+    QTest.keyClick(dock.names, Qt.Key.Key_4)
+    assert controller.collection.labels.labelling.active == "left_ear"
+    QTest.mouseClick(dock.not_visible, Qt.MouseButton.LeftButton)
+    assert controller.collection.labels.labelling.active == "right_ear"
+    assert "not visible" in dock.names.item(3).text()
+    # Markers show the names.
+    assert "1 nose" in controller.window.canvas.source.markers.label_texts()
+
+
+def test_without_names_clicks_add_numbered_points(make_app, qtbot, sift_matcher):
+    controller = make_app(sift_matcher)
+    click(controller.window.canvas, SOURCE, TEMPLATE_XY[0])
+    qtbot.waitUntil(lambda: len(controller.session.points()) == 1)
+    assert controller.session.points()[0].label == ""
+
+
+# ---- propagation ----
+
+
+def test_new_collection_propagates_to_every_image_as_results_arrive(make_app, qtbot, sift_matcher, tmp_path):
+    controller = make_app(sift_matcher)
+    label_template(qtbot, controller)
+    template = controller.session.pair.source
+    targets = make_images(tmp_path / "birds", 4)
+    arrivals: list[int] = []
+    controller.session  # the collection replaces the session
+    open_collection(qtbot, controller, [tmp_path / "birds"])
+    session = controller.session
+    collection = session.collection
+    collection.changed.connect(lambda pair_id: arrivals.append(pair_id) if pair_id else None)
+    assert [image.path for image in collection.images] == [p.resolve() for p in targets]
+    assert all(pair.source == template for pair in session.pairs)
+    wait_propagated(qtbot, controller)
+    assert len(set(arrivals)) >= 3  # answers came one image at a time (the first may predate the hook)
+    for image in collection.images:
+        points = session.points(image.pair_id)
+        assert [p.label for p in points] == list(COCO_PERSON_KEYPOINTS[:4])  # the template's ids and names
+        assert all(p.trg_xy is not None and p.predictions for p in points)
+        assert set(image.facts) == {p.id for p in points}
+        assert all(f.cycle_error >= 0 and 0 <= f.confidence <= 1 for f in image.facts.values())
+    rows = controller.window.review_panel.images
+    assert rows.count() == 4
+    assert all(("needs review" in rows.item(i).text()) or "reviewed" in rows.item(i).text() for i in range(4))
+
+
+def test_propagation_matches_sd4match_match(make_app, qtbot, sift_matcher, tmp_path):
+    """One template: the app's predictions are those of the engine's propagate_to (= ``sd4match match``)."""
+    from engine import LocalisationSettings, load_image
+    from engine.collections.propagate import match_with_cycle
+
+    controller = make_app(sift_matcher)
+    label_template(qtbot, controller)
+    targets = make_images(tmp_path / "set", 2)
+    open_collection(qtbot, controller, targets)
+    wait_propagated(qtbot, controller)
+    session = controller.session
+    variant = session.settings.active_variants()[0]
+    xy = np.array(TEMPLATE_XY)
+    for image in session.collection.images:
+        _, result, cycle = match_with_cycle(
+            sift_matcher,
+            load_image(DEMO_SOURCE),
+            xy,
+            load_image(image.path),
+            variant.prompt,
+            variant.settings,
+            session.settings.localisation or LocalisationSettings(),
+        )
+        got = np.array([p.trg_xy for p in session.points(image.pair_id)])
+        np.testing.assert_allclose(got, result.match_xy, atol=1e-6)
+        np.testing.assert_allclose([image.facts[i].cycle_error for i in range(4)], cycle, atol=1e-6)
+
+
+def test_cancel_stops_propagation_and_resume_goes_on(make_app, qtbot, gated_matcher, tmp_path):
+    controller = make_app(gated_matcher.matcher)
+    label_template(qtbot, controller, 2)
+    wait_idle(qtbot, controller)
+    targets = make_images(tmp_path / "set", 5)
+    gated_matcher.gate.clear()  # the first image's extraction waits: the job is running
+    open_collection(qtbot, controller, targets)
+    qtbot.waitUntil(gated_matcher.held.is_set, timeout=20000)
+    dock = controller.window.review_panel
+    assert dock.progress.isVisible()
+    QTest.mouseClick(dock.progress.cancel, Qt.MouseButton.LeftButton)
+    assert not controller.collection.running
+    gated_matcher.gate.set()
+    qtbot.waitUntil(lambda: controller.collection.in_flight is None, timeout=30000)
+    QTest.qWait(300)
+    collection = controller.session.collection
+    left = [image for image in collection.images if collection.missing(image)]
+    assert len(left) >= 3  # at most the image in flight (and the open pair's own computation) got done
+    assert controller.collection.answered <= 1
+    assert not dock.progress.isVisible()
+    controller.window.actions["resume_propagation"].trigger()
+    wait_propagated(qtbot, controller)
+    assert not any(collection.missing(image) for image in collection.images)
+
+
+def test_a_point_added_on_the_template_reaches_every_image(make_app, qtbot, sift_matcher, tmp_path):
+    controller = make_app(sift_matcher)
+    label_template(qtbot, controller, 2)
+    open_collection(qtbot, controller, make_images(tmp_path / "set", 3))
+    wait_propagated(qtbot, controller)
+    click(controller.window.canvas, SOURCE, TEMPLATE_XY[2])  # the next name: right_eye
+    session = controller.session
+    wait_propagated(qtbot, controller)
+    for image in session.collection.images:
+        points = session.points(image.pair_id)
+        assert [p.label for p in points] == ["nose", "left_eye", "right_eye"]
+        assert points[2].trg_xy is not None and 2 in image.facts
+
+
+# ---- review ----
+
+
+@pytest.fixture
+def reviewed_collection(make_app, qtbot, sift_matcher, tmp_path):
+    controller = make_app(sift_matcher)
+    label_template(qtbot, controller)
+    open_collection(qtbot, controller, make_images(tmp_path / "set", 4))
+    wait_propagated(qtbot, controller)
+    return controller
+
+
+def test_queue_sorts_least_confident_first_and_jumps_to_flagged_points(reviewed_collection, qtbot):
+    controller = reviewed_collection
+    collection, session = controller.session.collection, controller.session
+    dock = controller.window.review_panel
+    # Thresholds that flag about half of the predictions.
+    confidences = sorted(f.confidence for image in collection.images for f in image.facts.values())
+    dock.max_cycle.setValue(1.0)
+    dock.min_confidence.setValue(round(confidences[len(confidences) // 2], 3) + 0.0005)
+    assert collection.thresholds.min_confidence == dock.min_confidence.value()
+
+    QTest.mouseClick(dock.least_confident_first, Qt.MouseButton.LeftButton)
+    summaries = controller.collection.summaries()
+    shown = [dock.images.item(i).data(Qt.ItemDataRole.UserRole) for i in range(dock.images.count())]
+    least = [summaries[pair_id].least_confidence for pair_id in shown]
+    assert least == sorted(least)
+    assert sum(s.flagged for s in summaries.values()) > 0
+
+    # Shift+N: the flagged points one by one, across images.
+    seen = []
+    for _ in range(sum(s.flagged for s in summaries.values())):
+        QTest.keyClick(controller.window, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)
+        point = session.selected_point
+        assert point is not None and collection.flagged(session.pair.pair_id, point)
+        seen.append((session.pair.pair_id, point.id))
+    assert len(set(seen)) == len(seen)
+
+    # Click a row: that image opens.
+    item = dock.images.item(dock.images.count() - 1)
+    QTest.mouseClick(dock.images.viewport(), Qt.MouseButton.LeftButton, pos=dock.images.visualItemRect(item).center())
+    assert session.pair.pair_id == item.data(Qt.ItemDataRole.UserRole)
+
+
+def test_bulk_accept_clear_and_next_image_needing_review(reviewed_collection, qtbot):
+    controller = reviewed_collection
+    session, collection = controller.session, controller.session.collection
+    dock = controller.window.review_panel
+    dock.max_cycle.setValue(1.0)
+    dock.min_confidence.setValue(0.0)  # nothing flagged: "accept passing" accepts everything
+    first = session.pair.pair_id
+    QTest.mouseClick(dock.accept_image_button, Qt.MouseButton.LeftButton)
+    assert all(p.status == "accepted" for p in session.points(first))
+    assert controller.collection.summaries()[first].state == REVIEWED
+    assert "reviewed" in dock.images.item(0).text()
+
+    QTest.keyClick(controller.window, Qt.Key.Key_D, Qt.KeyboardModifier.ShiftModifier)
+    assert session.pair.pair_id != first
+    assert controller.collection.summaries()[session.pair.pair_id].state == NEEDS_REVIEW
+
+    # A flagged point stays for a person when accepting on all images.
+    dock.min_confidence.setValue(1.0)
+    dock.min_confidence.setValue(0.0)
+    image = collection.images[2]
+    flagged_point = session.points(image.pair_id)[0]
+    collection.images[2].facts[flagged_point.id] = type(collection.images[2].facts[0])(0.0, 0.0, 512, "x")
+    QTest.mouseClick(dock.accept_all_button, Qt.MouseButton.LeftButton)
+    assert session.points(image.pair_id)[0].status == "predicted"
+    assert all(p.status == "accepted" for i in collection.images for p in session.points(i.pair_id)[1:])
+    controller.window.actions["undo"].trigger()  # one undo step undoes the whole bulk accept
+    assert all(p.status == "predicted" for i in collection.images[1:] for p in session.points(i.pair_id))
+
+    # Clear: predictions go, the image is predicted again.
+    controller.collection.go_to_image(collection.images[1].pair_id)
+    QTest.mouseClick(dock.clear_button, Qt.MouseButton.LeftButton)
+    state = controller.collection.summaries()[collection.images[1].pair_id].state
+    assert state == PREDICTING
+    wait_propagated(qtbot, controller)
+    assert all(p.trg_xy is not None for p in session.points(collection.images[1].pair_id))
+
+
+def test_reviewed_images_become_templates(reviewed_collection, qtbot):
+    controller = reviewed_collection
+    session, collection = controller.session, controller.session.collection
+    controller.window.review_panel.min_confidence.setValue(0.0)
+    controller.window.review_panel.max_cycle.setValue(1.0)
+    QTest.mouseClick(controller.window.review_panel.accept_image_button, Qt.MouseButton.LeftButton)
+    points_of = {i.pair_id: session.points(i.pair_id) for i in collection.images}
+    templates = collection.templates_for(points_of)
+    assert [t[1] for t in templates] == [collection.template_path, collection.images[0].path]
+    # Predicted again, a later image is predicted from both: every candidate names its template.
+    controller.collection.go_to_image(collection.images[3].pair_id)
+    QTest.mouseClick(controller.window.review_panel.clear_button, Qt.MouseButton.LeftButton)
+    wait_propagated(qtbot, controller)
+    winners = {f.template for f in collection.images[3].facts.values()}
+    assert winners <= {collection.template_path.name, collection.images[0].path.name}
+
+
+# ---- export and sessions ----
+
+
+def test_coco_export_loads_with_a_coco_reader(reviewed_collection, tmp_path):
+    controller = reviewed_collection
+    session = controller.session
+    QTest.mouseClick(controller.window.review_panel.accept_image_button, Qt.MouseButton.LeftButton)
+    path = controller.collection.export_coco(tmp_path / "out" / "coco")
+    assert path is not None and path.suffix == ".json"
+    data = json.loads(path.read_text())
+    assert {"images", "annotations", "categories"} <= set(data)
+    category = data["categories"][0]
+    assert category["keypoints"] == list(COCO_PERSON_KEYPOINTS)
+    assert category["skeleton"] and all(1 <= i <= 17 for link in category["skeleton"] for i in link)
+    images = {image["id"]: image for image in data["images"]}
+    assert len(images) == 1 + len(session.collection.images)  # the template, then every image
+    for annotation in data["annotations"]:
+        image = images[annotation["image_id"]]
+        assert (path.parent / image["file_name"]).is_file()
+        assert {"id", "image_id", "category_id", "keypoints", "num_keypoints", "bbox", "area", "iscrowd"} <= set(
+            annotation
+        )
+        flat = annotation["keypoints"]
+        assert len(flat) == 3 * 17
+        v = flat[2::3]
+        assert annotation["num_keypoints"] == sum(1 for value in v if value > 0) == 4
+        assert v[:4] == [2, 2, 2, 2] and v[4:] == [0] * 13  # the schema's order: nose, eyes, left_ear
+        xs = [flat[3 * i] for i in range(4)]
+        x, _, w, _ = annotation["bbox"]
+        assert x <= min(xs) + 1e-6 and x + w >= max(xs) - 1e-6
+    # pycocotools' reader, when installed, loads it without complaint.
+    coco = pytest.importorskip("pycocotools.coco")
+    reader = coco.COCO(str(path))
+    assert len(reader.getAnnIds()) == len(data["annotations"])
+
+
+def test_session_save_and_reopen_resumes_the_collection(reviewed_collection, qtbot, tmp_path):
+    controller = reviewed_collection
+    session, collection = controller.session, controller.session.collection
+    QTest.mouseClick(controller.window.review_panel.accept_image_button, Qt.MouseButton.LeftButton)
+    collection.set_not_visible("right_ankle", True)
+    assert controller.files.save_session(tmp_path / "birds.json")
+    data = json.loads((tmp_path / "birds.json").read_text())
+    assert data["collection"]["schema"]["keypoints"] == list(COCO_PERSON_KEYPOINTS)
+    controller.files.open_pairs([])  # something else
+    controller.files.open_session(tmp_path / "birds.json")
+    wait_loaded(qtbot, controller)
+    reopened = controller.session.collection
+    assert reopened is not None and reopened is not collection
+    assert [i.path for i in reopened.images] == [i.path for i in collection.images]
+    assert reopened.template == collection.template
+    assert reopened.not_visible == {"right_ankle"}
+    assert {i.pair_id: i.facts for i in reopened.images} == {i.pair_id: i.facts for i in collection.images}
+    assert controller.collection.in_flight is None  # nothing left to propagate: nothing computed again
+    first = reopened.images[0].pair_id
+    assert all(p.status == "accepted" for p in controller.session.points(first))
+    assert controller.window.review_panel.images.count() == len(reopened.images)
+
+
+def test_autosave_keeps_the_collection(reviewed_collection, qtbot):
+    controller = reviewed_collection
+    controller.files.writer.flush()
+    path = controller.files.recovery_path
+    qtbot.waitUntil(path.exists, timeout=10000)
+    data = json.loads(path.read_text())
+    assert len(data["collection"]["images"]) == 4
+    assert all(len(image["points"]) == 4 for image in data["collection"]["images"])
+    assert len(data["pairs"]) == 4
