@@ -88,8 +88,8 @@ def _image_to_dict(image: CollectionImage, base: Path) -> dict[str, Any]:
                 "from": list(image.propagated[point_id]),
                 **(
                     {
-                        "confidence": round(facts.confidence, 6),
-                        "cycle_error": round(facts.cycle_error, 4),
+                        "confidence": facts.confidence,
+                        "cycle_error": facts.cycle_error,
                         "template_side": facts.template_side,
                         "template": facts.template,
                     }

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from engine.collections.schema import COCO_PERSON_KEYPOINTS
-from sd4match_gui.model.collection import NEEDS_REVIEW, PREDICTING, REVIEWED
+from sd4match_gui.model.collection import NEEDS_REVIEW, PREDICTING, REVIEWED, PointFacts
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.conftest import DEMO_SOURCE, DEMO_TARGET
 from tests.gui.conftest import wait_idle, wait_loaded
@@ -87,10 +87,10 @@ def test_clicks_take_the_next_name_and_number_keys_choose_any(make_app, qtbot, s
     item = dock.names.item(1)
     QTest.mouseClick(dock.names.viewport(), Qt.MouseButton.LeftButton, pos=dock.names.visualItemRect(item).center())
     assert controller.collection.labels.labelling.active == "left_eye"
-    click(controller.window.canvas, SOURCE, (225.0, 150.0))
+    click(controller.window.canvas, SOURCE, (205.0, 175.0))
     qtbot.waitUntil(lambda: controller.session.points()[1].src_xy != (230.0, 140.0))
     assert len(controller.session.points()) == 4
-    assert abs(controller.session.points()[1].src_xy[0] - 225.0) < 2
+    assert abs(controller.session.points()[1].src_xy[0] - 205.0) < 2
 
     # "Not visible" skips a name: auto-advance passes it by.
     dock.names.setFocus()
@@ -101,7 +101,7 @@ def test_clicks_take_the_next_name_and_number_keys_choose_any(make_app, qtbot, s
     assert controller.collection.labels.labelling.active == "right_ear"
     assert "not visible" in dock.names.item(3).text()
     # Markers show the names.
-    assert "1 nose" in controller.window.canvas.source.markers.label_texts()
+    assert "1 nose" in controller.window.canvas.source.view.markers.label_texts()
 
 
 def test_without_names_clicks_add_numbered_points(make_app, qtbot, sift_matcher):
@@ -152,7 +152,7 @@ def test_propagation_matches_sd4match_match(make_app, qtbot, sift_matcher, tmp_p
     wait_propagated(qtbot, controller)
     session = controller.session
     variant = session.settings.active_variants()[0]
-    xy = np.array(TEMPLATE_XY)
+    xy = np.array([p.xy for _, p in sorted(session.collection.template.items())])  # where the clicks landed
     for image in session.collection.images:
         _, result, cycle = match_with_cycle(
             sift_matcher,
@@ -229,7 +229,9 @@ def test_queue_sorts_least_confident_first_and_jumps_to_flagged_points(reviewed_
     dock.min_confidence.setValue(round(confidences[len(confidences) // 2], 3) + 0.0005)
     assert collection.thresholds.min_confidence == dock.min_confidence.value()
 
-    QTest.mouseClick(dock.least_confident_first, Qt.MouseButton.LeftButton)
+    box = dock.least_confident_first
+    QTest.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(8, box.height() // 2))  # on its indicator
+    assert controller.collection.least_confident_first
     summaries = controller.collection.summaries()
     shown = [dock.images.item(i).data(Qt.ItemDataRole.UserRole) for i in range(dock.images.count())]
     least = [summaries[pair_id].least_confidence for pair_id in shown]
@@ -268,11 +270,8 @@ def test_bulk_accept_clear_and_next_image_needing_review(reviewed_collection, qt
     assert controller.collection.summaries()[session.pair.pair_id].state == NEEDS_REVIEW
 
     # A flagged point stays for a person when accepting on all images.
-    dock.min_confidence.setValue(1.0)
-    dock.min_confidence.setValue(0.0)
     image = collection.images[2]
-    flagged_point = session.points(image.pair_id)[0]
-    collection.images[2].facts[flagged_point.id] = type(collection.images[2].facts[0])(0.0, 0.0, 512, "x")
+    image.facts[0] = PointFacts(0.9, cycle_error=1e6, template_side=512, template="x")  # far off on the way back
     QTest.mouseClick(dock.accept_all_button, Qt.MouseButton.LeftButton)
     assert session.points(image.pair_id)[0].status == "predicted"
     assert all(p.status == "accepted" for i in collection.images for p in session.points(i.pair_id)[1:])
@@ -366,10 +365,21 @@ def test_session_save_and_reopen_resumes_the_collection(reviewed_collection, qtb
 
 def test_autosave_keeps_the_collection(reviewed_collection, qtbot):
     controller = reviewed_collection
-    controller.files.writer.flush()
     path = controller.files.recovery_path
-    qtbot.waitUntil(path.exists, timeout=10000)
-    data = json.loads(path.read_text())
+
+    def saved() -> dict:
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    # The answers' autosave comes shortly after the last one (saves after results are coalesced).
+    qtbot.waitUntil(lambda: all(len(i["points"]) == 4 for i in saved().get("collection", {}).get("images", [{}])))
+    data = saved()
     assert len(data["collection"]["images"]) == 4
-    assert all(len(image["points"]) == 4 for image in data["collection"]["images"])
-    assert len(data["pairs"]) == 4
+    assert all(len(k["predictions"]) == 1 for pair in data["pairs"] for k in pair["keypoints"])
+    # An action is saved at once: accept this image (nothing flagged), the file says so.
+    dock = controller.window.review_panel
+    dock.max_cycle.setValue(1.0)
+    dock.min_confidence.setValue(0.0)
+    QTest.mouseClick(dock.accept_image_button, Qt.MouseButton.LeftButton)
+    controller.files.writer.flush()
+    assert saved()["collection"]["thresholds"] == {"max_cycle_error": 1.0, "min_confidence": 0.0}
+    assert [k["status"] for k in saved()["pairs"][0]["keypoints"]] == ["accepted"] * 4
