@@ -28,7 +28,6 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QDialog, QFileDialog
 
 from engine.collections.coco import write_collection_coco
-from engine.collections.propagate import find_targets
 from engine.collections.review import ReviewThresholds
 from engine.collections.schema import KeypointSchema, numbered_schema
 from engine.collections.template import TemplatePoint
@@ -149,6 +148,8 @@ class CollectionController(QObject):
     def new_collection(self, template: Path | None, targets: Sequence[Path]) -> bool:
         """Open a collection: ``template`` an image file, or None for the open pair's source with its
         points; ``targets`` image files and folders. False (and an error shown) when they do not do."""
+        from engine.collections.propagate import find_targets  # torch: loads with the first collection
+
         app = self._app
         try:
             if not targets:

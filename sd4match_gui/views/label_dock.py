@@ -91,6 +91,9 @@ class LabelDock(QWidget):
         self.schema_box = QComboBox()
         for key, text in SCHEMA_CHOICES:
             self.schema_box.addItem(text, key)
+        # The choices' long texts must not widen the right column (the images get the width).
+        self.schema_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.schema_box.setMinimumContentsLength(8)
         self.schema_box.setToolTip("The keypoint names a click on the source image places, in order.")
         self.count = QSpinBox()
         self.count.setRange(1, 99)

@@ -120,7 +120,6 @@ def test_new_collection_propagates_to_every_image_as_results_arrive(make_app, qt
     template = controller.session.pair.source
     targets = make_images(tmp_path / "birds", 4)
     arrivals: list[int] = []
-    controller.session  # the collection replaces the session
     open_collection(qtbot, controller, [tmp_path / "birds"])
     session = controller.session
     collection = session.collection
@@ -342,7 +341,7 @@ def test_coco_export_loads_with_a_coco_reader(reviewed_collection, tmp_path):
 
 def test_session_save_and_reopen_resumes_the_collection(reviewed_collection, qtbot, tmp_path):
     controller = reviewed_collection
-    session, collection = controller.session, controller.session.collection
+    collection = controller.session.collection
     QTest.mouseClick(controller.window.review_panel.accept_image_button, Qt.MouseButton.LeftButton)
     collection.set_not_visible("right_ankle", True)
     assert controller.files.save_session(tmp_path / "birds.json")
