@@ -100,12 +100,12 @@ class MainWindow(QMainWindow):
         self.compare_dock = self._dock("Comparison", self.compare_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.points_dock, self.compare_dock)
         self.compare_dock.hide()  # until comparison mode
-        # Keypoint names (any mode) below the Points column; a collection's review queue beside Points.
+        # Keypoint names (any mode) and a collection's review queue: tabs beside Points.
         self.label_panel = LabelDock()
         self.review_panel = ReviewDock()
         self.label_dock = self._dock("Keypoints", self.label_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.splitDockWidget(self.points_dock, self.label_dock, Qt.Orientation.Vertical)
         self.review_dock = self._dock("Review", self.review_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.points_dock, self.label_dock)
         self.tabifyDockWidget(self.points_dock, self.review_dock)
         self.review_dock.hide()  # until a collection opens
         self._comparing = False
