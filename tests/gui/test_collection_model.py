@@ -154,7 +154,7 @@ def test_the_file_part_round_trips_and_names_a_malformed_field(tmp_path):
 
 
 def test_a_session_with_a_malformed_collection_is_refused_with_the_field(tmp_path):
-    collection, points = make_collection(1)
+    collection, _points = make_collection(1)
     session = Session()
     session.set_pairs([PairEntry("p0", Path("/photos/template.jpg"), Path("/photos/0.jpg"))])
     session.collection = collection
@@ -163,5 +163,5 @@ def test_a_session_with_a_malformed_collection_is_refused_with_the_field(tmp_pat
     data = json.loads((tmp_path / "s.json").read_text())
     data["collection"]["images"][0]["points"] = [{"id": 0, "from": [1.0, "x"]}]
     (tmp_path / "s.json").write_text(json.dumps(data))
-    with pytest.raises(DocumentError, match="s.json': collection.*malformed"):
+    with pytest.raises(DocumentError, match=r"s\.json': collection.*malformed"):
         load_session(tmp_path / "s.json")
