@@ -9,7 +9,7 @@ same controller calls a mouse click on the canvas makes. Shots (file name -> win
   by side): the README's;
 - ``window-800x500.png`` and ``window-1920x1080.png``: the same window at a small and a large size;
 - ``collection.png`` (1600 x 900): a collection under review: the face points propagated onto six
-  images made from the demo photos (crops and mirror images, written to a temporary folder), one
+  images made from the demo photos (crops at other scales, written to a temporary folder), one
   image accepted, the queue sorted least confident first, a flagged point selected.
 
 Runs offscreen unless ``QT_QPA_PLATFORM`` says otherwise; preferences, autosave and recovery files
@@ -154,18 +154,12 @@ def annotate_face(app) -> None:
 def shoot_collection(app, path: Path) -> Path:
     """The face points as a collection's template, propagated onto crops and mirror images of the
     demo photos; the first image accepted, the least confident first, a flagged point selected."""
-    from PIL import Image
-
     from .bundled_files import DEMO_PAIR
+    from .collection_benchmark import make_images
 
     with tempfile.TemporaryDirectory(prefix="sd4match-collection-") as folder:
-        for index in range(6):  # five crops of the template's photo at other scales, and the other photo
-            photo = Image.open(DEMO_PAIR[1 if index == 5 else 0]).convert("RGB")
-            width, height = photo.size
-            inset = 20 * index
-            photo = photo.crop((inset, inset // 2, width - inset // 3, height - inset))
-            photo = photo.resize((round(photo.width * (1 - 0.06 * index)), round(photo.height * (1 - 0.06 * index))))
-            photo.save(Path(folder) / f"portrait-{index + 1}.jpg")
+        # Five crops of the template's photo at other scales, and the other photo.
+        make_images(Path(folder), 6, (DEMO_PAIR[0],) * 5 + (DEMO_PAIR[1],))
         if not app.collection.new_collection(None, [Path(folder)]):
             raise RuntimeError("screenshots: the collection did not open")
         collection = app.session.collection

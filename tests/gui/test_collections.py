@@ -7,36 +7,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from engine.collections.schema import COCO_PERSON_KEYPOINTS
+from sd4match_gui.collection_benchmark import make_images
 from sd4match_gui.model.collection import NEEDS_REVIEW, PREDICTING, REVIEWED, PointFacts
 from sd4match_gui.views.pair_canvas import SOURCE
-from tests.conftest import DEMO_SOURCE, DEMO_TARGET
+from tests.conftest import DEMO_SOURCE
 from tests.gui.conftest import wait_idle, wait_loaded
 from tests.gui.helpers import click
 
 # Template points on the astronaut (source pixels): face, eyes, ...
 TEMPLATE_XY = [(260.0, 170.0), (230.0, 140.0), (290.0, 140.0), (200.0, 330.0)]
-
-
-def make_images(folder: Path, count: int) -> list[Path]:
-    """``count`` distinct images made from the demo photos (crops, flips), as JPEG files."""
-    folder.mkdir(parents=True, exist_ok=True)
-    sources = [Image.open(DEMO_SOURCE).convert("RGB"), Image.open(DEMO_TARGET).convert("RGB")]
-    paths = []
-    for index in range(count):
-        image = sources[index % 2]
-        width, height = image.size
-        crop = image.crop((index * 7, index * 5, width - index * 3, height - index * 4))
-        if index % 3 == 2:
-            crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        path = folder / f"image{index:02d}.jpg"
-        crop.save(path, quality=90)
-        paths.append(path)
-    return paths
 
 
 def label_template(qtbot, controller, count: int = len(TEMPLATE_XY)) -> None:
