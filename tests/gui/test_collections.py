@@ -365,3 +365,30 @@ def test_autosave_keeps_the_collection(reviewed_collection, qtbot):
     controller.files.writer.flush()
     assert saved()["collection"]["thresholds"] == {"max_cycle_error": 1.0, "min_confidence": 0.0}
     assert [k["status"] for k in saved()["pairs"][0]["keypoints"]] == ["accepted"] * 4
+
+
+def test_names_from_a_coco_file_and_a_bad_schema_file_is_one_line(make_app, qtbot, sift_matcher, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    coco = tmp_path / "birds.json"
+    category = {"id": 3, "name": "bird", "keypoints": ["beak", "eye", "tail"], "skeleton": [[1, 2]]}
+    coco.write_text(json.dumps({"images": [], "annotations": [], "categories": [category]}))
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"schema": "sd4match-keypoints", "version": 1, "name": "x", "keypoints": ["a", "a"]}')
+    chosen = iter([str(coco), str(broken)])
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (next(chosen), ""))
+    controller = make_app(sift_matcher)
+    dock = controller.window.label_panel
+    controller.collection.labels.choose_schema("coco-file", 0)
+    assert [dock.names.item(i).data(Qt.ItemDataRole.UserRole) for i in range(dock.names.count())] == [
+        "beak",
+        "eye",
+        "tail",
+    ]
+    click(controller.window.canvas, SOURCE, TEMPLATE_XY[0])
+    qtbot.waitUntil(lambda: len(controller.session.points()) == 1)
+    assert controller.session.points()[0].label == "beak"
+    controller.collection.labels.choose_schema("schema-file", 0)
+    banner = controller.window.message_banner
+    assert banner.isVisible() and "repeats an earlier name" in banner.text
+    assert controller.collection.labels.labelling.schema.name == "bird"  # the names in use stay
