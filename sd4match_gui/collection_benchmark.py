@@ -11,7 +11,8 @@ Measured:
   on the open image's target, each correcting the selected keypoint, timed from the click to the
   end of the first repaint that shows the marker at its new place (the reviewer's action; the
   window redraws it at once, whatever the engine is computing). Only clicks made while images were
-  still being propagated count.
+  still being propagated count. The same clicks are then repeated once propagation has ended, for
+  the latency of the same action on the same machine without it.
 
 Backends: ``sift`` (weights-free, input 768) and ``tiny-sd`` (the real Stable Diffusion
 architecture scaled down, random weights, input 256, on the CPU). Runs offscreen; preferences and
@@ -88,9 +89,27 @@ def measure(backend: str, images: int, clicks: int, folder: Path, seed: int = 0)
     rng = np.random.default_rng(seed)
     spots = rng.uniform((10, 10), (target.width - 10, target.height - 10), size=(clicks, 2))
     painted = PaintWatch(app.window.canvas.viewport())
+    during = _corrections(app, painted, spots, propagating)
+    _wait_until(lambda: not propagating())
+    seconds = time.perf_counter() - started
+    _wait_until(lambda: app.computation.idle)
+    after = _corrections(app, painted, spots[: len(during)], lambda: True)  # the same clicks, engine idle
+    painted.remove()
+    app.window.close()
+    return {
+        "images": images,
+        "propagation_s": round(seconds, 2),
+        "s_per_image": round(seconds / images, 3),
+        "click_while_propagating": _summary(during) if during else {"count": 0},
+        "click_after_propagation": _summary(after) if after else {"count": 0},
+    }
+
+
+def _corrections(app, painted: PaintWatch, spots: np.ndarray, go_on) -> list[tuple[float, float]]:
+    """Click each spot of the target while ``go_on()``: (latency, GUI CPU) milliseconds of each."""
     timings = []
     for xy in spots:
-        if not propagating():
+        if not go_on():
             break
 
         def drawn(xy=xy) -> bool:
@@ -100,18 +119,8 @@ def measure(backend: str, images: int, clicks: int, folder: Path, seed: int = 0)
                 return False  # screen pixels are about 1.3 image pixels: the click lands within 2
             return any(m.xy == point.trg_xy for m in markers)
 
-        timing = _timed(painted, drawn, lambda xy=xy: _correct(app, tuple(xy)))
-        timings.append(timing)
-    painted.remove()
-    _wait_until(lambda: not propagating())
-    seconds = time.perf_counter() - started
-    app.window.close()
-    return {
-        "images": images,
-        "propagation_s": round(seconds, 2),
-        "s_per_image": round(seconds / images, 3),
-        "click_while_propagating": _summary(timings) if timings else {"count": 0},
-    }
+        timings.append(_timed(painted, drawn, lambda xy=xy: _correct(app, tuple(xy))))
+    return timings
 
 
 def _correct(app, xy: tuple[float, float]) -> None:
