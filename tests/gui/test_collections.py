@@ -12,7 +12,7 @@ from PySide6.QtTest import QTest
 
 from engine.collections.schema import COCO_PERSON_KEYPOINTS
 from sd4match_gui.collection_benchmark import make_images
-from sd4match_gui.model.collection import NEEDS_REVIEW, PREDICTING, REVIEWED, PointFacts
+from sd4match_gui.model.collection import FAILED, NEEDS_REVIEW, PREDICTING, REVIEWED, PointFacts
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.conftest import DEMO_SOURCE
 from tests.gui.conftest import wait_idle, wait_loaded
@@ -117,9 +117,30 @@ def test_new_collection_propagates_to_every_image_as_results_arrive(make_app, qt
         assert all(p.trg_xy is not None and p.predictions for p in points)
         assert set(image.facts) == {p.id for p in points}
         assert all(f.cycle_error >= 0 and 0 <= f.confidence <= 1 for f in image.facts.values())
-    rows = controller.window.review_panel.images
+    dock = controller.window.review_panel
+    rows = dock.images
     assert rows.count() == 4
     assert all(("needs review" in rows.item(i).text()) or "reviewed" in rows.item(i).text() for i in range(4))
+    qtbot.waitUntil(lambda: dock.thumbnails_pending() == 0)
+    assert all(not rows.item(i).icon().isNull() for i in range(4))
+
+
+def test_an_image_that_does_not_load_is_reported_by_name_and_skipped(make_app, qtbot, sift_matcher, tmp_path):
+    controller = make_app(sift_matcher)
+    label_template(qtbot, controller, 2)
+    targets = make_images(tmp_path / "set", 3)
+    targets[1].write_text("not a JPEG")
+    open_collection(qtbot, controller, [tmp_path / "set"])
+    collection = controller.session.collection
+    controller.collection.go_to_image(collection.images[2].pair_id)  # away from the broken one
+    wait_propagated(qtbot, controller)
+    broken = collection.image(collection.images[1].pair_id)
+    assert broken.path == targets[1].resolve()
+    assert broken.error.startswith(f"{targets[1].name}: ")
+    summaries = controller.collection.summaries()
+    assert summaries[broken.pair_id].state == FAILED
+    assert [summaries[i.pair_id].state for i in (collection.images[0], collection.images[2])] == [NEEDS_REVIEW] * 2
+    assert targets[1].name in controller.window.review_panel.images.item(1).text()
 
 
 def test_propagation_matches_sd4match_match(make_app, qtbot, sift_matcher, tmp_path):
