@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QDialog, QFileDialog
 
 from engine.collections.coco import write_collection_coco
@@ -81,6 +81,7 @@ class CollectionController(QObject):
         self._job_id = 0
         self._session_seen: object = None
         self._dialog: NewCollectionDialog | None = None
+        self._refresh_queued = False
         app.client.worker.propagated.connect(self._on_propagated)
         app.computation.updated.connect(self.refresh_queue)
         dock = self._dock
@@ -488,6 +489,13 @@ class CollectionController(QObject):
             window.review_dock.raise_()
 
     def _on_collection_changed(self, _pair_id: str | None) -> None:
+        # Coalesced: a template edit changes every image at once, and each row needs its summary.
+        if not self._refresh_queued:
+            self._refresh_queued = True
+            QTimer.singleShot(0, self._refresh_now)
+
+    def _refresh_now(self) -> None:
+        self._refresh_queued = False
         self.refresh_queue()
 
     def _set_order(self, least_confident_first: bool) -> None:

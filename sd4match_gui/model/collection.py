@@ -132,13 +132,14 @@ class Collection:
         self.template: dict[int, TemplatePoint] = {}
         self.not_visible: set[str] = set()
         self.images = list(images)
+        self._by_pair = {image.pair_id: image for image in self.images}  # every row's summary looks images up
         self.thresholds = ReviewThresholds()
         self.changed = Event()
 
     # ---- lookup ----
 
     def image(self, pair_id: str) -> CollectionImage | None:
-        return next((image for image in self.images if image.pair_id == pair_id), None)
+        return self._by_pair.get(pair_id)
 
     def slot(self, label: str) -> int | None:
         return self.schema.keypoints.index(label) if label in self.schema.keypoints else None
@@ -198,9 +199,11 @@ class Collection:
         image = self.image(pair_id)
         if image is None:
             return
-        for point_id in list(image.facts) if point_ids is None else point_ids:
+        ids = set(image.facts) | set(image.propagated) if point_ids is None else set(point_ids)
+        if not (ids & (set(image.facts) | set(image.propagated)) or image.error):
+            return
+        for point_id in ids:
             image.facts.pop(point_id, None)
-        for point_id in list(image.propagated) if point_ids is None else point_ids:
             image.propagated.pop(point_id, None)
         image.error = ""
         self.changed.emit(pair_id)

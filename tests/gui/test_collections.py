@@ -295,7 +295,8 @@ def test_reviewed_images_become_templates(reviewed_collection, qtbot):
     session, collection = controller.session, controller.session.collection
     controller.window.review_panel.min_confidence.setValue(0.0)
     controller.window.review_panel.max_cycle.setValue(1.0)
-    QTest.mouseClick(controller.window.review_panel.accept_image_button, Qt.MouseButton.LeftButton)
+    controller.window.canvas.setFocus()
+    QTest.keyClick(controller.window, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)  # accept passing
     points_of = {i.pair_id: session.points(i.pair_id) for i in collection.images}
     templates = collection.templates_for(points_of)
     assert [t[1] for t in templates] == [collection.template_path, collection.images[0].path]
