@@ -165,3 +165,15 @@ def test_a_session_with_a_malformed_collection_is_refused_with_the_field(tmp_pat
     (tmp_path / "s.json").write_text(json.dumps(data))
     with pytest.raises(DocumentError, match=r"s\.json': collection.*malformed"):
         load_session(tmp_path / "s.json")
+
+
+def test_forget_announces_only_a_real_change():
+    collection, points = make_collection()
+    propagate(collection, points, "p0", (0.9, 0.9))
+    events = []
+    collection.changed.connect(events.append)
+    collection.forget("p1", [0, 1])  # nothing was propagated there
+    collection.forget("p0", [5])  # no such point
+    assert events == []
+    collection.forget("p0", [1])
+    assert events == ["p0"] and collection.missing(collection.images[0]) == [1]
