@@ -414,3 +414,36 @@ def test_names_from_a_coco_file_and_a_bad_schema_file_is_one_line(make_app, qtbo
     banner = controller.window.message_banner
     assert banner.isVisible() and "repeats an earlier name" in banner.text
     assert controller.collection.labels.labelling.schema.name == "bird"  # the names in use stay
+
+
+def test_file_new_collection_dialog_takes_the_source_and_a_folder(make_app, qtbot, sift_matcher, tmp_path):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    controller = make_app(sift_matcher)
+    label_template(qtbot, controller, 2)
+    make_images(tmp_path / "set", 2)
+    controller.window.actions["new_collection"].trigger()
+    dialog = controller.collection._dialog
+    assert dialog is not None and dialog.use_source.isChecked() and "2 point(s)" in dialog.use_source.text()
+    QTest.keyClicks(dialog.targets, str(tmp_path / "set"))
+    QTest.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: controller.session.collection is not None)
+    assert len(controller.session.collection.images) == 2
+    assert [p.label for p in controller.session.points()] == ["nose", "left_eye"]
+
+
+def test_a_template_image_without_points_is_labelled_inside_the_collection(make_app, qtbot, sift_matcher, tmp_path):
+    controller = make_app(sift_matcher, demo=False)
+    targets = make_images(tmp_path / "set", 2)
+    controller.collection.labels.choose_schema("coco-person", 0)
+    assert controller.collection.new_collection(DEMO_SOURCE, targets)
+    assert controller.session.points() == []
+    wait_idle(qtbot, controller)
+    click(controller.window.canvas, SOURCE, TEMPLATE_XY[0])
+    wait_propagated(qtbot, controller)
+    session = controller.session
+    for image in session.collection.images:
+        assert [p.label for p in session.points(image.pair_id)] == ["nose"]
+        assert session.points(image.pair_id)[0].trg_xy is not None
+    assert not controller.collection.new_collection(tmp_path / "missing.jpg", targets)
+    assert "does not exist" in controller.window.message_banner.text
