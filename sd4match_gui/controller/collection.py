@@ -369,7 +369,7 @@ class CollectionController(QObject):
         flagged = [p.id for p in session.points() if collection.flagged(here, p)]
         after = [i for i in flagged if session.selected is None or i > session.selected]
         if after:
-            self._app.annotation.select(after[0])
+            self._select_flagged(here, after[0])
             return
         order = self.review_order()
         start = order.index(here) + 1 if here in order else 0
@@ -377,9 +377,23 @@ class CollectionController(QObject):
             points = [p.id for p in session.points(pair_id) if collection.flagged(pair_id, p)]
             if points and (pair_id != here or session.selected not in points[:1]):
                 self.go_to_image(pair_id)
-                self._app.annotation.select(points[0])
+                self._select_flagged(pair_id, points[0])
                 return
         self._app.notify("No flagged point left.")
+
+    def _select_flagged(self, pair_id: str, point_id: int) -> None:
+        """Select a flagged point and say why it is flagged."""
+        self._app.annotation.select(point_id)
+        collection, point = self.collection, self._app.session.point(point_id, pair_id)
+        image = collection.image(pair_id) if collection is not None else None
+        facts = image.facts.get(point_id) if image is not None else None
+        if point is None or facts is None:
+            return
+        name = f"{point.number} ({point.label})" if point.label else str(point.number)
+        self._app.notify(
+            f"Point {name}: confidence {facts.confidence:.3f}, cycle error {facts.cycle_error:.1f} px "
+            f"({facts.cycle_error / facts.template_side:.3f} of the template's side), from {facts.template}."
+        )
 
     def accept_passing_here(self) -> None:
         session = self._app.session

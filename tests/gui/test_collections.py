@@ -247,6 +247,7 @@ def test_queue_sorts_least_confident_first_and_jumps_to_flagged_points(reviewed_
         QTest.keyClick(controller.window, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)
         point = session.selected_point
         assert point is not None and collection.flagged(session.pair.pair_id, point)
+        assert f"Point {point.number} ({point.label}): confidence" in controller.window.statusBar().currentMessage()
         seen.append((session.pair.pair_id, point.id))
     assert len(set(seen)) == len(seen)
 
