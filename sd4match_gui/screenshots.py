@@ -167,9 +167,9 @@ def shoot_collection(app, path: Path) -> Path:
             lambda: not any(collection.missing(i) for i in collection.images) and app.collection.in_flight is None,
             "propagating the collection",
         )
-        app.collection.accept_passing_here()
+        app.collection.review.accept_passing_here()
         app.window.review_panel.least_confident_first.setChecked(True)
-        app.collection.next_flagged()
+        app.collection.review.next_flagged()
         wait_until(lambda: app.computation.idle, "the flagged point's heatmap")
         app.window.message_banner.hide()  # "the previous session was kept": true, but not the subject
         return shoot(app, COLLECTION_SHOT[1], path)

@@ -10,9 +10,9 @@
 * **Template edits**: the pairs' sources mirror the template, so a point added, moved, renamed or
   deleted on the source of any pair is applied to every pair (a moved point keeps the targets a
   person approved; it is predicted again elsewhere; a deleted one goes from every image).
-* **Review**: the Review dock lists the images (state, counts), sorted in file order or least
-  confident first; keys jump to the next image needing review and the next flagged point; bulk
-  accept and clear are single undo steps.
+* **Review**: :class:`~sd4match_gui.controller.review_queue.ReviewQueue` (the Review dock's rows,
+  the jumps to what needs a look, bulk accept and clear).
+* **Names**: :class:`~sd4match_gui.controller.labels.LabelController` (the Keypoints dock).
 * **Export**: COCO keypoints (:func:`engine.collections.coco.write_collection_coco`); the usual
   Export writes the sd-correspondence document (one pair per template -> image).
 """
@@ -24,32 +24,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QDialog, QFileDialog
 
 from engine.collections.coco import write_collection_coco
-from engine.collections.review import ReviewThresholds
 from engine.collections.schema import KeypointSchema, numbered_schema
 from engine.collections.template import TemplatePoint
 from engine.errors import EngineError
 
 from ..model.collection import (
-    NEEDS_REVIEW,
     Collection,
     CollectionImage,
-    ImageSummary,
     PointFacts,
-    PointsEdit,
-    accept_passing,
-    clear_points,
 )
 from ..model.correspondence import Correspondence, PredictionRecord
 from ..model.pairs import PairEntry, pair_id_for
 from ..model.session_file import to_document
 from ..views.new_collection_dialog import NewCollectionDialog
-from ..views.review_dock import ReviewRow
 from ..worker.propagation_job import PropagationRequest, PropagationResult, TemplateImage
 from .labels import LabelController
+from .review_queue import ReviewQueue
 
 if TYPE_CHECKING:
     from .app_controller import AppController
@@ -64,46 +58,31 @@ class CollectionController(QObject):
         running: propagation goes on while there is an image left (False after Cancel).
         in_flight: the request the engine is computing, or None.
         answered: propagation answers applied (tests and the benchmark count them).
-        least_confident_first: the review queue's order.
+        review: the review queue (controller/review_queue.py).
     """
 
     def __init__(self, app: AppController) -> None:
         super().__init__()
         self._app = app
         window = app.window
-        self._dock = window.review_panel
         self.labels = LabelController(app, window.label_panel)
         app.annotation.source_click = self.labels.source_click
+        self.review = ReviewQueue(app, lambda: self.running, self._propagate_again)
         self.running = False
         self.in_flight: PropagationRequest | None = None
         self.answered = 0
-        self.least_confident_first = False
         self._job_id = 0
         self._session_seen: object = None
         self._dialog: NewCollectionDialog | None = None
-        self._refresh_queued = False
         app.client.worker.propagated.connect(self._on_propagated)
-        app.computation.updated.connect(self.refresh_queue)
-        dock = self._dock
-        dock.image_chosen.connect(self.go_to_image)
-        dock.order_changed.connect(self._set_order)
-        dock.thresholds_changed.connect(self._set_thresholds)
-        dock.accept_image.connect(self.accept_passing_here)
-        dock.accept_all.connect(self.accept_passing_everywhere)
-        dock.clear_image.connect(self.clear_here)
-        dock.cancel_clicked.connect(self.cancel)
-        actions = window.actions
+        app.computation.updated.connect(self.review.refresh_queue)
+        window.review_panel.cancel_clicked.connect(self.cancel)
         for name, slot in {
             "new_collection": self.ask_new_collection,
             "export_coco": self.ask_export_coco,
-            "next_to_review": self.next_to_review,
-            "next_flagged": self.next_flagged,
-            "accept_passing": self.accept_passing_here,
-            "accept_passing_all": self.accept_passing_everywhere,
-            "clear_image": self.clear_here,
             "resume_propagation": self.resume,
         }.items():
-            actions[name].triggered.connect(slot)
+            window.actions[name].triggered.connect(slot)
         self._show_mode()
 
     @property
@@ -122,14 +101,14 @@ class CollectionController(QObject):
             self.in_flight = None
             self.running = session.collection is not None
             if session.collection is not None:
-                session.collection.changed.connect(self._on_collection_changed)
+                self.review.follow(session.collection)
             self._show_mode()
         self.labels.sync_with_session()
         if self.collection is not None and self._sync_template():
             self.running = True
         self._pump()
         self.labels.refresh()
-        self.refresh_queue()
+        self.review.refresh_queue()
 
     # ---- new collection ----
 
@@ -249,14 +228,19 @@ class CollectionController(QObject):
             return
         self.running = True
         self._pump()
-        self.refresh_queue()
+        self.review.refresh_queue()
+
+    def _propagate_again(self) -> None:
+        """An image was cleared: predict it again."""
+        self.running = True
+        self._app.after_change()
 
     def cancel(self) -> None:
         """Stop propagating after the image in flight (its answer is still applied)."""
         if self.running:
             self.running = False
             self._app.notify("Propagation stopped; Go > Resume propagation goes on with the rest.")
-            self.refresh_queue()
+            self.review.refresh_queue()
 
     def _pump(self) -> None:
         """Send the next image to the engine when nothing is in flight."""
@@ -330,109 +314,6 @@ class CollectionController(QObject):
             facts[point_id] = PointFacts(candidate.confidence, candidate.cycle_error, side, candidate.template)
         collection.record(result.pair_id, facts, sources)
 
-    # ---- review ----
-
-    def summaries(self) -> dict[str, ImageSummary]:
-        session, collection = self._app.session, self.collection
-        assert collection is not None
-        return {image.pair_id: collection.summary(image, session.points(image.pair_id)) for image in collection.images}
-
-    def review_order(self) -> list[str]:
-        assert self.collection is not None
-        return self.collection.review_order(self.summaries(), self.least_confident_first)
-
-    def go_to_image(self, pair_id: str) -> None:
-        session = self._app.session
-        index = next((i for i, pair in enumerate(session.pairs) if pair.pair_id == pair_id), None)
-        if index is not None and session.go_to(index):
-            self._app.after_change()
-
-    def next_to_review(self) -> None:
-        """Open the next image (in queue order, after the open one) that needs review."""
-        if self.collection is None:
-            return
-        summaries, order = self.summaries(), self.review_order()
-        current = self._app.session.pair
-        start = order.index(current.pair_id) + 1 if current is not None and current.pair_id in order else 0
-        for pair_id in order[start:] + order[:start]:
-            if summaries[pair_id].state == NEEDS_REVIEW and (current is None or pair_id != current.pair_id):
-                self.go_to_image(pair_id)
-                return
-        self._app.notify("No other image needs review.")
-
-    def next_flagged(self) -> None:
-        """Select the next flagged point of the open image, else of the next image (queue order) with one."""
-        collection, session = self.collection, self._app.session
-        if collection is None or session.pair is None:
-            return
-        here = session.pair.pair_id
-        flagged = [p.id for p in session.points() if collection.flagged(here, p)]
-        after = [i for i in flagged if session.selected is None or i > session.selected]
-        if after:
-            self._select_flagged(here, after[0])
-            return
-        order = self.review_order()
-        start = order.index(here) + 1 if here in order else 0
-        for pair_id in order[start:] + order[:start]:
-            points = [p.id for p in session.points(pair_id) if collection.flagged(pair_id, p)]
-            if points and (pair_id != here or session.selected not in points[:1]):
-                self.go_to_image(pair_id)
-                self._select_flagged(pair_id, points[0])
-                return
-        self._app.notify("No flagged point left.")
-
-    def _select_flagged(self, pair_id: str, point_id: int) -> None:
-        """Select a flagged point and say why it is flagged."""
-        self._app.annotation.select(point_id)
-        collection, point = self.collection, self._app.session.point(point_id, pair_id)
-        image = collection.image(pair_id) if collection is not None else None
-        facts = image.facts.get(point_id) if image is not None else None
-        if point is None or facts is None:
-            return
-        name = f"{point.number} ({point.label})" if point.label else str(point.number)
-        self._app.notify(
-            f"Point {name}: confidence {facts.confidence:.3f}, cycle error {facts.cycle_error:.1f} px "
-            f"({facts.cycle_error / facts.template_side:.3f} of the template's side), from {facts.template}."
-        )
-
-    def accept_passing_here(self) -> None:
-        session = self._app.session
-        if self.collection is None or session.pair is None:
-            return
-        edits = accept_passing(self.collection, session.pair.pair_id, session.points())
-        self._do(f"accept {len(edits)} passing point(s)", edits)
-
-    def accept_passing_everywhere(self) -> None:
-        collection, session = self.collection, self._app.session
-        if collection is None:
-            return
-        edits = [
-            e
-            for image in collection.images
-            for e in accept_passing(collection, image.pair_id, session.points(image.pair_id))
-        ]
-        self._do(f"accept {len(edits)} passing point(s) on every image", edits)
-
-    def clear_here(self) -> None:
-        collection, session = self.collection, self._app.session
-        if collection is None or session.pair is None:
-            return
-        pair_id = session.pair.pair_id
-        self._do("clear image", clear_points(collection, pair_id, session.points()))
-        collection.forget(pair_id)
-        self.running = True
-        self._app.after_change()
-
-    def _do(self, description: str, edits: list) -> None:
-        if not edits:
-            self._app.notify("Nothing to change.")
-            return
-        session = self._app.session
-        pair_id = session.pair.pair_id if session.pair is not None else edits[0].pair_id
-        session.history.do(session, PointsEdit(description, pair_id, tuple(edits)))
-        self._app.notify(description.capitalize() + ".")
-        self._app.after_change()
-
     # ---- export ----
 
     def ask_export_coco(self) -> None:
@@ -463,61 +344,9 @@ class CollectionController(QObject):
 
     # ---- display ----
 
-    def refresh_queue(self) -> None:
-        collection = self.collection
-        if collection is None:
-            return
-        summaries = self.summaries()
-        current = self._app.session.pair
-        rows = []
-        for pair_id in collection.review_order(summaries, self.least_confident_first):
-            image, summary = collection.image(pair_id), summaries[pair_id]
-            assert image is not None
-            counts = f"{summary.approved}/{summary.points} done · {summary.flagged} flagged"
-            if image.error:
-                counts = image.error
-            rows.append(
-                ReviewRow(
-                    pair_id,
-                    image.path,
-                    image.path.name,
-                    summary.state,
-                    counts,
-                    current is not None and current.pair_id == pair_id,
-                )
-            )
-        self._dock.show_rows(rows)
-        self._dock.show_thresholds(collection.thresholds.max_cycle_error, collection.thresholds.min_confidence)
-        left = sum(1 for image in collection.images if collection.missing(image))
-        done = len(collection.images) - left
-        if self.running and left:
-            self._dock.progress.show_stage(f"Predicting {done}/{len(collection.images)}", done / len(collection.images))
-        else:
-            self._dock.progress.hide()
-
     def _show_mode(self) -> None:
         window = self._app.window
         active = self.collection is not None
         window.review_dock.setVisible(active)
         if active:
             window.review_dock.raise_()
-
-    def _on_collection_changed(self, _pair_id: str | None) -> None:
-        # Coalesced: a template edit changes every image at once, and each row needs its summary.
-        if not self._refresh_queued:
-            self._refresh_queued = True
-            QTimer.singleShot(0, self._refresh_now)
-
-    def _refresh_now(self) -> None:
-        self._refresh_queued = False
-        self.refresh_queue()
-
-    def _set_order(self, least_confident_first: bool) -> None:
-        self.least_confident_first = least_confident_first
-        self.refresh_queue()
-
-    def _set_thresholds(self, max_cycle_error: float, min_confidence: float) -> None:
-        if self.collection is not None:
-            self.collection.set_thresholds(ReviewThresholds(max_cycle_error, min_confidence))
-            self._app.presenter.render(self._app.session)
-            self._app.files.autosave()

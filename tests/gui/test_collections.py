@@ -132,12 +132,12 @@ def test_an_image_that_does_not_load_is_reported_by_name_and_skipped(make_app, q
     targets[1].write_text("not a JPEG")
     open_collection(qtbot, controller, [tmp_path / "set"])
     collection = controller.session.collection
-    controller.collection.go_to_image(collection.images[2].pair_id)  # away from the broken one
+    controller.collection.review.go_to_image(collection.images[2].pair_id)  # away from the broken one
     wait_propagated(qtbot, controller)
     broken = collection.image(collection.images[1].pair_id)
     assert broken.path == targets[1].resolve()
     assert broken.error.startswith(f"{targets[1].name}: ")
-    summaries = controller.collection.summaries()
+    summaries = controller.collection.review.summaries()
     assert summaries[broken.pair_id].state == FAILED
     assert [summaries[i.pair_id].state for i in (collection.images[0], collection.images[2])] == [NEEDS_REVIEW] * 2
     assert targets[1].name in controller.window.review_panel.images.item(1).text()
@@ -234,8 +234,8 @@ def test_queue_sorts_least_confident_first_and_jumps_to_flagged_points(reviewed_
 
     box = dock.least_confident_first
     QTest.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(8, box.height() // 2))  # on its indicator
-    assert controller.collection.least_confident_first
-    summaries = controller.collection.summaries()
+    assert controller.collection.review.least_confident_first
+    summaries = controller.collection.review.summaries()
     shown = [dock.images.item(i).data(Qt.ItemDataRole.UserRole) for i in range(dock.images.count())]
     least = [summaries[pair_id].least_confidence for pair_id in shown]
     assert least == sorted(least)
@@ -266,12 +266,12 @@ def test_bulk_accept_clear_and_next_image_needing_review(reviewed_collection, qt
     first = session.pair.pair_id
     QTest.mouseClick(dock.accept_image_button, Qt.MouseButton.LeftButton)
     assert all(p.status == "accepted" for p in session.points(first))
-    assert controller.collection.summaries()[first].state == REVIEWED
+    assert controller.collection.review.summaries()[first].state == REVIEWED
     assert "reviewed" in dock.images.item(0).text()
 
     QTest.keyClick(controller.window, Qt.Key.Key_D, Qt.KeyboardModifier.ShiftModifier)
     assert session.pair.pair_id != first
-    assert controller.collection.summaries()[session.pair.pair_id].state == NEEDS_REVIEW
+    assert controller.collection.review.summaries()[session.pair.pair_id].state == NEEDS_REVIEW
 
     # A flagged point stays for a person when accepting on all images.
     image = collection.images[2]
@@ -283,9 +283,9 @@ def test_bulk_accept_clear_and_next_image_needing_review(reviewed_collection, qt
     assert all(p.status == "predicted" for i in collection.images[1:] for p in session.points(i.pair_id))
 
     # Clear: predictions go, the image is predicted again.
-    controller.collection.go_to_image(collection.images[1].pair_id)
+    controller.collection.review.go_to_image(collection.images[1].pair_id)
     QTest.mouseClick(dock.clear_button, Qt.MouseButton.LeftButton)
-    state = controller.collection.summaries()[collection.images[1].pair_id].state
+    state = controller.collection.review.summaries()[collection.images[1].pair_id].state
     assert state == PREDICTING
     wait_propagated(qtbot, controller)
     assert all(p.trg_xy is not None for p in session.points(collection.images[1].pair_id))
@@ -302,7 +302,7 @@ def test_reviewed_images_become_templates(reviewed_collection, qtbot):
     templates = collection.templates_for(points_of)
     assert [t[1] for t in templates] == [collection.template_path, collection.images[0].path]
     # Predicted again, a later image is predicted from both: every candidate names its template.
-    controller.collection.go_to_image(collection.images[3].pair_id)
+    controller.collection.review.go_to_image(collection.images[3].pair_id)
     QTest.mouseClick(controller.window.review_panel.clear_button, Qt.MouseButton.LeftButton)
     wait_propagated(qtbot, controller)
     winners = {f.template for f in collection.images[3].facts.values()}
