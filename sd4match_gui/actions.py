@@ -75,6 +75,20 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "File",
     ),
     ActionSpec(
+        "new_collection",
+        "New collection…",
+        ("Ctrl+Shift+N",),
+        "Annotate many images from one template: its keypoints are predicted on every image, then reviewed.",
+        "File",
+    ),
+    ActionSpec(
+        "export_coco",
+        "Export collection as COCO…",
+        (),
+        "Write the collection as COCO keypoints (the template and every image, in the schema's order).",
+        "File",
+    ),
+    ActionSpec(
         "import", "Import JSON…", ("Ctrl+I",), "Import an sd-correspondence JSON export into this session.", "File"
     ),
     ActionSpec(
@@ -103,6 +117,27 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("nudge_right", "Nudge target right", ("Right",), "Move the selected target 1 pixel right.", "Edit"),
     ActionSpec("nudge_up", "Nudge target up", ("Up",), "Move the selected target 1 pixel up.", "Edit"),
     ActionSpec("nudge_down", "Nudge target down", ("Down",), "Move the selected target 1 pixel down.", "Edit"),
+    ActionSpec(
+        "accept_passing",
+        "Accept passing predictions",
+        ("Shift+Return",),
+        "Collection: accept every prediction of this image that is not flagged.",
+        "Edit",
+    ),
+    ActionSpec(
+        "accept_passing_all",
+        "Accept passing predictions on all images",
+        (),
+        "Collection: accept every prediction that is not flagged, on every image.",
+        "Edit",
+    ),
+    ActionSpec(
+        "clear_image",
+        "Clear image",
+        (),
+        "Collection: drop this image's predictions and corrections; it is predicted again.",
+        "Edit",
+    ),
     ActionSpec("next_point", "Select next point", ("N",), "Select the next point.", "Edit"),
     ActionSpec("previous_point", "Select previous point", ("P",), "Select the previous point.", "Edit"),
     # View
@@ -146,6 +181,27 @@ ACTIONS: tuple[ActionSpec, ...] = (
     # Go
     ActionSpec("next_pair", "Next pair", ("D",), "Open the next pair of the list.", "Go"),
     ActionSpec("previous_pair", "Previous pair", ("A",), "Open the previous pair of the list.", "Go"),
+    ActionSpec(
+        "next_to_review",
+        "Next image needing review",
+        ("Shift+D",),
+        "Collection: open the next image in the review queue that has unreviewed predictions.",
+        "Go",
+    ),
+    ActionSpec(
+        "next_flagged",
+        "Next flagged point",
+        ("Shift+N",),
+        "Collection: select the next prediction flagged for review (low confidence or large cycle error).",
+        "Go",
+    ),
+    ActionSpec(
+        "resume_propagation",
+        "Resume propagation",
+        (),
+        "Collection: go on predicting the images that are not predicted yet (after a Cancel).",
+        "Go",
+    ),
     ActionSpec("cancel", "Cancel computation", ("Escape",), "Stop feature extraction at the next stage.", "Go"),
     # Help
     ActionSpec("cheat_sheet", "Keyboard shortcuts", ("F1",), "Show this cheat sheet.", "Help"),

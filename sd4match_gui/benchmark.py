@@ -124,8 +124,8 @@ def _wait_until(condition) -> None:
         QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
 
 
-def _mouse(canvas, xy: tuple[float, float], events: tuple[tuple[str, str, str], ...]) -> None:
-    """Send raw mouse ``events`` (event type, button, buttons held) at source pixel ``xy``."""
+def _mouse(canvas, xy: tuple[float, float], events: tuple[tuple[str, str, str], ...], panel: int | None = None) -> None:
+    """Send raw mouse ``events`` (event type, button, buttons held) at pixel ``xy`` of ``panel`` (the source)."""
     from PySide6.QtCore import QEvent, QPointF, Qt
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
@@ -133,7 +133,7 @@ def _mouse(canvas, xy: tuple[float, float], events: tuple[tuple[str, str, str], 
     from .views.coords import to_view
     from .views.pair_canvas import SOURCE
 
-    view = canvas.panel(SOURCE).view
+    view = canvas.panel(SOURCE if panel is None else panel).view
     position = QPointF(canvas.mapFromScene(view.mapViewToScene(to_view(xy))))
     global_position = QPointF(canvas.viewport().mapToGlobal(position))
     for kind, button, buttons in events:

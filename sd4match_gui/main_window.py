@@ -34,9 +34,11 @@ from .model.settings import COLOUR_MAPS
 from .views.banner import Banner
 from .views.compare_panel import ComparePanel
 from .views.engine_panel import EnginePanel
+from .views.label_dock import LabelDock
 from .views.pair_canvas import PairCanvas
 from .views.points_table import PointsTable
 from .views.progress_widget import ProgressWidget
+from .views.review_dock import ReviewDock
 from .views.text_entry import TextEntryKeys, TypingSafeDelegate
 from .views.widgets import combo
 
@@ -98,6 +100,14 @@ class MainWindow(QMainWindow):
         self.compare_dock = self._dock("Comparison", self.compare_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.points_dock, self.compare_dock)
         self.compare_dock.hide()  # until comparison mode
+        # Keypoint names (any mode) and a collection's review queue: tabs beside Points.
+        self.label_panel = LabelDock()
+        self.review_panel = ReviewDock()
+        self.label_dock = self._dock("Keypoints", self.label_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.review_dock = self._dock("Review", self.review_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.points_dock, self.label_dock)
+        self.tabifyDockWidget(self.points_dock, self.review_dock)
+        self.review_dock.hide()  # until a collection opens
         self._comparing = False
         self._compact: bool | None = None  # the dock arrangement in place; None until the first resize
 
@@ -211,7 +221,7 @@ class MainWindow(QMainWindow):
         for spec in ACTIONS:
             menus[spec.menu].addAction(self.actions[spec.name])
         panels = menus["View"].addMenu("Panels")
-        for dock in (self.engine_dock, self.points_dock, self.compare_dock):
+        for dock in (self.engine_dock, self.points_dock, self.compare_dock, self.label_dock, self.review_dock):
             panels.addAction(dock.toggleViewAction())
 
     def _build_toolbar(self) -> None:

@@ -7,7 +7,10 @@ same controller calls a mouse click on the canvas makes. Shots (file name -> win
 
 - ``main-window.png`` (1600 x 900) and ``comparison.png`` (1600 x 900, four SIFT input sizes side
   by side): the README's;
-- ``window-800x500.png`` and ``window-1920x1080.png``: the same window at a small and a large size.
+- ``window-800x500.png`` and ``window-1920x1080.png``: the same window at a small and a large size;
+- ``collection.png`` (1600 x 900): a collection under review: the face points propagated onto six
+  images made from the demo photos (crops at other scales, written to a temporary folder), one
+  image accepted, the queue sorted least confident first, a flagged point selected.
 
 Runs offscreen unless ``QT_QPA_PLATFORM`` says otherwise; preferences, autosave and recovery files
 go to a temporary folder, so the user's own are neither read nor changed. The tests run this
@@ -31,7 +34,8 @@ WINDOW_SHOTS = {  # file name -> window size (width, height), normal mode
     "window-1920x1080.png": (1920, 1080),
 }
 COMPARISON_SHOT = ("comparison.png", (1600, 900))
-SHOTS = (*WINDOW_SHOTS, COMPARISON_SHOT[0])
+COLLECTION_SHOT = ("collection.png", (1600, 900))
+SHOTS = (*WINDOW_SHOTS, COMPARISON_SHOT[0], COLLECTION_SHOT[0])
 COMPARISON_VARIANTS = "sift@size=384,sift@size=512,sift@size=640,sift@size=768"
 FACE = {  # astronaut.jpg pixel -> what it is
     (200.0, 103.0): "left eye",
@@ -121,6 +125,9 @@ def take(names: list[str], out: Path) -> list[Path]:
             if len(panels) != 4 or not all(panel.heatmap.isVisible() for panel in panels):
                 raise RuntimeError("screenshots: comparison mode does not show four heatmaps")
             written.append(shoot(app, COMPARISON_SHOT[1], out / COMPARISON_SHOT[0]))
+            app.settings.set_compare_mode(False)
+        if COLLECTION_SHOT[0] in names:
+            written.append(shoot_collection(app, out / COLLECTION_SHOT[0]))
     finally:
         app.window.close()
     return written
@@ -142,6 +149,30 @@ def annotate_face(app) -> None:
     target = app.window.canvas.targets[0]
     if len(target.view.markers.markers) != len(FACE) or not target.heatmap.isVisible():
         raise RuntimeError("screenshots: the target view does not show every point and the heatmap")
+
+
+def shoot_collection(app, path: Path) -> Path:
+    """The face points as a collection's template, propagated onto crops and mirror images of the
+    demo photos; the first image accepted, the least confident first, a flagged point selected."""
+    from .bundled_files import DEMO_PAIR
+    from .collection_benchmark import make_images
+
+    with tempfile.TemporaryDirectory(prefix="sd4match-collection-") as folder:
+        # Five crops of the template's photo at other scales, and the other photo.
+        make_images(Path(folder), 6, (DEMO_PAIR[0],) * 5 + (DEMO_PAIR[1],))
+        if not app.collection.new_collection(None, [Path(folder)]):
+            raise RuntimeError("screenshots: the collection did not open")
+        collection = app.session.collection
+        wait_until(
+            lambda: not any(collection.missing(i) for i in collection.images) and app.collection.in_flight is None,
+            "propagating the collection",
+        )
+        app.collection.review.accept_passing_here()
+        app.window.review_panel.least_confident_first.setChecked(True)
+        app.collection.review.next_flagged()
+        wait_until(lambda: app.computation.idle, "the flagged point's heatmap")
+        app.window.message_banner.hide()  # "the previous session was kept": true, but not the subject
+        return shoot(app, COLLECTION_SHOT[1], path)
 
 
 def shoot(app, size: tuple[int, int], path: Path) -> Path:

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..frames import clamp_to_image
-from ..prepared_pair import MatchResult, PreparedPair
 from ..settings import LocalisationSettings
 from . import DEFAULT_MAX_CYCLE_ERROR, DEFAULT_MIN_CONFIDENCE
+
+if TYPE_CHECKING:  # torch: the app reads thresholds and candidates before any model loads
+    from ..prepared_pair import MatchResult, PreparedPair
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class ReviewThresholds:
 
 def reversed_pair(pair: PreparedPair) -> PreparedPair:
     """The same pair matched the other way: its feature maps swapped, nothing extracted again."""
+    from ..prepared_pair import PreparedPair
+
     return PreparedPair(pair.target_image, pair.source_image, pair.target, pair.source, pair.run)
 
 

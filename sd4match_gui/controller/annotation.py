@@ -9,6 +9,8 @@ engine and autosave.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from engine.export.document import Keypoint
 
 from ..model.app_model import AppModel
@@ -23,6 +25,9 @@ class AnnotationController:
     def __init__(self, model: AppModel, notices: Notices) -> None:
         self._model = model
         self._notices = notices
+        # Set by the labels controller: places the active keypoint name on the source and returns
+        # True, or returns False (no names in use) for a plain numbered point.
+        self.source_click: Callable[[float, float], bool] | None = None
 
     # ---- mouse ----
 
@@ -31,8 +36,9 @@ class AnnotationController:
         if session.pair is None:
             return
         if panel == SOURCE:
-            point = Keypoint(id=session.next_point_id(), src_xy=(x, y))
-            model.edit(f"add point {point.number}", point)
+            if self.source_click is None or not self.source_click(x, y):
+                point = Keypoint(id=session.next_point_id(), src_xy=(x, y))
+                model.edit(f"add point {point.number}", point)
         elif session.selected_point is not None:
             point = session.selected_point
             model.edit(f"correct point {point.number}", point.corrected((x, y)))

@@ -28,6 +28,7 @@ from ..preferences import AppPreferences, PreferenceStore
 from ..views.pair_canvas import SOURCE
 from ..worker.engine_client import EngineClient
 from .annotation import AnnotationController
+from .collection import CollectionController
 from .computation import ComputationController
 from .files import FileController
 from .heatmap_export import HeatmapExport
@@ -81,6 +82,7 @@ class AppController(QObject):
         self.status_progress = StatusProgress(window, self.computation, self.presenter, model, self.files.loader)
         self._subscribe()
         self._wire()
+        self.collection = CollectionController(self)  # collection mode: docks, actions, propagation
         store.restore_window(window)
         window.before_close = self.shutdown
         self._collector = GuiThreadGarbageCollector(window)
@@ -115,6 +117,7 @@ class AppController(QObject):
         self.computation.request()
         self.presenter.show_request_state(session)  # e.g. a recompute marks the drawn results stale
         self.hover.refresh()
+        self.collection.after_change()
         self.files.autosave()
         self._update_undo_texts()
 

@@ -54,6 +54,11 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def marker_text(point: Keypoint) -> str:
+    """A marker's label: the point's number, and its keypoint name when it has one."""
+    return f"{point.number} {point.label}" if point.label else str(point.number)
+
+
 def variant_colour(index: int) -> tuple[int, int, int]:
     return VARIANT_COLOURS[index % len(VARIANT_COLOURS)]
 
@@ -167,7 +172,7 @@ class Presenter:
 
     @staticmethod
     def _source_marker(point: Keypoint, selected: bool) -> Marker:
-        return Marker(point.id, point.src_xy, point_colour(point.id), str(point.number), "source", selected)
+        return Marker(point.id, point.src_xy, point_colour(point.id), marker_text(point), "source", selected)
 
     def _draw_targets(
         self, session: Session, variants: list[Variant], points: list[Keypoint], truth: dict[int, Point]
@@ -196,10 +201,10 @@ class Presenter:
         if colour is not None:
             record = point.prediction(run_id) if run_id else None
             if record is not None:
-                markers.append(Marker(point.id, record.xy, colour, str(point.number), "predicted", selected))
+                markers.append(Marker(point.id, record.xy, colour, marker_text(point), "predicted", selected))
         elif point.trg_xy is not None:
             markers.append(
-                Marker(point.id, point.trg_xy, point_colour(point.id), str(point.number), point.status, selected)
+                Marker(point.id, point.trg_xy, point_colour(point.id), marker_text(point), point.status, selected)
             )
         if reference is not None and (colour is not None or reference != point.trg_xy):
             markers.append(Marker(point.id, reference, REFERENCE_COLOUR, "", "reference", False))

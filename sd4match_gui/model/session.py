@@ -10,6 +10,7 @@ from pathlib import Path
 
 from engine.export.document import ImageRef, Keypoint, Point
 
+from .collection import Collection
 from .datasets import DatasetRef
 from .history import History, PointEdit
 from .pairs import PairEntry
@@ -30,6 +31,7 @@ class Session:
         path: the session file, once saved or opened.
         images: what is known about each opened image (size, digest), for exports.
         dataset: the benchmark split the pair list came from, if any (saved instead of the pairs).
+        collection: the collection the pairs annotate (template -> image each), or None.
     """
 
     def __init__(self, settings: SessionSettings | None = None) -> None:
@@ -42,6 +44,7 @@ class Session:
         self.path: Path | None = None
         self.images: dict[Path, ImageRef] = {}
         self.dataset: DatasetRef | None = None
+        self.collection: Collection | None = None
         self._points: dict[str, dict[int, Keypoint]] = {}
 
     # ---- pairs ----

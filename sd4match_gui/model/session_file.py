@@ -17,6 +17,7 @@ from engine import atomic
 from engine.errors import DocumentError
 from engine.export.document import CorrespondenceDocument, Keypoint, PairRecord, Run, relative_path, require_finite
 
+from .collection_file import COLLECTION_KEY, collection_from_dict, collection_to_dict
 from .datasets import pairs_from_dataset
 from .pairs import PairEntry
 from .session import Session
@@ -64,6 +65,8 @@ def session_document(session: Session, path: Path) -> CorrespondenceDocument:
         }
     else:
         document.extra[SESSION_KEY]["pairs"] = [_pair_to_dict(pair, base) for pair in session.pairs]
+    if session.collection is not None:
+        document.extra[COLLECTION_KEY] = collection_to_dict(session.collection, base)
     return document
 
 
@@ -88,6 +91,8 @@ def check_session_data(path: Path, data: dict[str, Any]) -> None:
         require_finite(data, "session file")
         document = CorrespondenceDocument.from_dict(data, base)
         read_session_part(document.extra.get(SESSION_KEY), base)
+        if COLLECTION_KEY in document.extra:
+            collection_from_dict(document.extra[COLLECTION_KEY], base)
     except DocumentError as exc:
         raise DocumentError(f"the session cannot be saved, its file would not open again: {exc}") from None
 
@@ -121,6 +126,11 @@ def load_session(path: Path) -> Session:
     _merge_records(session, document.pairs, {run.run_id: run.run_id for run in document.runs})
     if data is not None and session.point(part.selected) is not None:
         session.selected = part.selected
+    if COLLECTION_KEY in document.extra:
+        try:
+            session.collection = collection_from_dict(document.extra[COLLECTION_KEY], path.resolve().parent)
+        except DocumentError as exc:
+            raise DocumentError(f"'{path}': {exc}") from None
     return session
 
 

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 from .engine_worker import EngineWorker, MatcherFactory, default_matcher
 from .mailbox import LatestMailbox
 from .messages import ComputeRequest, EngineConfig, HeatmapsRequest, PreviewRequest, TrainingRequest
+from .propagation_job import PropagationRequest
 
 
 class EngineClient(QObject):
@@ -22,6 +23,7 @@ class EngineClient(QObject):
     _check_weights = Signal(object)
     _train = Signal(object)
     _heatmaps = Signal(object)
+    _propagate = Signal(object)
 
     def __init__(self, make_matcher: MatcherFactory = default_matcher, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -37,6 +39,7 @@ class EngineClient(QObject):
         self._check_weights.connect(self.worker.check_weights)
         self._train.connect(self.worker.train)
         self._heatmaps.connect(self.worker.heatmaps)
+        self._propagate.connect(self.worker.propagate)
         self._last_id = 0
         self._thread.start()
 
@@ -73,6 +76,10 @@ class EngineClient(QObject):
         ``worker.heatmaps_stage`` and ``worker.heatmaps_done``."""
         self.worker.stop_heatmaps.clear()
         self._heatmaps.emit(request)
+
+    def propagate(self, request: PropagationRequest) -> None:
+        """Predict a collection's keypoints on one image; the answer comes as ``worker.propagated``."""
+        self._propagate.emit(request)
 
     def stop_heatmaps(self) -> None:
         """Stop the heatmap computation of an export at its next stage."""

@@ -46,6 +46,7 @@ from .messages import (
     VariantResult,
     WeightsStatus,
 )
+from .propagation_job import PropagationRequest, propagate
 
 if TYPE_CHECKING:  # torch loads with the first model, on the engine thread: the window shows without it
     from engine import Matcher
@@ -118,6 +119,7 @@ class EngineWorker(QObject):
     training_step = Signal(object)
     training_epoch = Signal(object)
     training_done = Signal(object)
+    propagated = Signal(object)  # PropagationResult: the answer of :meth:`propagate`
 
     def __init__(
         self,
@@ -196,6 +198,11 @@ class EngineWorker(QObject):
             progress,
         )
         self.training_done.emit(outcome)
+
+    @Slot(object)
+    def propagate(self, request: PropagationRequest) -> None:
+        """Predict a collection's keypoints on one image (worker/propagation_job.py)."""
+        self.propagated.emit(propagate(lambda: self._matcher_for(request.engine), request))
 
     @Slot(object)
     def heatmaps(self, request: HeatmapsRequest) -> None:

@@ -10,7 +10,11 @@ from PySide6.QtGui import QImage
 from sd4match_gui import screenshots
 from tests.conftest import REPO
 
-SIZES = {**screenshots.WINDOW_SHOTS, screenshots.COMPARISON_SHOT[0]: screenshots.COMPARISON_SHOT[1]}
+SIZES = {
+    **screenshots.WINDOW_SHOTS,
+    screenshots.COMPARISON_SHOT[0]: screenshots.COMPARISON_SHOT[1],
+    screenshots.COLLECTION_SHOT[0]: screenshots.COLLECTION_SHOT[1],
+}
 
 
 def distinct_colours(image: QImage) -> int:

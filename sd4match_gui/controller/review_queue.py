@@ -1,0 +1,223 @@
+"""A collection's review queue: the Review dock's rows, jumps to what needs a look, bulk actions.
+
+Rows are the collection's images in file order or least confident first (see
+:meth:`sd4match_gui.model.collection.Collection.review_order`), each with its state and counts.
+Shift+D opens the next image that needs review and Shift+N selects the next flagged prediction
+(saying why it is flagged); "accept passing" (this image or all) and "clear image" are one undo
+step each. The dock's rows follow the model's ``changed`` events, coalesced into one refresh per
+event-loop turn (a template edit changes every image at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QTimer
+
+from engine.collections.review import ReviewThresholds
+
+from ..model.collection import NEEDS_REVIEW, Collection, ImageSummary, PointsEdit, accept_passing, clear_points
+from ..model.history import PointEdit
+from ..views.review_dock import ReviewRow
+
+if TYPE_CHECKING:
+    from .app_controller import AppController
+
+
+class ReviewQueue:
+    """The review side of collection mode.
+
+    Args:
+        app: the window's controller (session, views, notifications).
+        propagating: whether propagation is going on (the dock shows its progress).
+        propagate_again: called after an image was cleared (it is predicted again).
+
+    Attributes:
+        least_confident_first: the queue's order.
+    """
+
+    def __init__(self, app: AppController, propagating: Callable[[], bool], propagate_again: Callable[[], None]):
+        self._app = app
+        self._dock = app.window.review_panel
+        self._propagating = propagating
+        self._propagate_again = propagate_again
+        self.least_confident_first = False
+        self._refresh_queued = False
+        dock = self._dock
+        dock.image_chosen.connect(self.go_to_image)
+        dock.order_changed.connect(self._set_order)
+        dock.thresholds_changed.connect(self._set_thresholds)
+        dock.accept_image.connect(self.accept_passing_here)
+        dock.accept_all.connect(self.accept_passing_everywhere)
+        dock.clear_image.connect(self.clear_here)
+        for name, slot in {
+            "next_to_review": self.next_to_review,
+            "next_flagged": self.next_flagged,
+            "accept_passing": self.accept_passing_here,
+            "accept_passing_all": self.accept_passing_everywhere,
+            "clear_image": self.clear_here,
+        }.items():
+            app.window.actions[name].triggered.connect(slot)
+
+    @property
+    def collection(self) -> Collection | None:
+        return self._app.session.collection
+
+    def follow(self, collection: Collection) -> None:
+        """Refresh the rows whenever ``collection`` changes."""
+        collection.changed.connect(self._on_collection_changed)
+
+    def summaries(self) -> dict[str, ImageSummary]:
+        session, collection = self._app.session, self.collection
+        assert collection is not None
+        return {image.pair_id: collection.summary(image, session.points(image.pair_id)) for image in collection.images}
+
+    def review_order(self) -> list[str]:
+        assert self.collection is not None
+        return self.collection.review_order(self.summaries(), self.least_confident_first)
+
+    def go_to_image(self, pair_id: str) -> None:
+        session = self._app.session
+        index = next((i for i, pair in enumerate(session.pairs) if pair.pair_id == pair_id), None)
+        if index is not None:
+            self._app.model.go_to(index)
+
+    def next_to_review(self) -> None:
+        """Open the next image (in queue order, after the open one) that needs review."""
+        if self.collection is None:
+            return
+        summaries, order = self.summaries(), self.review_order()
+        current = self._app.session.pair
+        start = order.index(current.pair_id) + 1 if current is not None and current.pair_id in order else 0
+        for pair_id in order[start:] + order[:start]:
+            if summaries[pair_id].state == NEEDS_REVIEW and (current is None or pair_id != current.pair_id):
+                self.go_to_image(pair_id)
+                return
+        self._app.notices.notify("No other image needs review.")
+
+    def next_flagged(self) -> None:
+        """Select the next flagged point of the open image, else of the next image (queue order) with one."""
+        collection, session = self.collection, self._app.session
+        if collection is None or session.pair is None:
+            return
+        here = session.pair.pair_id
+        flagged = [p.id for p in session.points() if collection.flagged(here, p)]
+        after = [i for i in flagged if session.selected is None or i > session.selected]
+        if after:
+            self._select_flagged(here, after[0])
+            return
+        order = self.review_order()
+        start = order.index(here) + 1 if here in order else 0
+        for pair_id in order[start:] + order[:start]:
+            points = [p.id for p in session.points(pair_id) if collection.flagged(pair_id, p)]
+            if points and (pair_id != here or session.selected not in points[:1]):
+                self.go_to_image(pair_id)
+                self._select_flagged(pair_id, points[0])
+                return
+        self._app.notices.notify("No flagged point left.")
+
+    def _select_flagged(self, pair_id: str, point_id: int) -> None:
+        """Select a flagged point and say why it is flagged."""
+        self._app.annotation.select(point_id)
+        collection, point = self.collection, self._app.session.point(point_id, pair_id)
+        image = collection.image(pair_id) if collection is not None else None
+        facts = image.facts.get(point_id) if image is not None else None
+        if point is None or facts is None:
+            return
+        name = f"{point.number} ({point.label})" if point.label else str(point.number)
+        self._app.notices.notify(
+            f"Point {name}: confidence {facts.confidence:.3f}, cycle error {facts.cycle_error:.1f} px "
+            f"({facts.cycle_error / facts.template_side:.3f} of the template's side), from {facts.template}."
+        )
+
+    def accept_passing_here(self) -> None:
+        session = self._app.session
+        if self.collection is None or session.pair is None:
+            return
+        edits = accept_passing(self.collection, session.pair.pair_id, session.points())
+        self._do(f"accept {len(edits)} passing point(s)", edits)
+
+    def accept_passing_everywhere(self) -> None:
+        collection, session = self.collection, self._app.session
+        if collection is None:
+            return
+        edits = [
+            e
+            for image in collection.images
+            for e in accept_passing(collection, image.pair_id, session.points(image.pair_id))
+        ]
+        self._do(f"accept {len(edits)} passing point(s) on every image", edits)
+
+    def clear_here(self) -> None:
+        collection, session = self.collection, self._app.session
+        if collection is None or session.pair is None:
+            return
+        pair_id = session.pair.pair_id
+        self._do("clear image", clear_points(collection, pair_id, session.points()))
+        collection.forget(pair_id)
+        self._propagate_again()
+
+    def _do(self, description: str, edits: list[PointEdit]) -> None:
+        if not edits:
+            self._app.notices.notify("Nothing to change.")
+            return
+        session = self._app.session
+        pair_id = session.pair.pair_id if session.pair is not None else edits[0].pair_id
+        session.history.do(session, PointsEdit(description, pair_id, tuple(edits)))
+        self._app.notices.notify(description.capitalize() + ".")
+        self._app.after_change()
+
+    # ---- display ----
+
+    def refresh_queue(self) -> None:
+        collection = self.collection
+        if collection is None:
+            return
+        summaries = self.summaries()
+        current = self._app.session.pair
+        rows = []
+        for pair_id in collection.review_order(summaries, self.least_confident_first):
+            image, summary = collection.image(pair_id), summaries[pair_id]
+            assert image is not None
+            counts = f"{summary.approved}/{summary.points} done · {summary.flagged} flagged"
+            if image.error:
+                counts = image.error
+            rows.append(
+                ReviewRow(
+                    pair_id,
+                    image.path,
+                    image.path.name,
+                    summary.state,
+                    counts,
+                    current is not None and current.pair_id == pair_id,
+                )
+            )
+        self._dock.show_rows(rows)
+        self._dock.show_thresholds(collection.thresholds.max_cycle_error, collection.thresholds.min_confidence)
+        left = sum(1 for image in collection.images if collection.missing(image))
+        done = len(collection.images) - left
+        if self._propagating() and left:
+            self._dock.progress.show_stage(f"Predicting {done}/{len(collection.images)}", done / len(collection.images))
+        else:
+            self._dock.progress.hide()
+
+    def _on_collection_changed(self, _pair_id: str | None) -> None:
+        # Coalesced: a template edit changes every image at once, and each row needs its summary.
+        if not self._refresh_queued:
+            self._refresh_queued = True
+            QTimer.singleShot(0, self._refresh_now)
+
+    def _refresh_now(self) -> None:
+        self._refresh_queued = False
+        self.refresh_queue()
+
+    def _set_order(self, least_confident_first: bool) -> None:
+        self.least_confident_first = least_confident_first
+        self.refresh_queue()
+
+    def _set_thresholds(self, max_cycle_error: float, min_confidence: float) -> None:
+        if self.collection is not None:
+            self.collection.set_thresholds(ReviewThresholds(max_cycle_error, min_confidence))
+            self._app.presenter.render(self._app.session)
+            self._app.files.autosave()
