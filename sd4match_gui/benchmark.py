@@ -8,8 +8,10 @@ it) is sent to the canvas, and the clock stops when the first repaint of the can
 answer was applied has finished (the target marker and the heatmap are on screen); the point is
 then undone so that every click sees the same points. Then 200 hovers: a raw mouse move to a random
 source pixel, until the first repaint that shows its preview (the preview point and its heatmap on
-the target), each move after the previous preview's throttle cool-down. Runs offscreen;
-preferences and autosave go to a temporary folder.
+the target), each move after the previous preview's throttle cool-down. Beside each latency it
+records the CPU time of the GUI thread and of the whole process (engine and autosave threads
+included) meanwhile: the work an event costs, which a busy machine does not inflate the way it
+inflates the latency. Runs offscreen; preferences and autosave go to a temporary folder.
 
 Backends: ``sift`` (the weights-free backend at its default input size, 768: a 48 x 48 grid like
 SD2-1's layer 1) and ``tiny-sd`` (a tiny random Stable Diffusion at 256: 16 x 16 grid).

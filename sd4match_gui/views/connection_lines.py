@@ -3,8 +3,9 @@
 The endpoints live in different ViewBoxes, so the lines are drawn in scene coordinates by one
 item above both. They are drawn into a :class:`~.raster_cache.RasterCache` (a thousand antialiased
 lines take tens of milliseconds to rasterise): redrawn in full when either view pans, zooms or
-resizes or a line changes, while a new point's line is only added on top. A line whose end is
-scrolled out of its view is skipped rather than drawn across a neighbouring panel.
+resizes, while a new point's line is only added on top, and a changed or removed line redraws the
+band of pixels along it (the old and the new line) with the lines that cross that band. A line
+whose end is scrolled out of its view is skipped rather than drawn across a neighbouring panel.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 One :class:`MarkerLayer` per view draws every marker (symbol and number) from small images made
 once per look, into a :class:`~.raster_cache.RasterCache`: a repaint blits one image, a new point
-draws one marker, whatever the number of points. The selected marker is drawn on top of the cache
-at each repaint, so that selecting another point redraws nothing else. Every symbol leaves a
-clear centre: the pixel under the point stays visible. Positions are engine pixels.
+draws one marker, and a point that changes, goes or comes back (an undo, a deletion, a correction)
+redraws the few markers around it, whatever the number of points. The selected marker is drawn on
+top of the cache at each repaint, so that selecting another point redraws nothing else. Every
+symbol leaves a clear centre: the pixel under the point stays visible. Positions are engine pixels.
 """
 
 from __future__ import annotations
