@@ -96,9 +96,9 @@ class ConnectionLines(QGraphicsObject):
         a changed, removed or restored line in place, with the lines that cross its pixels."""
         old, start, end = self._links, 0, 0
         common = min(len(old), len(links))
-        while start < common and old[start] == links[start]:
+        while start < common and (old[start] is links[start] or old[start] == links[start]):
             start += 1
-        while end < common - start and old[-1 - end] == links[-1 - end]:
+        while end < common - start and (old[-1 - end] is links[-1 - end] or old[-1 - end] == links[-1 - end]):
             end += 1
         gone, came = old[start : len(old) - end], links[start : len(links) - end]
         if not gone and end == 0:

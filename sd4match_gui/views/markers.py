@@ -234,9 +234,8 @@ class MarkerLayer(pg.GraphicsObject):
         if markers == self.markers:
             return  # redraws after each answer mostly leave a view's markers as they were
         unselected = [replace(m, selected=False) if m.selected else m for m in markers]
-        xy = np.array([m.xy for m in markers], dtype=np.float64).reshape(-1, 2) + PIXEL_CENTRE
-        self._update_cache(unselected, xy)
-        self.markers, self._unselected, self._xy = list(markers), unselected, xy
+        self._xy = self._update_cache(unselected)
+        self.markers, self._unselected = list(markers), unselected
         self._selected = [m for m in markers if m.selected]
         self.prepareGeometryChange()
         if len(self._xy):
@@ -246,10 +245,11 @@ class MarkerLayer(pg.GraphicsObject):
             self._extent = QRectF()
         self.update()
 
-    def _update_cache(self, unselected: list[Marker], xy: np.ndarray) -> None:
+    def _update_cache(self, unselected: list[Marker]) -> np.ndarray:
         """Draw what differs from the cached markers: new ones at the end on top; others (moved,
         restyled, removed, put back) in place, with the markers around them. A selection change
-        leaves the cache as it is (the selected marker is drawn over it)."""
+        leaves the cache as it is (the selected marker is drawn over it). Returns the view
+        coordinates of ``unselected`` (N x 2)."""
         old, start, end = self._unselected, 0, 0
         common = min(len(old), len(unselected))
         while start < common and (old[start] is unselected[start] or old[start] == unselected[start]):
@@ -258,10 +258,13 @@ class MarkerLayer(pg.GraphicsObject):
             end += 1
         gone, came = old[start : len(old) - end], unselected[start : len(unselected) - end]
         if not gone and not came:
-            return
+            return self._xy
+        xy = np.array([m.xy for m in came], dtype=np.float64).reshape(-1, 2) + PIXEL_CENTRE
         if not gone and end == 0:  # new points come last: drawing them on top is what a full redraw gives
             self.cache.extend(lambda painter, transform: draw_markers(painter, transform, came))
-        elif len(gone) + len(came) > MAX_REPAIRED:
+            return np.concatenate([self._xy, xy])
+        xy = np.concatenate([self._xy[:start], xy, self._xy[len(old) - end :]])
+        if len(gone) + len(came) > MAX_REPAIRED:
             self.cache.invalidate()
         else:
 
@@ -272,6 +275,7 @@ class MarkerLayer(pg.GraphicsObject):
                 draw_markers(painter, transform, [unselected[i] for i in reaching(transform, xy, region)])
 
             self.cache.repair(dirty, redraw)
+        return xy
 
     def move(self, key: int, xy: tuple[float, float]) -> None:
         """Move one marker (live feedback while dragging)."""

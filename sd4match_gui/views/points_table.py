@@ -182,11 +182,11 @@ class PointsTable(QTableWidget):
     def _update_rows(self, ids: list[int], rows: list[tuple[str, ...]]) -> None:
         """Remove and insert the rows between the unchanged beginning and end, then set changed cells."""
         old_ids, old_rows = self._ids, self._rows
-        start = 0
-        while start < min(len(ids), len(old_ids)) and ids[start] == old_ids[start]:
+        start, common = 0, min(len(ids), len(old_ids))
+        while start < common and ids[start] == old_ids[start]:
             start += 1
         end = 0  # rows kept at the end
-        while end < min(len(ids), len(old_ids)) - start and ids[-1 - end] == old_ids[-1 - end]:
+        while end < common - start and ids[-1 - end] == old_ids[-1 - end]:
             end += 1
         model = self.model()
         if len(old_ids) - end > start:  # one block: one signal, however many rows (a pair change)
