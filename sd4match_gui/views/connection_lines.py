@@ -103,8 +103,8 @@ class ConnectionLines(QGraphicsObject):
         gone, came = old[start : len(old) - end], links[start : len(links) - end]
         if not gone and end == 0:
             self.cache.extend(lambda painter, transform: self._draw(painter, transform, came))
-        elif len(gone) + len(came) > MAX_REPAIRED or not {id(k.target_view) for k in gone} <= self._view_ids(links):
-            self.cache.invalidate()  # many changes, or a view went (the comparison's grid changed)
+        elif len(gone) + len(came) > MAX_REPAIRED:
+            self.cache.invalidate()
         else:
             changed = gone + came
             self.cache.repair(
@@ -112,10 +112,6 @@ class ConnectionLines(QGraphicsObject):
                 lambda painter, transform, _region: self._draw_near(painter, transform, links, changed),
                 unclipped=True,
             )
-
-    @staticmethod
-    def _view_ids(links: list[Link]) -> set[int]:
-        return {id(link.target_view) for link in links}
 
     @property
     def links(self) -> list[Link]:

@@ -132,3 +132,22 @@ def test_what_is_drawn_in_place_equals_a_full_redraw(make_app, qtbot, sift_match
             cache.invalidate()
         assert canvas_image(app) == incremental
         redraws = [cache.full_redraws for cache in caches(app)]
+
+
+def test_a_comparison_grid_that_loses_a_view_draws_as_a_full_redraw(make_app, qtbot, sift_matcher):
+    """Unticking a variant in comparison mode removes its target view while its line is cached."""
+    app = make_app(sift_matcher)
+    app.settings.set_variants("sift,sift:size=256,sift:size=384,sift:size=512")
+    app.settings.set_compare_mode(True)
+    click(app.window.canvas, SOURCE, (200.0, 200.0))
+    wait_idle(qtbot, app)
+    canvas = app.window.canvas
+    canvas.viewport().repaint()
+    assert len(canvas.lines.links) == 4
+    app.window.compare_panel.variants.boxes[app.window.canvas.targets[3].title].setChecked(False)  # 2 x 2 -> 3
+    canvas.viewport().repaint()  # before the new layout settles
+    wait_idle(qtbot, app)
+    incremental = canvas_image(app)
+    for cache in caches(app):
+        cache.invalidate()
+    assert len(canvas.lines.links) == 3 and canvas_image(app) == incremental
