@@ -88,6 +88,7 @@ class AppController(QObject):
         self._collector = GuiThreadGarbageCollector(window)
         self._collector.start()
         self.settings.show_settings()
+        self._update_undo_texts()  # nothing to undo before a pair is open
         client.check_weights(model.preferences.engine_config())
 
     # ---- the model, for scripts and tests ----
@@ -300,6 +301,7 @@ class AppController(QObject):
         every click)."""
         history, actions = self.model.session.history, self.window.actions
         for name, text in (("undo", history.undo_text), ("redo", history.redo_text)):
+            text = text if self.session.pair is not None else None
             tip = f"{name.capitalize()} {text}" if text else f"Nothing to {name}"
             if actions[name].toolTip() != tip:
                 actions[name].setToolTip(tip)

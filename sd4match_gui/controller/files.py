@@ -26,7 +26,8 @@ from ..model.app_model import AppModel
 from ..model.autosave import AutosaveWriter, new_recovery_path, recovery_files, recovery_folder
 from ..model.pairs import PairEntry
 from ..model.session import Session
-from ..model.session_file import check_session_data, import_document, load_session, session_document, to_document
+from ..model.session_file import check_session_data, import_document, load_session, to_document
+from ..model.session_text import SessionDocuments
 from ..views.recovery_dialog import RecoveryDialog
 from .background import BackgroundLoader
 from .notices import Notices
@@ -75,6 +76,7 @@ class FileController:
         self.autosave_reports = AutosaveReports()
         self.autosave_reports.changed.connect(self._autosave_changed)
         self.writer = AutosaveWriter(self.autosave_reports.written.emit, check=check_session_data)
+        self._documents = SessionDocuments()
         self.loader = BackgroundLoader()
         self.recovery_path = new_recovery_path()
         self.recovery_dialog: RecoveryDialog | None = None
@@ -369,9 +371,8 @@ class FileController:
         with contextlib.suppress(OSError):
             self.recovery_path.unlink(missing_ok=True)
 
-    @staticmethod
-    def _document_dict(session: Session, path: Path) -> dict:
-        return session_document(session, path).to_dict(path.resolve().parent)
+    def _document_dict(self, session: Session, path: Path) -> dict:
+        return self._documents(session, path)  # reuses unchanged points' dicts: the writer knows them
 
     @contextlib.contextmanager
     def _errors_reported(self):

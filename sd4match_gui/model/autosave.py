@@ -1,10 +1,12 @@
 """Autosave: after every action the session is written atomically, off the GUI thread.
 
-The GUI thread builds the document (a small dict, microseconds) and hands it over; a writer
-thread writes the newest one with ``engine.atomic`` (temp file, fsync, ``os.replace``), so a click
-never waits for the disk and a crash leaves the previous complete file. If saves pile up only the
-newest is written: a crash loses at most the last action. A failed write is reported (the window
-shows it) and the thread keeps writing the next document.
+The GUI thread builds the document (a dict) and hands it over; a writer thread checks it and
+writes the newest one with ``engine.atomic`` (temp file, fsync, ``os.replace``), so a click never
+waits for the disk and a crash leaves the previous complete file. The check and the text cost what
+changed since the last write, not what the session holds (:mod:`.session_text`): the writer
+shares the interpreter lock with the window. If saves pile up only the newest is written: a crash
+loses at most the last action. A failed write is reported (the window shows it) and the thread
+keeps writing the next document.
 
 Untitled sessions autosave into ``data_home()/recovery/``. A recovery file stays when the user
 opens something else (the window says where it went) or the app ends without a save; the next
@@ -25,6 +27,8 @@ from typing import Any
 
 from engine import atomic
 from engine.paths import data_home
+
+from .session_text import Check, SessionText
 
 
 def recovery_folder() -> Path:
@@ -108,15 +112,12 @@ class AutosaveWriter:
         written: called on the writer thread after every attempt with the error message, or None
             when the file was written; the window shows failures through it.
         check: raises EngineError for data that must not be written (a session its loader would
-            refuse); run here, off the GUI thread, because it costs milliseconds per hundred points.
+            refuse); run here, off the GUI thread, on the keypoints that changed since the last
+            write and on the rest of the document (see :class:`~.session_text.SessionText`).
     """
 
-    def __init__(
-        self,
-        written: Callable[[str | None], None] | None = None,
-        check: Callable[[Path, dict[str, Any]], None] | None = None,
-    ) -> None:
-        self._check = check
+    def __init__(self, written: Callable[[str | None], None] | None = None, check: Check | None = None) -> None:
+        self._text = SessionText(check)
         self._pending: tuple[Path, dict[str, Any]] | None = None
         self._condition = threading.Condition()
         self._busy = False
@@ -169,9 +170,7 @@ class AutosaveWriter:
         """One attempt; any failure (a full disk, a value JSON cannot hold) is reported, and the
         thread lives on to write the next document."""
         try:
-            if self._check is not None:
-                self._check(path, data)
-            atomic.write_json(path, data)
+            atomic.write_text(path, self._text(path, data))
             self.last_error = None
         except Exception as exc:  # not only OSError: no failure may end autosaving
             self.last_error = f"autosave to '{path}' failed: {exc}"

@@ -2,9 +2,10 @@
 
 One :class:`MarkerLayer` per view draws every marker (symbol and number) from small images made
 once per look, into a :class:`~.raster_cache.RasterCache`: a repaint blits one image, a new point
-draws one marker, whatever the number of points. The selected marker is drawn on top of the cache
-at each repaint, so that selecting another point redraws nothing else. Every symbol leaves a
-clear centre: the pixel under the point stays visible. Positions are engine pixels.
+draws one marker, and a point that changes, goes or comes back (an undo, a deletion, a correction)
+redraws the few markers around it, whatever the number of points. The selected marker is drawn on
+top of the cache at each repaint, so that selecting another point redraws nothing else. Every
+symbol leaves a clear centre: the pixel under the point stays visible. Positions are engine pixels.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen, QTransform
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen, QRegion, QTransform
 
 from .coords import PIXEL_CENTRE
 from .raster_cache import RasterCache
@@ -25,9 +26,11 @@ MARKER_SIZE = 13
 SELECTED_SIZE = 19
 HOLE = 7  # screen pixels left clear in the middle of every symbol (rims included): the point's pixel shows
 HIT_RADIUS = 9.0  # screen pixels
+MAX_REPAIRED = 32  # markers changed at once beyond which the cache is redrawn whole (a new pair)
 Z_MARKERS = 20
 LABEL_OFFSET = QPointF(7, -8)  # screen pixels from the marker centre to the label's bottom-left
 LABEL_MARGIN = 48  # screen pixels a label may reach beyond its marker
+SYMBOL_REACH = SELECTED_SIZE + 4  # screen pixels a symbol may reach from its point (more than it does)
 LIGHT = 120  # label backgrounds lighter than this get black text, darker ones white
 
 # How a marker's status shows: (symbol, filled).
@@ -138,20 +141,53 @@ def _label_font() -> tuple[QFont, QFontMetricsF]:
     return font, QFontMetricsF(font)
 
 
+def _placed(marker: Marker, transform: QTransform, ratio: float) -> list[tuple[int, int, QImage]]:
+    """Where the marker's images go (top-left, logical pixels of the painter): symbol, then label."""
+    centre = transform.map(QPointF(marker.xy[0] + PIXEL_CENTRE, marker.xy[1] + PIXEL_CENTRE))
+    x, y = math.floor(centre.x()), math.floor(centre.y())  # the screen pixel holding the point
+    symbol = symbol_sprite(marker.style, marker.colour, marker.selected, ratio)
+    half = round(symbol.width() / ratio) // 2
+    placed = [(x - half, y - half, symbol)]
+    if marker.text:
+        label = label_sprite(marker.text, marker.colour, ratio)
+        height = round(label.height() / ratio)
+        placed.append((x + round(LABEL_OFFSET.x()), y + round(LABEL_OFFSET.y()) - height, label))
+    return placed
+
+
 def draw_markers(painter: QPainter, transform: QTransform, markers: list[Marker]) -> None:
     """Each marker's symbol, then its label, in list order; ``transform`` maps view coordinates to
     the painter's pixels (an identity transform)."""
     ratio = painter.device().devicePixelRatioF()
     for marker in markers:
-        centre = transform.map(QPointF(marker.xy[0] + PIXEL_CENTRE, marker.xy[1] + PIXEL_CENTRE))
-        x, y = math.floor(centre.x()), math.floor(centre.y())  # the screen pixel holding the point
-        symbol = symbol_sprite(marker.style, marker.colour, marker.selected, ratio)
-        half = round(symbol.width() / ratio) // 2
-        painter.drawImage(x - half, y - half, symbol)
-        if marker.text:
-            label = label_sprite(marker.text, marker.colour, ratio)
-            height = round(label.height() / ratio)
-            painter.drawImage(x + round(LABEL_OFFSET.x()), y + round(LABEL_OFFSET.y()) - height, label)
+        for x, y, image in _placed(marker, transform, ratio):
+            painter.drawImage(x, y, image)
+
+
+def footprint(transform: QTransform, markers: list[Marker], ratio: float) -> QRegion:
+    """The pixels :func:`draw_markers` may touch for ``markers`` (logical pixels of the painter)."""
+    region = QRegion()
+    for marker in markers:
+        for x, y, image in _placed(marker, transform, ratio):
+            region += QRect(x, y, math.ceil(image.width() / ratio), math.ceil(image.height() / ratio))
+    return region
+
+
+def reaching(transform: QTransform, xy: np.ndarray, region: QRegion) -> np.ndarray:
+    """Indices of the markers at view coordinates ``xy`` (N x 2) whose images may reach ``region``
+    (logical pixels): a symbol reaches ``SYMBOL_REACH`` pixels around its point, a label
+    ``LABEL_MARGIN`` right of and above it."""
+    x = transform.m11() * xy[:, 0] + transform.m21() * xy[:, 1] + transform.dx()
+    y = transform.m12() * xy[:, 0] + transform.m22() * xy[:, 1] + transform.dy()
+    near = np.zeros(len(xy), dtype=bool)
+    for rect in region:
+        near |= (
+            (x + LABEL_MARGIN >= rect.left())
+            & (x - SYMBOL_REACH <= rect.right() + 1)
+            & (y + SYMBOL_REACH >= rect.top())
+            & (y - LABEL_MARGIN <= rect.bottom() + 1)
+        )
+    return np.flatnonzero(near)
 
 
 def open_crosshair(size: float) -> QPainterPath:
@@ -198,16 +234,9 @@ class MarkerLayer(pg.GraphicsObject):
         if markers == self.markers:
             return  # redraws after each answer mostly leave a view's markers as they were
         unselected = [replace(m, selected=False) if m.selected else m for m in markers]
-        known = len(self._unselected)
-        if unselected[:known] == self._unselected:
-            added = unselected[known:]
-            if added:  # new points come last: drawing them on top is what a full redraw would give
-                self.cache.extend(lambda painter, transform: draw_markers(painter, transform, added))
-        else:
-            self.cache.invalidate()
+        self._xy = self._update_cache(unselected)
         self.markers, self._unselected = list(markers), unselected
         self._selected = [m for m in markers if m.selected]
-        self._xy = np.array([m.xy for m in markers], dtype=np.float64).reshape(-1, 2) + PIXEL_CENTRE
         self.prepareGeometryChange()
         if len(self._xy):
             (left, top), (right, bottom) = self._xy.min(axis=0), self._xy.max(axis=0)
@@ -215,6 +244,38 @@ class MarkerLayer(pg.GraphicsObject):
         else:
             self._extent = QRectF()
         self.update()
+
+    def _update_cache(self, unselected: list[Marker]) -> np.ndarray:
+        """Draw what differs from the cached markers: new ones at the end on top; others (moved,
+        restyled, removed, put back) in place, with the markers around them. A selection change
+        leaves the cache as it is (the selected marker is drawn over it). Returns the view
+        coordinates of ``unselected`` (N x 2)."""
+        old, start, end = self._unselected, 0, 0
+        common = min(len(old), len(unselected))
+        while start < common and (old[start] is unselected[start] or old[start] == unselected[start]):
+            start += 1
+        while end < common - start and (old[-1 - end] is unselected[-1 - end] or old[-1 - end] == unselected[-1 - end]):
+            end += 1
+        gone, came = old[start : len(old) - end], unselected[start : len(unselected) - end]
+        if not gone and not came:
+            return self._xy
+        xy = np.array([m.xy for m in came], dtype=np.float64).reshape(-1, 2) + PIXEL_CENTRE
+        if not gone and end == 0:  # new points come last: drawing them on top is what a full redraw gives
+            self.cache.extend(lambda painter, transform: draw_markers(painter, transform, came))
+            return np.concatenate([self._xy, xy])
+        xy = np.concatenate([self._xy[:start], xy, self._xy[len(old) - end :]])
+        if len(gone) + len(came) > MAX_REPAIRED:
+            self.cache.invalidate()
+        else:
+
+            def dirty(painter: QPainter, transform: QTransform) -> QRegion:
+                return footprint(transform, gone + came, painter.device().devicePixelRatioF())
+
+            def redraw(painter: QPainter, transform: QTransform, region: QRegion) -> None:
+                draw_markers(painter, transform, [unselected[i] for i in reaching(transform, xy, region)])
+
+            self.cache.repair(dirty, redraw)
+        return xy
 
     def move(self, key: int, xy: tuple[float, float]) -> None:
         """Move one marker (live feedback while dragging)."""

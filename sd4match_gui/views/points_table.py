@@ -2,13 +2,18 @@
 the current variant's prediction where the point has a reference, visibility and coordinates.
 
 The columns an annotator reads at every click come first and are narrow, so that they fit a
-normal dock without scrolling; the coordinates follow. Updates touch only the rows that changed
-(a click adds one row, an answer changes one or two), so their cost does not grow with the points.
+normal dock without scrolling; the coordinates follow. The label column takes what the dock's
+width leaves after the other important columns, up to its longest label: in a narrow dock it
+elides labels so that the error column stays in sight, in a wide one it shows them whole (until
+the user sizes it by hand). Updates touch only the rows that changed (a click adds one row, an
+answer changes one or two), so their cost does not grow with the points.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+import math
+
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from engine.export.document import VISIBILITY_NAMES, Keypoint
@@ -22,7 +27,7 @@ ERROR_TIP = (
 # What each column's header shows (narrow), and the widest text it usually holds (for its width).
 HEADERS = {"confidence": "conf.", "error px": "error", "visibility": "vis."}
 TYPICAL = {
-    "#": "000",
+    "#": "0000",
     "label": "label000",
     "status": "corrected",
     "confidence": "0.00",
@@ -38,6 +43,8 @@ HEADER_TIPS = {
 }
 IMPORTANT = COLUMNS.index("error px") + 1  # the first columns, visible without scrolling
 CELL_PADDING = 14  # pixels around a cell's text
+LABEL_MIN = 2  # characters the label column keeps in a narrow dock (labels elide; the others must fit)
+LEAST_PADDING = 8  # pixels around the text of the other important columns in a narrow dock
 
 
 def _format_xy(xy: tuple[float, float] | None) -> str:
@@ -79,9 +86,17 @@ class PointsTable(QTableWidget):
         header.setStretchLastSection(True)
         header.setMinimumSectionSize(24)
         metrics = self.fontMetrics()
+        self._texts = []  # per column: pixels of its usual text (or its header)
         for column, name in enumerate(COLUMNS):
             shown = max(metrics.horizontalAdvance(TYPICAL[name]), metrics.horizontalAdvance(HEADERS.get(name, name)))
+            self._texts.append(shown)
             self.setColumnWidth(column, shown + CELL_PADDING)
+        self._label_typical = self.columnWidth(LABEL_COLUMN)
+        self._label_widest = self._label_typical  # of the labels shown (and the header), with padding
+        self._label_widths: dict[str, int] = {}
+        self._label_by_hand = False  # the user sized an important column: leave them as they are
+        self._fitting = False
+        header.sectionResized.connect(self._on_section_resized)
         self.setToolTip("Points of this pair; double-click a label to rename it.")
         self.itemSelectionChanged.connect(self._on_selection)
         self.itemChanged.connect(self._on_item_changed)
@@ -94,9 +109,36 @@ class PointsTable(QTableWidget):
     def sizeHint(self) -> QSize:
         """Wide enough for the important columns (the dock's default width follows it)."""
         hint = super().sizeHint()
-        width = sum(self.columnWidth(c) for c in range(IMPORTANT))
+        width = sum(self.columnWidth(c) for c in range(IMPORTANT) if c != LABEL_COLUMN) + self._label_typical
         width += self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
         return QSize(max(hint.width(), width), hint.height())
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:  # the dock was resized, or a scroll bar came or went
+            self._fit_label_column()
+        return super().viewportEvent(event)
+
+    def _fit_label_column(self) -> None:
+        """The label column gets the viewport's width left by the other important columns, between
+        ``LABEL_MIN`` characters and the widest label; where that leaves the widest label too little,
+        the other important columns first give up padding, down to ``LEAST_PADDING``."""
+        if self._label_by_hand:
+            return
+        others = [c for c in range(IMPORTANT) if c != LABEL_COLUMN]
+        least = self.fontMetrics().horizontalAdvance("0" * LABEL_MIN) + LEAST_PADDING
+        short = sum(self._texts[c] + CELL_PADDING for c in others) + self._label_widest - self.viewport().width()
+        padding = CELL_PADDING - min(CELL_PADDING - LEAST_PADDING, max(0, math.ceil(short / len(others))))
+        widths = {c: self._texts[c] + padding for c in others}
+        widths[LABEL_COLUMN] = max(least, min(self._label_widest, self.viewport().width() - sum(widths.values())))
+        self._fitting = True
+        for column, width in widths.items():
+            if width != self.columnWidth(column):
+                self.setColumnWidth(column, width)
+        self._fitting = False
+
+    def _on_section_resized(self, column: int, _old: int, _new: int) -> None:
+        if column < IMPORTANT and not self._fitting:
+            self._label_by_hand = True  # the user sizes the columns now
 
     def set_points(
         self,
@@ -140,11 +182,11 @@ class PointsTable(QTableWidget):
     def _update_rows(self, ids: list[int], rows: list[tuple[str, ...]]) -> None:
         """Remove and insert the rows between the unchanged beginning and end, then set changed cells."""
         old_ids, old_rows = self._ids, self._rows
-        start = 0
-        while start < min(len(ids), len(old_ids)) and ids[start] == old_ids[start]:
+        start, common = 0, min(len(ids), len(old_ids))
+        while start < common and ids[start] == old_ids[start]:
             start += 1
         end = 0  # rows kept at the end
-        while end < min(len(ids), len(old_ids)) - start and ids[-1 - end] == old_ids[-1 - end]:
+        while end < common - start and ids[-1 - end] == old_ids[-1 - end]:
             end += 1
         model = self.model()
         if len(old_ids) - end > start:  # one block: one signal, however many rows (a pair change)
@@ -156,6 +198,7 @@ class PointsTable(QTableWidget):
                 self.setItem(row, column, self._item(column, text))
         kept = [*range(start), *range(len(ids) - end, len(ids))]
         offset = len(old_ids) - len(ids)
+        relabelled = len(old_ids) - end > start  # rows went: the widest label may have gone
         for row in kept:
             old = old_rows[row if row < start else row + offset]
             if rows[row] is old:
@@ -163,9 +206,22 @@ class PointsTable(QTableWidget):
             for column, (text, before) in enumerate(zip(rows[row], old, strict=True)):
                 if text != before:
                     self.item(row, column).setText(text)
+                    relabelled |= column == LABEL_COLUMN
         self._ids, self._rows = ids, rows
+        added = rows[start : len(ids) - end]
+        if relabelled or any(row[LABEL_COLUMN] for row in added):
+            measured, widest = (rows, self._label_typical) if relabelled else (added, self._label_widest)
+            self._label_widest = max([widest, *(self._label_width(row[LABEL_COLUMN]) for row in measured)])
+            self._fit_label_column()
         if len(self._formatted) > len(ids):
             self._formatted = {i: self._formatted[i] for i in ids if i in self._formatted}
+
+    def _label_width(self, text: str) -> int:
+        """Pixels a label's cell needs (measured once per text: datasets repeat their labels)."""
+        width = self._label_widths.get(text)
+        if width is None:
+            width = self._label_widths[text] = self.fontMetrics().horizontalAdvance(text) + CELL_PADDING
+        return width
 
     @staticmethod
     def _item(column: int, text: str) -> QTableWidgetItem:

@@ -7,9 +7,11 @@ import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QApplication
 
+from engine import PromptSpec
+from sd4match_gui.app import build
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.conftest import DEMO_SOURCE, DEMO_TARGET
-from tests.gui.conftest import wait_idle
+from tests.gui.conftest import SIFT, wait_idle
 from tests.gui.helpers import click, hover, widget_pos
 
 TARGET = 0
@@ -105,3 +107,19 @@ def test_a_marker_leaves_the_pixel_it_stands_on_visible(make_app, qtbot, sift_ma
     for item in drawn_over:
         item.setVisible(True)
     assert canvas.grab().toImage().pixelColor(spot.x() + 4, spot.y()) != without  # the marker is there
+
+
+def test_undo_and_redo_are_off_until_a_pair_is_open_and_has_a_step(qtbot, store, sift_matcher):
+    app = build(store, lambda _config: sift_matcher)  # as the app starts: no pair, nothing else done yet
+    qtbot.addWidget(app.window)
+    undo, redo = app.window.actions["undo"], app.window.actions["redo"]
+    assert app.session.pair is None
+    assert not undo.isEnabled() and not redo.isEnabled()
+    assert undo.toolTip() == "Nothing to undo"
+    app.settings.set_engine(PromptSpec(), SIFT)
+    app.open_demo()
+    wait_idle(qtbot, app)
+    assert not undo.isEnabled()  # a pair, but nothing done yet
+    click(app.window.canvas, SOURCE, (200.0, 260.0))
+    wait_idle(qtbot, app)
+    assert undo.isEnabled() and not redo.isEnabled()

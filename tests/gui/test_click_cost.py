@@ -1,5 +1,6 @@
 """A click among a thousand points does the work of one point: one match, one row, one marker and
-one line drawn on top of what is cached, and the result looks as a full redraw would."""
+one line drawn on top of what is cached; an undo, an edit or a selection redraws the changed
+markers and lines in place; and the result looks as a full redraw would."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from engine.export.document import Keypoint
+from sd4match_gui.views import markers
+from sd4match_gui.views.connection_lines import ConnectionLines
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.gui.conftest import wait_idle
 from tests.gui.helpers import click
@@ -58,14 +61,93 @@ def test_a_click_among_a_thousand_points_matches_and_draws_one_point(make_app, q
     assert [table.item(0, column) for column in range(table.columnCount())] == first_row  # rows kept, not rebuilt
 
 
-def test_what_is_drawn_on_top_equals_a_full_redraw(make_app, qtbot, sift_matcher):
+def drawn(monkeypatch) -> dict[str, list[int]]:
+    """How many markers and lines each drawing into a cache (or over it) draws, from now on."""
+    counts: dict[str, list[int]] = {"markers": [], "lines": []}
+    draw_markers, draw_lines = markers.draw_markers, ConnectionLines._draw
+
+    def counted_markers(painter, transform, items):
+        counts["markers"].append(len(items))
+        draw_markers(painter, transform, items)
+
+    def counted_lines(self, painter, transform, links):
+        counts["lines"].append(len(links))
+        draw_lines(self, painter, transform, links)
+
+    monkeypatch.setattr(markers, "draw_markers", counted_markers)
+    monkeypatch.setattr(ConnectionLines, "_draw", counted_lines)
+    return counts
+
+
+def test_an_undo_or_a_selection_among_a_thousand_points_redraws_only_what_changed(
+    make_app, qtbot, sift_matcher, monkeypatch
+):
+    app = with_points(make_app, qtbot, sift_matcher, MANY)
+    canvas = app.window.canvas
+    click(canvas, SOURCE, (450.0, 300.0))
+    wait_idle(qtbot, app)
+    canvas.viewport().repaint()
+    redraws = [cache.full_redraws for cache in caches(app)]
+    counts = drawn(monkeypatch)
+
+    app.annotation.undo()
+    wait_idle(qtbot, app)
+    canvas.viewport().repaint()
+    assert app.session.point(MANY) is None
+    assert [cache.full_redraws for cache in caches(app)] == redraws  # repaired in place
+    assert 0 < sum(counts["markers"]) < 60  # the removed markers' neighbours, not a thousand
+    assert 0 < sum(counts["lines"]) < MANY / 2  # the lines crossing the removed one
+
+    counts["markers"].clear(), counts["lines"].clear()
+    app.annotation.select(500)
+    wait_idle(qtbot, app)
+    canvas.viewport().repaint()
+    assert [cache.full_redraws for cache in caches(app)] == redraws
+    assert set(counts["markers"]) == {1} and not counts["lines"]  # the selected marker over each cache, per paint
+
+
+def test_what_is_drawn_in_place_equals_a_full_redraw(make_app, qtbot, sift_matcher):
     app = with_points(make_app, qtbot, sift_matcher, 30)
-    for xy in ((420.0, 100.0), (450.0, 300.0), (480.0, 450.0)):
-        click(app.window.canvas, SOURCE, xy)
+    canvas = app.window.canvas
+    for xy in ((420.0, 100.0), (450.0, 300.0), (480.0, 450.0), (200.0, 200.0)):
+        click(canvas, SOURCE, xy)
         wait_idle(qtbot, app)
     app.annotation.select(5)  # the previously selected marker goes back into the cache's look
+    wait_idle(qtbot, app)
+    redraws = [cache.full_redraws for cache in caches(app)]
+    steps = (
+        app.annotation.undo,  # a point among the others goes
+        app.annotation.redo,  # and comes back, in the middle of the drawing order
+        lambda: app.annotation.select(12),
+        lambda: app.annotation.nudge(9.0, -7.0),  # corrected: restyled and moved
+        app.annotation.delete_selected,
+        lambda: app.annotation.drop(SOURCE, 3, 300.0, 90.0),  # a source marker moved (predicted again)
+    )
+    for step in steps:
+        step()
+        wait_idle(qtbot, app)
+        incremental = canvas_image(app)
+        assert [cache.full_redraws for cache in caches(app)] == redraws  # nothing was redrawn whole
+        for cache in caches(app):
+            cache.invalidate()
+        assert canvas_image(app) == incremental
+        redraws = [cache.full_redraws for cache in caches(app)]
+
+
+def test_a_comparison_grid_that_loses_a_view_draws_as_a_full_redraw(make_app, qtbot, sift_matcher):
+    """Unticking a variant in comparison mode removes its target view while its line is cached."""
+    app = make_app(sift_matcher)
+    app.settings.set_variants("sift,sift:size=256,sift:size=384,sift:size=512")
+    app.settings.set_compare_mode(True)
+    click(app.window.canvas, SOURCE, (200.0, 200.0))
+    wait_idle(qtbot, app)
+    canvas = app.window.canvas
+    canvas.viewport().repaint()
+    assert len(canvas.lines.links) == 4
+    app.window.compare_panel.variants.boxes[app.window.canvas.targets[3].title].setChecked(False)  # 2 x 2 -> 3
+    canvas.viewport().repaint()  # before the new layout settles
     wait_idle(qtbot, app)
     incremental = canvas_image(app)
     for cache in caches(app):
         cache.invalidate()
-    assert canvas_image(app) == incremental
+    assert len(canvas.lines.links) == 3 and canvas_image(app) == incremental
