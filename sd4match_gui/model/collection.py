@@ -89,29 +89,6 @@ class ImageSummary:
     least_confidence: float  # of its unapproved predictions; 1.0 when none is left
 
 
-@dataclass(frozen=True)
-class PointsEdit:
-    """Several point edits as one undo step (bulk accept, clear); duck-types :class:`PointEdit`."""
-
-    description: str
-    pair_id: str
-    edits: tuple[PointEdit, ...]
-    before: Keypoint | None = None
-    after: Keypoint | None = None
-
-    @property
-    def point_id(self) -> int:
-        return -1
-
-    def apply(self, session: object) -> None:
-        for edit in self.edits:
-            edit.apply(session)  # type: ignore[arg-type]
-
-    def revert(self, session: object) -> None:
-        for edit in reversed(self.edits):
-            edit.revert(session)  # type: ignore[arg-type]
-
-
 class Collection:
     """The collection part of a session (see module doc).
 
@@ -208,6 +185,26 @@ class Collection:
         image.error = ""
         self.changed.emit(pair_id)
 
+    def retry_failed(self) -> list[str]:
+        """Forget why images failed: they are propagated again. Returns their pair ids."""
+        failed = [image.pair_id for image in self.images if image.error]
+        for pair_id in failed:
+            self.forget(pair_id)
+        return failed
+
+    def forget_unreviewed(self, points_of: dict[str, Sequence[Keypoint]]) -> int:
+        """Drop what propagation found for every unreviewed (still "predicted") point, e.g. after the
+        engine settings changed: those points are propagated again, reviewed ones are kept. Returns
+        how many points that is."""
+        count = 0
+        for image in self.images:
+            points = points_of.get(image.pair_id, ())
+            ids = [p.id for p in points if p.status == "predicted" and p.id in image.propagated]
+            count += len(ids)
+            if ids:
+                self.forget(image.pair_id, ids)
+        return count
+
     # ---- review ----
 
     def set_thresholds(self, thresholds: ReviewThresholds) -> None:
@@ -296,3 +293,21 @@ def clear_points(collection: Collection, pair_id: str, points: Sequence[Keypoint
         if after != point:
             edits.append(PointEdit("clear", pair_id, point, after))
     return edits
+
+
+def mirrored(points: Sequence[Keypoint], shown: dict[int, TemplatePoint]) -> list[Keypoint]:
+    """One image's points after a template edit (``shown``: the template's points now): new template
+    points are added unpredicted, deleted ones go, renamed ones take the name; a moved one keeps a
+    target a person approved, else it is predicted again."""
+    old_points = {p.id: p for p in points}
+    updated = []
+    for point_id, new in shown.items():
+        old = old_points.get(point_id)
+        if old is None:
+            updated.append(Keypoint(id=point_id, src_xy=new.xy, label=new.label))
+        elif old.src_xy != new.xy:
+            moved = dataclasses.replace(old, src_xy=new.xy, label=new.label)
+            updated.append(moved if old.approved else old.moved_source(new.xy))
+        else:
+            updated.append(dataclasses.replace(old, label=new.label))
+    return updated

@@ -22,11 +22,11 @@ from sd4match_gui.model.collection import (
     Collection,
     CollectionImage,
     PointFacts,
-    PointsEdit,
     accept_passing,
     clear_points,
 )
 from sd4match_gui.model.collection_file import collection_from_dict, collection_to_dict
+from sd4match_gui.model.history import PointsEdit
 from sd4match_gui.model.labels import Labelling
 from sd4match_gui.model.pairs import PairEntry
 from sd4match_gui.model.session import Session
