@@ -12,7 +12,9 @@ files work as for any pair list. This module adds what only a collection has:
 * the review thresholds, and from them each point's flag, each image's state and the review order.
 
 Coordinates are original-image pixels ((0, 0) = centre of the top-left pixel). Changes are
-announced with :class:`~sd4match_gui.model.events.Event` ``changed(pair_id | None)``.
+announced with :class:`~sd4match_gui.model.events.Event` ``changed(pair_id | None)``, which the app
+model forwards as ``AppModel.collection_changed``; the images' points are the session's and change
+through :class:`~sd4match_gui.model.app_model.AppModel`'s methods.
 """
 
 from __future__ import annotations
