@@ -130,12 +130,12 @@ class CollectionController(QObject):
             return
         session = self._model.session
         stale = collection.forget_unreviewed({i.pair_id: session.points(i.pair_id) for i in collection.images})
+        self._restart_job()  # the image in flight, if any, was asked with the old settings
         if stale:
-            self._restart_job()  # the image in flight was asked with the old settings
-            self.running = True
             self._notices.notify(f"Settings changed: {stale} unreviewed prediction(s) are propagated again.")
-            self._pump()
-            self.review.refresh_queue()
+        self.running = True  # stops by itself when nothing is left
+        self._pump()
+        self.review.refresh_queue()
 
     @staticmethod
     def _propagation_settings(settings: SessionSettings) -> tuple:

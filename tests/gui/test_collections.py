@@ -370,6 +370,23 @@ def test_new_engine_settings_propagate_unreviewed_points_again(reviewed_collecti
             assert session.runs.details(newest[0].run_id)["matching"]["localisation"] == "argmax"
 
 
+def test_an_image_in_flight_when_settings_change_is_predicted_again(make_app, qtbot, gated_matcher, tmp_path):
+    controller = make_app(gated_matcher.matcher)
+    label_template(qtbot, controller, 2)
+    wait_idle(qtbot, controller)
+    gated_matcher.gate.clear()  # the first image's extraction waits: it is in flight with the old settings
+    open_collection(qtbot, controller, make_images(tmp_path / "set", 2))
+    qtbot.waitUntil(gated_matcher.held.is_set, timeout=20000)
+    controller.settings.set_engine(PromptSpec(), SIFT, LocalisationSettings(method="argmax"))
+    gated_matcher.gate.set()
+    wait_propagated(qtbot, controller)
+    session = controller.session
+    for image in session.collection.images:
+        for point in session.points(image.pair_id):
+            primary = next(r for r in point.predictions if r.xy == point.trg_xy)
+            assert session.runs.details(primary.run_id)["matching"]["localisation"] == "argmax"
+
+
 # ---- export and sessions ----
 
 
