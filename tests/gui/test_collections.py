@@ -375,8 +375,11 @@ def test_an_image_in_flight_when_settings_change_is_predicted_again(make_app, qt
     label_template(qtbot, controller, 2)
     wait_idle(qtbot, controller)
     gated_matcher.gate.clear()  # the first image's extraction waits: it is in flight with the old settings
-    open_collection(qtbot, controller, make_images(tmp_path / "set", 2))
+    open_collection(qtbot, controller, make_images(tmp_path / "set", 3))
     qtbot.waitUntil(gated_matcher.held.is_set, timeout=20000)
+    collection = controller.session.collection
+    assert controller.collection.in_flight.pair_id == collection.images[0].pair_id
+    controller.collection.review.go_to_image(collection.images[2].pair_id)  # only propagation predicts image 1
     controller.settings.set_engine(PromptSpec(), SIFT, LocalisationSettings(method="argmax"))
     gated_matcher.gate.set()
     wait_propagated(qtbot, controller)
