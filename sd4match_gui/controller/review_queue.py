@@ -48,7 +48,7 @@ class ReviewQueue:
         notices: Notices,
         propagating: Callable[[], bool],
         propagate_again: Callable[[], None],
-    ):
+    ) -> None:
         self._dock = dock
         self._model = model
         self._notices = notices

@@ -33,6 +33,7 @@ from sd4match_gui.model.pairs import PairEntry
 from sd4match_gui.model.session import Session
 from sd4match_gui.model.session_file import load_session, save_session
 from sd4match_gui.preferences import AppPreferences
+from tests.conftest import REPO
 
 
 def test_labelling_advances_past_placed_and_hidden_names_and_wraps():
@@ -235,3 +236,12 @@ def test_the_app_model_owns_the_collection_and_announces_every_change():
     model.set_session(Session())
     collection.fail("p0", "0.jpg: cannot read")
     assert changed == [] and model.collection is None
+
+
+@pytest.mark.parametrize("name", ["collection.py", "labels.py", "review_queue.py"])
+def test_collection_controllers_take_the_model_not_the_app_controller(name):
+    """Collection mode is a model part: its controllers never reach into the app controller nor
+    redraw by hand (the app follows the model's events)."""
+    text = (REPO / "sd4match_gui" / "controller" / name).read_text(encoding="utf-8")
+    assert "AppController" not in text and "app_controller" not in text
+    assert "after_change" not in text and "presenter" not in text
