@@ -82,7 +82,9 @@ class AppController(QObject):
         self.status_progress = StatusProgress(window, self.computation, self.presenter, model, self.files.loader)
         self._subscribe()
         self._wire()
-        self.collection = CollectionController(self)  # collection mode: docks, actions, propagation
+        # Collection mode: a model part (model.collection) with its docks, actions and propagation.
+        self.collection = CollectionController(window, model, client, self.notices, self.files)
+        self.annotation.source_click = self.collection.labels.source_click  # clicks place keypoint names
         store.restore_window(window)
         window.before_close = self.shutdown
         self._collector = GuiThreadGarbageCollector(window)
@@ -118,7 +120,6 @@ class AppController(QObject):
         self.computation.request()
         self.presenter.show_request_state(session)  # e.g. a recompute marks the drawn results stale
         self.hover.refresh()
-        self.collection.after_change()
         self.files.autosave()
         self._update_undo_texts()
 
@@ -195,6 +196,7 @@ class AppController(QObject):
         model.settings_changed.connect(self._on_settings_changed)
         model.preferences_changed.connect(self._on_preferences_changed)
         model.engine_changed.connect(self.after_change)
+        model.collection_changed.connect(self._on_collection_changed)
         results.answered.connect(self._on_answered)
         results.states_changed.connect(self._on_states_changed)
         results.error.connect(self.notices.report_engine_error)
@@ -227,6 +229,17 @@ class AppController(QObject):
         self.presenter.render(self.model.session)
         self.hover.refresh()  # features that were missing may be ready now
         self.files.autosave_later()
+
+    def _on_collection_changed(self, pair_id: str | None) -> None:
+        """Propagation answered for an image (saved lazily, like engine answers), or the whole
+        collection changed (template, thresholds, names: saved now); the open image is redrawn."""
+        pair = self.model.session.pair
+        if pair_id is None or (pair is not None and pair.pair_id == pair_id):
+            self.presenter.render(self.model.session)
+        if pair_id is None:
+            self.files.autosave()
+        else:
+            self.files.autosave_later()
 
     def _on_states_changed(self, names: tuple[str, ...]) -> None:
         """A failure or cancel shows in titles, tables and the selection line (progress does not

@@ -5,11 +5,15 @@
   pair holding the template's points (see :mod:`sd4match_gui.model.collection`).
 * **Propagation** runs on the engine thread one image at a time (the next request leaves when the
   previous answer arrives, so clicks are computed in between); answers fill the pairs' points as
-  they arrive. Reviewed images join the templates (best prediction wins). Cancel stops after the
-  image in flight; Resume (or any template edit, or reopening the session) goes on with what is left.
+  they arrive (:meth:`AppModel.apply_propagation`). Reviewed images join the templates (best
+  prediction wins). Cancel stops after the image in flight; Resume (which also retries failed
+  images), any template edit, or reopening the session goes on with what is left. A change of the
+  primary variant's settings (backend, variant, ensemble, localisation) makes every unreviewed
+  prediction stale: those points are propagated again, reviewed ones are kept.
 * **Template edits**: the pairs' sources mirror the template, so a point added, moved, renamed or
-  deleted on the source of any pair is applied to every pair (a moved point keeps the targets a
-  person approved; it is predicted again elsewhere; a deleted one goes from every image).
+  deleted on the source of any pair is applied to every pair (:meth:`AppModel.mirror_template`: a
+  moved point keeps the targets a person approved; it is predicted again elsewhere; a deleted one
+  goes from every image).
 * **Review**: :class:`~sd4match_gui.controller.review_queue.ReviewQueue` (the Review dock's rows,
   the jumps to what needs a look, bulk accept and clear).
 * **Names**: :class:`~sd4match_gui.controller.labels.LabelController` (the Keypoints dock).
@@ -19,10 +23,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QDialog, QFileDialog
@@ -31,51 +33,66 @@ from engine.collections.coco import write_collection_coco
 from engine.collections.schema import KeypointSchema, numbered_schema
 from engine.collections.template import TemplatePoint
 from engine.errors import EngineError
-from engine.export.document import Keypoint, Prediction
 
-from ..model.collection import (
-    Collection,
-    CollectionImage,
-    PointFacts,
-)
+from ..main_window import MainWindow
+from ..model.app_model import AppModel
+from ..model.collection import Collection, CollectionImage
 from ..model.pairs import PairEntry, pair_id_for
+from ..model.session import Session
 from ..model.session_file import to_document
+from ..model.settings import SessionSettings
 from ..views.new_collection_dialog import NewCollectionDialog
+from ..worker.engine_client import EngineClient
 from ..worker.propagation_job import PropagationRequest, PropagationResult, TemplateImage
+from .files import FileController
 from .labels import LabelController
+from .notices import Notices
 from .review_queue import ReviewQueue
-
-if TYPE_CHECKING:
-    from .app_controller import AppController
 
 COCO_FILTER = "COCO keypoints (*.json)"
 
 
 class CollectionController(QObject):
-    """Everything collection mode adds to the window.
+    """Everything collection mode adds to the window; it follows the model's events.
+
+    Args:
+        window: the docks (Keypoints, Review), the actions, the dialogs' parent.
+        model: the app model (the collection is ``model.collection``).
+        client: the engine thread (propagation requests and answers).
+        notices: the status bar and message banner.
+        files: opens the collection's new session; its last folder starts the file dialogs.
 
     Attributes:
         running: propagation goes on while there is an image left (False after Cancel).
         in_flight: the request the engine is computing, or None.
         answered: propagation answers applied (tests and the benchmark count them).
+        labels: the Keypoints dock (controller/labels.py).
         review: the review queue (controller/review_queue.py).
     """
 
-    def __init__(self, app: AppController) -> None:
+    def __init__(
+        self, window: MainWindow, model: AppModel, client: EngineClient, notices: Notices, files: FileController
+    ) -> None:
         super().__init__()
-        self._app = app
-        window = app.window
-        self.labels = LabelController(app, window.label_panel)
-        app.annotation.source_click = self.labels.source_click
-        self.review = ReviewQueue(app, lambda: self.running, self._propagate_again)
+        self._window = window
+        self._model = model
+        self._client = client
+        self._notices = notices
+        self._files = files
+        self.labels = LabelController(window, window.label_panel, model, notices, lambda: files.last_folder)
+        self.review = ReviewQueue(
+            window.review_panel, window.actions, model, notices, lambda: self.running, self._propagate_again
+        )
         self.running = False
         self.in_flight: PropagationRequest | None = None
         self.answered = 0
         self._job_id = 0
-        self._session_seen: object = None
         self._dialog: NewCollectionDialog | None = None
-        app.client.worker.propagated.connect(self._on_propagated)
-        app.model.results.answered.connect(lambda _variant: self.review.refresh_queue())
+        client.worker.propagated.connect(self._on_propagated)
+        model.session_replaced.connect(self._on_session_replaced)
+        model.edited.connect(self._on_edited)
+        model.engine_changed.connect(self._on_edited)
+        model.settings_changed.connect(self._on_settings_changed)
         window.review_panel.cancel_clicked.connect(self.cancel)
         for name, slot in {
             "new_collection": self.ask_new_collection,
@@ -87,36 +104,50 @@ class CollectionController(QObject):
 
     @property
     def collection(self) -> Collection | None:
-        return self._app.session.collection
+        return self._model.collection
 
-    # ---- the app's hook ----
+    # ---- model events ----
 
-    def after_change(self) -> None:
-        """Called by the app after every session change: follow a new session, mirror template
-        edits onto every pair, go on propagating, redraw the docks."""
-        session = self._app.session
-        if session is not self._session_seen:
-            self._session_seen = session
-            self._job_id += 1  # answers for the previous session are dropped
-            self.in_flight = None
-            self.running = session.collection is not None
-            if session.collection is not None:
-                self.review.follow(session.collection)
-            self._show_mode()
-        self.labels.sync_with_session()
-        if self.collection is not None and self._sync_template():
+    def _on_session_replaced(self, session: Session) -> None:
+        """Another session: drop answers for the previous one, go on propagating this one."""
+        self._restart_job()
+        self.running = session.collection is not None
+        self._show_mode()
+        self._on_edited()
+
+    def _on_edited(self, _description: str = "") -> None:
+        """An edit of the open pair: mirror template edits onto every image, go on propagating."""
+        if self._model.mirror_template():
             self.running = True
         self._pump()
-        self.labels.refresh()
         self.review.refresh_queue()
+
+    def _on_settings_changed(self, old: SessionSettings, new: SessionSettings) -> None:
+        """Predictions of another primary variant (or localisation) than now set are stale: the
+        unreviewed ones are propagated again; reviewed and corrected points stay as they are."""
+        collection = self.collection
+        if collection is None or self._propagation_settings(old) == self._propagation_settings(new):
+            return
+        session = self._model.session
+        stale = collection.forget_unreviewed({i.pair_id: session.points(i.pair_id) for i in collection.images})
+        self._restart_job()  # the image in flight, if any, was asked with the old settings
+        if stale:
+            self._notices.notify(f"Settings changed: {stale} unreviewed prediction(s) are propagated again.")
+        self.running = True  # stops by itself when nothing is left
+        self._pump()
+        self.review.refresh_queue()
+
+    @staticmethod
+    def _propagation_settings(settings: SessionSettings) -> tuple:
+        return settings.active_variants()[0], settings.localisation
 
     # ---- new collection ----
 
     def ask_new_collection(self) -> None:
-        session = self._app.session
+        session = self._model.session
         pair = session.pair
         points = len(session.points()) if pair is not None else 0
-        self._dialog = NewCollectionDialog(points, pair.source.name if pair else "none", self._app.window)
+        self._dialog = NewCollectionDialog(points, pair.source.name if pair else "none", self._window)
         self._dialog.finished.connect(self._dialog_finished)
         self._dialog.open()
 
@@ -130,17 +161,17 @@ class CollectionController(QObject):
         points; ``targets`` image files and folders. False (and an error shown) when they do not do."""
         from engine.collections.propagate import find_targets  # torch: loads with the first collection
 
-        app = self._app
+        session = self._model.session
         try:
             if not targets:
                 raise EngineError("choose the images to annotate (files or a folder)")
             images = find_targets(list(targets))
             if template is None:
-                if app.session.pair is None or not app.session.points():
+                if session.pair is None or not session.points():
                     raise EngineError(
                         "the open pair's source has no points: label it first, or choose a template image"
                     )
-                template_path = app.session.pair.source.resolve()
+                template_path = session.pair.source.resolve()
                 schema, points = self._template_from_source()
             else:
                 if not template.is_file():
@@ -149,11 +180,11 @@ class CollectionController(QObject):
                 schema = self.labels.labelling.schema or numbered_schema(10)
                 points = {}
         except EngineError as exc:
-            app.notices.report_error(str(exc))
+            self._notices.report_error(str(exc))
             return False
         images = [path.resolve() for path in images if path.resolve() != template_path]
         if not images:
-            app.notices.report_error("No image to annotate besides the template.")
+            self._notices.report_error("No image to annotate besides the template.")
             return False
         pairs, taken = [], set()
         for path in images:
@@ -162,21 +193,20 @@ class CollectionController(QObject):
             pairs.append(PairEntry(pair_id, template_path, path))
         collection = Collection(schema, template_path, [CollectionImage(p.pair_id, p.target) for p in pairs])
         collection.template = points
-        app.files.open_pairs(
-            pairs, message=f"New collection: {len(pairs)} image(s) from template {template_path.name}."
-        )
-        session = app.session
-        for pair in pairs:
-            session.set_points(pair.pair_id, collection.template_copies())
-        session.collection = collection
-        self._session_seen = None  # follow it as a new session
-        app.after_change()
+
+        def fill(new: Session) -> None:
+            for pair in pairs:
+                new.set_points(pair.pair_id, collection.template_copies())
+            new.collection = collection
+
+        message = f"New collection: {len(pairs)} image(s) from template {template_path.name}."
+        self._files.open_pairs(pairs, message=message, fill=fill)
         return True
 
     def _template_from_source(self) -> tuple[KeypointSchema, dict[int, TemplatePoint]]:
         """The schema and template points of the open pair's source: the names in use when every point
         carries one of them, else the points' own labels, else numbered names."""
-        points = self._app.session.points()
+        points = self._model.session.points()
         labels = [p.label for p in points]
         schema = self.labels.labelling.schema
         unique = all(labels) and len(set(labels)) == len(labels)
@@ -188,44 +218,17 @@ class CollectionController(QObject):
                 labels = list(schema.keypoints)
         return schema, {p.id: TemplatePoint(p.id, label, p.src_xy) for p, label in zip(points, labels, strict=True)}
 
-    # ---- template edits ----
-
-    def _sync_template(self) -> bool:
-        """Apply the open pair's source points, where they differ from the template, to the template and
-        every pair; True when the template changed."""
-        session, collection = self._app.session, self.collection
-        assert collection is not None
-        pair = session.pair
-        if pair is None or collection.image(pair.pair_id) is None:
-            return False
-        shown = {p.id: TemplatePoint(p.id, p.label, p.src_xy) for p in session.points()}
-        if shown == collection.template:
-            return False
-        for image in collection.images:
-            if image.pair_id == pair.pair_id:
-                continue
-            points = {p.id: p for p in session.points(image.pair_id)}
-            updated = []
-            for point_id, new in shown.items():
-                old = points.get(point_id)
-                if old is None:
-                    updated.append(Keypoint(id=point_id, src_xy=new.xy, label=new.label))
-                elif old.src_xy != new.xy:
-                    moved = dataclasses.replace(old, src_xy=new.xy, label=new.label)
-                    updated.append(moved if old.approved else old.moved_source(new.xy))
-                else:
-                    updated.append(dataclasses.replace(old, label=new.label))
-            session.set_points(image.pair_id, updated)
-            collection.forget(image.pair_id, [i for i in image.propagated if i not in shown])
-        collection.set_template(shown)
-        return True
-
     # ---- propagation ----
 
     def resume(self) -> None:
-        if self.collection is None:
-            self._app.notices.notify("Open a collection first (File > New collection).")
+        """Go on propagating what is left, failed images included (they are tried again)."""
+        collection = self.collection
+        if collection is None:
+            self._notices.notify("Open a collection first (File > New collection).")
             return
+        retried = collection.retry_failed()
+        if retried:
+            self._notices.notify(f"Trying {len(retried)} failed image(s) again.")
         self.running = True
         self._pump()
         self.review.refresh_queue()
@@ -233,14 +236,20 @@ class CollectionController(QObject):
     def _propagate_again(self) -> None:
         """An image was cleared: predict it again."""
         self.running = True
-        self._app.after_change()
+        self._pump()
+        self.review.refresh_queue()
 
     def cancel(self) -> None:
         """Stop propagating after the image in flight (its answer is still applied)."""
         if self.running:
             self.running = False
-            self._app.notices.notify("Propagation stopped; Go > Resume propagation goes on with the rest.")
+            self._notices.notify("Propagation stopped; Go > Resume propagation goes on with the rest.")
             self.review.refresh_queue()
+
+    def _restart_job(self) -> None:
+        """Answers of requests sent so far are dropped when they arrive."""
+        self._job_id += 1
+        self.in_flight = None
 
     def _pump(self) -> None:
         """Send the next image to the engine when nothing is in flight."""
@@ -251,9 +260,9 @@ class CollectionController(QObject):
         if not pending:
             self.running = False
             return
-        current = self._app.session.pair
+        session = self._model.session
+        current = session.pair
         image = next((i for i in pending if current is not None and i.pair_id == current.pair_id), pending[0])
-        session = self._app.session
         variant = session.settings.active_variants()[0]
         points_of = {i.pair_id: session.points(i.pair_id) for i in collection.images}
         templates = tuple(
@@ -269,10 +278,10 @@ class CollectionController(QObject):
             templates=templates,
             variant=variant,
             localisation=session.settings.localisation,
-            engine=self._app.preferences.engine_config(),
+            engine=self._model.preferences.engine_config(),
             thresholds=collection.thresholds,
         )
-        self._app.client.propagate(self.in_flight)
+        self._client.propagate(self.in_flight)
 
     @Slot(object)
     def _on_propagated(self, result: PropagationResult) -> None:
@@ -281,47 +290,24 @@ class CollectionController(QObject):
             return
         self.in_flight = None
         self.answered += 1
-        if collection is not None:
+        if collection is not None:  # both emit collection_changed: the app redraws and autosaves
             if result.error:
                 collection.fail(result.pair_id, result.error)
             else:
-                self._apply(request, result, collection)
+                template = request.templates[0].points
+                asked = {i: template[i] for i in request.point_ids if i in template}
+                refs = [ref for ref in (result.template_ref, result.target_ref) if ref is not None]
+                self._model.apply_propagation(result.pair_id, asked, result.predictions, result.run, refs)
         self._pump()
-        app = self._app
-        app.presenter.render(app.session)
-        app.files.autosave_later()
-
-    def _apply(self, request: PropagationRequest, result: PropagationResult, collection: Collection) -> None:
-        session = self._app.session
-        template = request.templates[0]
-        if result.template_ref is not None and result.target_ref is not None:
-            for ref in (result.template_ref, result.target_ref):
-                session.images[ref.path.resolve()] = dataclasses.replace(ref, path=ref.path.resolve())
-        run_id = session.runs.register(result.run) if result.run is not None else ""
-        facts, sources = {}, {}
-        for point_id in request.point_ids:
-            point = session.point(point_id, result.pair_id)
-            source_xy = template.points.get(point_id)
-            if point is None or source_xy is None or point.src_xy != source_xy:
-                continue  # the template point moved (or went) meanwhile: predicted again, or not at all
-            sources[point_id] = source_xy
-            candidate = result.predictions.get(point_id)
-            if candidate is None:
-                continue
-            record = Prediction(run_id, candidate.xy, candidate.confidence)
-            session.replace_point(result.pair_id, point_id, point.with_prediction(record, primary=True))
-            side = candidate.template_side
-            facts[point_id] = PointFacts(candidate.confidence, candidate.cycle_error, side, candidate.template)
-        collection.record(result.pair_id, facts, sources)
 
     # ---- export ----
 
     def ask_export_coco(self) -> None:
         if self.collection is None:
-            self._app.notices.notify("COCO keypoints of a collection: open one first (File > New collection).")
+            self._notices.notify("COCO keypoints of a collection: open one first (File > New collection).")
             return
         path, _ = QFileDialog.getSaveFileName(
-            self._app.window, "Export COCO keypoints", self._app.files.last_folder, COCO_FILTER
+            self._window, "Export COCO keypoints", self._files.last_folder, COCO_FILTER
         )
         if path:
             self.export_coco(Path(path))
@@ -330,23 +316,22 @@ class CollectionController(QObject):
         """Write the collection as COCO keypoints (template first, then every predicted image)."""
         collection = self.collection
         assert collection is not None
-        document = to_document(self._app.session)
+        document = to_document(self._model.session)
         if not document.pairs:
-            self._app.notices.report_error("Nothing to export yet: no image has predictions.")
+            self._notices.report_error("Nothing to export yet: no image has predictions.")
             return None
         try:
             written = write_collection_coco(document, collection.engine_template(), path.with_suffix(".json"))
         except (EngineError, OSError) as exc:
-            self._app.notices.report_error(f"COCO export failed: {exc}")
+            self._notices.report_error(f"COCO export failed: {exc}")
             return None
-        self._app.notices.notify(f"Exported {len(document.pairs)} image(s) as COCO keypoints to {written}.")
+        self._notices.notify(f"Exported {len(document.pairs)} image(s) as COCO keypoints to {written}.")
         return written
 
     # ---- display ----
 
     def _show_mode(self) -> None:
-        window = self._app.window
         active = self.collection is not None
-        window.review_dock.setVisible(active)
+        self._window.review_dock.setVisible(active)
         if active:
-            window.review_dock.raise_()
+            self._window.review_dock.raise_()

@@ -87,11 +87,20 @@ class FileController:
 
     # ---- opening ----
 
-    def open_pairs(self, pairs: list[PairEntry], dataset: datasets.DatasetRef | None = None, message: str = "") -> None:
-        """Start a new untitled session on ``pairs`` with the current settings; ``message`` says so."""
+    def open_pairs(
+        self,
+        pairs: list[PairEntry],
+        dataset: datasets.DatasetRef | None = None,
+        message: str = "",
+        fill: Callable[[Session], None] | None = None,
+    ) -> None:
+        """Start a new untitled session on ``pairs`` with the current settings; ``message`` says so;
+        ``fill`` completes the session before it is installed (a new collection's points)."""
         self.loader.abandon()  # the user opened something else meanwhile
         session = Session(self._model.session.settings)
         session.set_pairs(pairs, dataset=dataset)
+        if fill is not None:
+            fill(session)
         kept = self._leave_current()
         self.recovery_path = new_recovery_path()
         self._model.set_session(session)

@@ -9,31 +9,43 @@ are saved with it, in pair mode they belong to the source image for this run of 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from engine.collections.schema import COCO_PERSON, KeypointSchema, import_coco_schema, load_schema, numbered_schema
 from engine.errors import EngineError
 from engine.export.document import Keypoint
 
+from ..model.app_model import AppModel
 from ..model.labels import Labelling
 from ..model.session import Session
 from ..views.label_dock import LabelDock
-
-if TYPE_CHECKING:
-    from .app_controller import AppController
+from .notices import Notices
 
 JSON_FILTER = "JSON (*.json);;All files (*)"
 
 
 class LabelController:
-    """Drives :class:`Labelling` from the dock and the source clicks."""
+    """Drives :class:`Labelling` from the dock and the source clicks; the dock follows the model.
 
-    def __init__(self, app: AppController, dock: LabelDock) -> None:
-        self._app = app
+    Args:
+        parent: the file dialogs' parent.
+        dock: the Keypoints dock.
+        model: the app model (points are placed through its edits).
+        notices: the status bar and message banner.
+        last_folder: where the file dialogs start.
+    """
+
+    def __init__(
+        self, parent: QWidget, dock: LabelDock, model: AppModel, notices: Notices, last_folder: Callable[[], str]
+    ) -> None:
+        self._parent = parent
         self._dock = dock
+        self._model = model
+        self._notices = notices
+        self._last_folder = last_folder
         self.labelling = Labelling()
         self._choice = "none"
         self._pair_schema: KeypointSchema | None = None  # the choice of pair mode, back after a collection
@@ -43,10 +55,13 @@ class LabelController:
         dock.name_chosen.connect(self.choose_name)
         dock.not_visible_clicked.connect(self.toggle_not_visible)
         self.labelling.changed.connect(self.refresh)
+        model.session_replaced.connect(self._on_session_replaced)
+        model.edited.connect(lambda _description: self.refresh())
+        model.collection_changed.connect(self._on_collection_changed)
 
     @property
     def _session(self) -> Session:
-        return self._app.session
+        return self._model.session
 
     # ---- what is placed ----
 
@@ -67,7 +82,7 @@ class LabelController:
         try:
             schema = self._schema_for(key, count)
         except EngineError as exc:
-            self._app.notices.report_error(str(exc))
+            self._notices.report_error(str(exc))
             self._dock.show_choice(self._choice, False)
             return
         if schema is False:  # the file dialog was cancelled
@@ -86,7 +101,7 @@ class LabelController:
         self.labelling.choose(name)
         point_id = self.placed().get(name)
         if point_id is not None:
-            self._app.annotation.select(point_id)
+            self._model.select(point_id)
         self.refresh()
 
     def toggle_not_visible(self) -> None:
@@ -95,12 +110,11 @@ class LabelController:
         if name is None or session.pair is None:
             return
         if name in self.placed():
-            self._app.notices.notify(f"'{name}' is placed: delete its point first to mark it not visible.")
+            self._notices.notify(f"'{name}' is placed: delete its point first to mark it not visible.")
             return
         hide = name not in self.hidden()
         if session.collection is not None:
-            session.collection.set_not_visible(name, hide)
-            self._app.files.autosave()
+            session.collection.set_not_visible(name, hide)  # saved on the model's collection_changed
         else:
             names = self._hidden.setdefault(session.pair.source, set())
             (names.add if hide else names.discard)(name)
@@ -117,31 +131,33 @@ class LabelController:
             return False
         name = self.labelling.active
         if name is None:
-            self._app.notices.notify(
+            self._notices.notify(
                 "Every keypoint is placed or not visible: choose one in the Keypoints dock to move it."
             )
             return True
         point_id = self.placed().get(name)
         if point_id is not None:
-            self._app.model.move_point(point_id, (x, y))
+            self._model.move_point(point_id, (x, y))
         else:
             point = Keypoint(id=session.next_point_id(), src_xy=(x, y), label=name)
             self.labelling.advance({**self.placed(), name: point.id}, self.hidden())
-            self._app.model.edit(f"add point {point.number} ({name})", point)  # redraws: advance first
+            self._model.edit(f"add point {point.number} ({name})", point)  # redraws: advance first
         return True
 
     # ---- display ----
 
-    def sync_with_session(self) -> None:
+    def _on_session_replaced(self, session: Session) -> None:
         """A collection fixes the schema to its own; leaving one frees the choice again."""
-        collection = self._session.collection
-        if collection is self._collection_shown:
-            return
-        self._collection_shown = collection
-        if collection is not None:
-            self.labelling.set_schema(collection.schema, self.placed(), self.hidden())
-        else:
-            self.labelling.set_schema(self._pair_schema, self.placed(), self.hidden())
+        collection = session.collection
+        if collection is not self._collection_shown:
+            self._collection_shown = collection
+            schema = collection.schema if collection is not None else self._pair_schema
+            self.labelling.set_schema(schema, self.placed(), self.hidden())
+        self.refresh()
+
+    def _on_collection_changed(self, pair_id: str | None) -> None:
+        if pair_id is None:  # the template or its "not visible" names
+            self.refresh()
 
     def refresh(self) -> None:
         labelling, collection = self.labelling, self._session.collection
@@ -166,7 +182,7 @@ class LabelController:
             return numbered_schema(count)
         if key in ("coco-file", "schema-file"):
             title = "COCO keypoints file" if key == "coco-file" else "Keypoint schema"
-            path, _ = QFileDialog.getOpenFileName(self._app.window, title, self._app.files.last_folder, JSON_FILTER)
+            path, _ = QFileDialog.getOpenFileName(self._parent, title, self._last_folder(), JSON_FILTER)
             if not path:
                 return False
             return import_coco_schema(path) if key == "coco-file" else load_schema(path)

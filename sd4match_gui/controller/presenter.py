@@ -54,9 +54,14 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def marker_text(point: Keypoint) -> str:
-    """A marker's label: the point's number, and its keypoint name when it has one."""
-    return f"{point.number} {point.label}" if point.label else str(point.number)
+FLAG_MARK = "?"  # ends the label of a target marker flagged for review (a collection's doubtful prediction)
+
+
+def marker_text(point: Keypoint, flagged: bool = False) -> str:
+    """A marker's label: the point's number, its keypoint name when it has one, and
+    :data:`FLAG_MARK` when the prediction is flagged for review."""
+    text = f"{point.number} {point.label}" if point.label else str(point.number)
+    return f"{text} {FLAG_MARK}" if flagged else text
 
 
 def variant_colour(index: int) -> tuple[int, int, int]:
@@ -178,13 +183,15 @@ class Presenter:
         self, session: Session, variants: list[Variant], points: list[Keypoint], truth: dict[int, Point]
     ) -> None:
         comparing = session.settings.compare.active
+        collection, pair_id = session.collection, session.pair.pair_id if session.pair is not None else ""
         for index, (panel, variant) in enumerate(zip(self._window.canvas.targets, variants, strict=False)):
             panel.set_title(self._target_title(session, variant))
             run_id = self._results.variant_runs.get(variant.name) if comparing else None
             colour = variant_colour(index) if comparing else None
             markers = []
             for point in points:
-                inputs = (point.id == session.selected, truth.get(point.id), run_id, colour)
+                flagged = collection is not None and collection.flagged(pair_id, point)
+                inputs = (point.id == session.selected, truth.get(point.id), run_id, colour, flagged)
                 markers += self._memo.get(("target", index, point.id), point, inputs, self._target_markers)
             panel.set_markers(markers)
             panel.set_stale(self._results.is_stale(variant.name))
@@ -192,20 +199,19 @@ class Presenter:
 
     @staticmethod
     def _target_markers(
-        point: Keypoint, inputs: tuple[bool, Point | None, str | None, tuple[int, int, int] | None]
+        point: Keypoint, inputs: tuple[bool, Point | None, str | None, tuple[int, int, int] | None, bool]
     ) -> list[Marker]:
         """A point's markers on a target: its target (in comparison mode, the variant's prediction
-        in the variant's ``colour``) and its reference where that differs."""
-        selected, reference, run_id, colour = inputs
+        in the variant's ``colour``) and its reference where that differs; a flagged one says so."""
+        selected, reference, run_id, colour, flagged = inputs
+        text = marker_text(point, flagged)
         markers = []
         if colour is not None:
             record = point.prediction(run_id) if run_id else None
             if record is not None:
-                markers.append(Marker(point.id, record.xy, colour, marker_text(point), "predicted", selected))
+                markers.append(Marker(point.id, record.xy, colour, text, "predicted", selected))
         elif point.trg_xy is not None:
-            markers.append(
-                Marker(point.id, point.trg_xy, point_colour(point.id), marker_text(point), point.status, selected)
-            )
+            markers.append(Marker(point.id, point.trg_xy, point_colour(point.id), text, point.status, selected))
         if reference is not None and (colour is not None or reference != point.trg_xy):
             markers.append(Marker(point.id, reference, REFERENCE_COLOUR, "", "reference", False))
         return markers

@@ -4,32 +4,35 @@ Rows are the collection's images in file order or least confident first (see
 :meth:`sd4match_gui.model.collection.Collection.review_order`), each with its state and counts.
 Shift+D opens the next image that needs review and Shift+N selects the next flagged prediction
 (saying why it is flagged); "accept passing" (this image or all) and "clear image" are one undo
-step each. The dock's rows follow the model's ``changed`` events, coalesced into one refresh per
-event-loop turn (a template edit changes every image at once).
+step each (:meth:`AppModel.edit_points`). The dock's rows follow the model's
+``collection_changed`` and ``results.answered`` events, coalesced into one refresh per event-loop
+turn (a template edit changes every image at once).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QAction
 
 from engine.collections.review import ReviewThresholds
 
-from ..model.collection import NEEDS_REVIEW, Collection, ImageSummary, PointsEdit, accept_passing, clear_points
+from ..model.app_model import AppModel
+from ..model.collection import NEEDS_REVIEW, Collection, ImageSummary, accept_passing, clear_points
 from ..model.history import PointEdit
-from ..views.review_dock import ReviewRow
-
-if TYPE_CHECKING:
-    from .app_controller import AppController
+from ..views.review_dock import ReviewDock, ReviewRow
+from .notices import Notices
 
 
 class ReviewQueue:
     """The review side of collection mode.
 
     Args:
-        app: the window's controller (session, views, notifications).
+        dock: the Review dock.
+        actions: the window's actions (the jumps and bulk actions are connected here).
+        model: the app model (the collection, the points; bulk actions are its edits).
+        notices: the status bar and message banner.
         propagating: whether propagation is going on (the dock shows its progress).
         propagate_again: called after an image was cleared (it is predicted again).
 
@@ -37,9 +40,18 @@ class ReviewQueue:
         least_confident_first: the queue's order.
     """
 
-    def __init__(self, app: AppController, propagating: Callable[[], bool], propagate_again: Callable[[], None]):
-        self._app = app
-        self._dock = app.window.review_panel
+    def __init__(
+        self,
+        dock: ReviewDock,
+        actions: Mapping[str, QAction],
+        model: AppModel,
+        notices: Notices,
+        propagating: Callable[[], bool],
+        propagate_again: Callable[[], None],
+    ) -> None:
+        self._dock = dock
+        self._model = model
+        self._notices = notices
         self._propagating = propagating
         self._propagate_again = propagate_again
         self.least_confident_first = False
@@ -58,18 +70,16 @@ class ReviewQueue:
             "accept_passing_all": self.accept_passing_everywhere,
             "clear_image": self.clear_here,
         }.items():
-            app.window.actions[name].triggered.connect(slot)
+            actions[name].triggered.connect(slot)
+        model.collection_changed.connect(self._refresh_soon)
+        model.results.answered.connect(self._refresh_soon)
 
     @property
     def collection(self) -> Collection | None:
-        return self._app.session.collection
-
-    def follow(self, collection: Collection) -> None:
-        """Refresh the rows whenever ``collection`` changes."""
-        collection.changed.connect(self._on_collection_changed)
+        return self._model.collection
 
     def summaries(self) -> dict[str, ImageSummary]:
-        session, collection = self._app.session, self.collection
+        session, collection = self._model.session, self.collection
         assert collection is not None
         return {image.pair_id: collection.summary(image, session.points(image.pair_id)) for image in collection.images}
 
@@ -78,27 +88,27 @@ class ReviewQueue:
         return self.collection.review_order(self.summaries(), self.least_confident_first)
 
     def go_to_image(self, pair_id: str) -> None:
-        session = self._app.session
+        session = self._model.session
         index = next((i for i, pair in enumerate(session.pairs) if pair.pair_id == pair_id), None)
         if index is not None:
-            self._app.model.go_to(index)
+            self._model.go_to(index)
 
     def next_to_review(self) -> None:
         """Open the next image (in queue order, after the open one) that needs review."""
         if self.collection is None:
             return
         summaries, order = self.summaries(), self.review_order()
-        current = self._app.session.pair
+        current = self._model.session.pair
         start = order.index(current.pair_id) + 1 if current is not None and current.pair_id in order else 0
         for pair_id in order[start:] + order[:start]:
             if summaries[pair_id].state == NEEDS_REVIEW and (current is None or pair_id != current.pair_id):
                 self.go_to_image(pair_id)
                 return
-        self._app.notices.notify("No other image needs review.")
+        self._notices.notify("No other image needs review.")
 
     def next_flagged(self) -> None:
         """Select the next flagged point of the open image, else of the next image (queue order) with one."""
-        collection, session = self.collection, self._app.session
+        collection, session = self.collection, self._model.session
         if collection is None or session.pair is None:
             return
         here = session.pair.pair_id
@@ -115,31 +125,31 @@ class ReviewQueue:
                 self.go_to_image(pair_id)
                 self._select_flagged(pair_id, points[0])
                 return
-        self._app.notices.notify("No flagged point left.")
+        self._notices.notify("No flagged point left.")
 
     def _select_flagged(self, pair_id: str, point_id: int) -> None:
         """Select a flagged point and say why it is flagged."""
-        self._app.annotation.select(point_id)
-        collection, point = self.collection, self._app.session.point(point_id, pair_id)
+        self._model.select(point_id)
+        collection, point = self.collection, self._model.session.point(point_id, pair_id)
         image = collection.image(pair_id) if collection is not None else None
         facts = image.facts.get(point_id) if image is not None else None
         if point is None or facts is None:
             return
         name = f"{point.number} ({point.label})" if point.label else str(point.number)
-        self._app.notices.notify(
+        self._notices.notify(
             f"Point {name}: confidence {facts.confidence:.3f}, cycle error {facts.cycle_error:.1f} px "
             f"({facts.cycle_error / facts.template_side:.3f} of the template's side), from {facts.template}."
         )
 
     def accept_passing_here(self) -> None:
-        session = self._app.session
+        session = self._model.session
         if self.collection is None or session.pair is None:
             return
         edits = accept_passing(self.collection, session.pair.pair_id, session.points())
         self._do(f"accept {len(edits)} passing point(s)", edits)
 
     def accept_passing_everywhere(self) -> None:
-        collection, session = self.collection, self._app.session
+        collection, session = self.collection, self._model.session
         if collection is None:
             return
         edits = [
@@ -150,7 +160,7 @@ class ReviewQueue:
         self._do(f"accept {len(edits)} passing point(s) on every image", edits)
 
     def clear_here(self) -> None:
-        collection, session = self.collection, self._app.session
+        collection, session = self.collection, self._model.session
         if collection is None or session.pair is None:
             return
         pair_id = session.pair.pair_id
@@ -159,14 +169,10 @@ class ReviewQueue:
         self._propagate_again()
 
     def _do(self, description: str, edits: list[PointEdit]) -> None:
-        if not edits:
-            self._app.notices.notify("Nothing to change.")
-            return
-        session = self._app.session
-        pair_id = session.pair.pair_id if session.pair is not None else edits[0].pair_id
-        session.history.do(session, PointsEdit(description, pair_id, tuple(edits)))
-        self._app.notices.notify(description.capitalize() + ".")
-        self._app.after_change()
+        if self._model.edit_points(description, edits) is None:
+            self._notices.notify("Nothing to change.")
+        else:
+            self._notices.notify(description.capitalize() + ".")
 
     # ---- display ----
 
@@ -175,7 +181,7 @@ class ReviewQueue:
         if collection is None:
             return
         summaries = self.summaries()
-        current = self._app.session.pair
+        current = self._model.session.pair
         rows = []
         for pair_id in collection.review_order(summaries, self.least_confident_first):
             image, summary = collection.image(pair_id), summaries[pair_id]
@@ -202,7 +208,7 @@ class ReviewQueue:
         else:
             self._dock.progress.hide()
 
-    def _on_collection_changed(self, _pair_id: str | None) -> None:
+    def _refresh_soon(self, *_changed: object) -> None:
         # Coalesced: a template edit changes every image at once, and each row needs its summary.
         if not self._refresh_queued:
             self._refresh_queued = True
@@ -218,6 +224,4 @@ class ReviewQueue:
 
     def _set_thresholds(self, max_cycle_error: float, min_confidence: float) -> None:
         if self.collection is not None:
-            self.collection.set_thresholds(ReviewThresholds(max_cycle_error, min_confidence))
-            self._app.presenter.render(self._app.session)
-            self._app.files.autosave()
+            self.collection.set_thresholds(ReviewThresholds(max_cycle_error, min_confidence))  # redrawn, saved

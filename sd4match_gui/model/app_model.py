@@ -5,8 +5,9 @@ emit the events below; the app controller subscribes and redraws, asks the engin
 views only render what they are given. All emits happen on the GUI thread (engine answers arrive
 there as queued Qt signals), see :mod:`.events`.
 
-A new feature is a new part (an attribute with its own events, as :attr:`AppModel.results`) and a
-view that subscribes to it, not new wiring through the app controller.
+A new feature is a new part (an attribute with its own events, as :attr:`AppModel.results` or the
+session's :attr:`~.session.Session.collection`) and a view that subscribes to it, not new wiring
+through the app controller.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine import LoadedImage
-from engine.export.document import CONFIDENCE_DIGITS, Keypoint, Prediction
+from engine.collections.review import Candidate
+from engine.collections.template import TemplatePoint
+from engine.export.document import CONFIDENCE_DIGITS, ImageRef, Keypoint, Point, Prediction
 
+from .collection import Collection, PointFacts, mirrored
 from .events import Event
-from .history import PointEdit
+from .history import PointEdit, PointsEdit, Step
 from .results import Heatmap, Results
 from .session import Session
 from .settings import SessionSettings
@@ -50,6 +54,11 @@ class AppModel:
         engine_changed(): what the engine can compute changed outside the settings (weights were
             installed): everything shown is asked for again.
         job_changed(job: str | None).
+        collection_changed(pair_id: str | None): the open collection's ``changed`` (see
+            :class:`~.collection.Collection`), forwarded from whichever session is installed: what
+            propagation found for one image (its points may have new predictions too), or, with
+            None, the whole collection (template and every image's points, thresholds, "not
+            visible" names, images to propagate again).
     """
 
     def __init__(self, preferences: AppPreferences) -> None:
@@ -65,6 +74,8 @@ class AppModel:
         self.preferences_changed = Event()
         self.engine_changed = Event()
         self.job_changed = Event()
+        self.collection_changed = Event()
+        self._followed: Collection | None = None  # the collection whose ``changed`` is forwarded
 
     # ---- the session ----
 
@@ -72,6 +83,7 @@ class AppModel:
         """Install ``session`` (also the same one again, after an import changed it)."""
         self.session = session
         self.results.clear_heatmaps()
+        self._follow(session.collection)
         self.session_replaced.emit(session)
 
     def set_settings(self, settings: SessionSettings) -> None:
@@ -94,6 +106,14 @@ class AppModel:
         self.edited.emit(description)
         return edit
 
+    def edit_points(self, description: str, edits: Sequence[PointEdit]) -> PointsEdit | None:
+        """Several point edits (of any pairs: a bulk accept, clearing an image) as one undo step;
+        None (and no event) when ``edits`` is empty."""
+        step = self.session.edit_points(description, edits)
+        if step is not None:
+            self.edited.emit(description)
+        return step
+
     def move_point(self, point_id: int, src_xy: tuple[float, float]) -> None:
         if self.session.move_point(point_id, src_xy) is not None:
             self.edited.emit("move source point")
@@ -110,13 +130,13 @@ class AppModel:
             self.session.selected = point_id
             self.edited.emit("select" if point_id is None else f"select point {point_id + 1}")
 
-    def undo(self) -> PointEdit | None:
+    def undo(self) -> Step | None:
         edit = self.session.undo()
         if edit is not None:
             self.edited.emit(f"undo {edit.description}")
         return edit
 
-    def redo(self) -> PointEdit | None:
+    def redo(self) -> Step | None:
         edit = self.session.redo()
         if edit is not None:
             self.edited.emit(f"redo {edit.description}")
@@ -167,6 +187,74 @@ class AppModel:
                 session.replace_point(pair_id, point_id, updated)
         self.results.answer(variant, run_id, heatmap)
         return run_id
+
+    # ---- the collection ----
+
+    @property
+    def collection(self) -> Collection | None:
+        return self.session.collection
+
+    def mirror_template(self) -> bool:
+        """In a collection, the pairs' sources are the template: apply the open pair's source points,
+        where they differ from the template, to the template and every other image (see
+        :func:`~.collection.mirrored`; propagation forgets deleted points). True (and
+        ``collection_changed(None)``) when the template changed. Not an undo step of its own: undoing
+        the edit of the open pair's source mirrors back."""
+        session, collection = self.session, self.session.collection
+        pair = session.pair
+        if collection is None or pair is None or collection.image(pair.pair_id) is None:
+            return False
+        shown = {p.id: TemplatePoint(p.id, p.label, p.src_xy) for p in session.points()}
+        if shown == collection.template:
+            return False
+        for image in collection.images:
+            if image.pair_id != pair.pair_id:
+                session.set_points(image.pair_id, mirrored(session.points(image.pair_id), shown))
+                collection.forget(image.pair_id, [i for i in image.propagated if i not in shown])
+        collection.set_template(shown)  # emits collection_changed(None)
+        return True
+
+    def apply_propagation(
+        self,
+        pair_id: str,
+        asked: dict[int, Point],
+        predictions: dict[int, Candidate],
+        run: dict | None,
+        images: Sequence[ImageRef],
+    ) -> None:
+        """Store what propagation found on image ``pair_id``: ``asked`` the template points it was asked
+        for (id -> template pixels), ``predictions`` the winning candidate per id (target pixels),
+        ``run`` its run details, ``images`` the template's and the target's records. A point whose
+        template position changed meanwhile is left for the next request. Emits
+        ``collection_changed(pair_id)``."""
+        session, collection = self.session, self.session.collection
+        if collection is None:
+            return
+        for ref in images:
+            session.images[ref.path.resolve()] = dataclasses.replace(ref, path=ref.path.resolve())
+        run_id = session.runs.register(run) if run is not None else ""
+        facts, sources = {}, {}
+        for point_id, source_xy in asked.items():
+            point = session.point(point_id, pair_id)
+            if point is None or point.src_xy != source_xy:
+                continue  # the template point moved (or went) meanwhile: predicted again, or not at all
+            sources[point_id] = source_xy
+            candidate = predictions.get(point_id)
+            if candidate is None:
+                continue
+            record = Prediction(run_id, candidate.xy, candidate.confidence)
+            session.replace_point(pair_id, point_id, point.with_prediction(record, primary=True))
+            facts[point_id] = PointFacts(
+                candidate.confidence, candidate.cycle_error, candidate.template_side, candidate.template
+            )
+        collection.record(pair_id, facts, sources)
+
+    def _follow(self, collection: Collection | None) -> None:
+        if self._followed is not None:
+            self._followed.changed.disconnect(self.collection_changed.emit)
+        self._followed = collection
+        if collection is not None:
+            collection.changed.connect(self.collection_changed.emit)
 
     # ---- preferences and jobs ----
 

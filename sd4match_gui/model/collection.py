@@ -12,7 +12,9 @@ files work as for any pair list. This module adds what only a collection has:
 * the review thresholds, and from them each point's flag, each image's state and the review order.
 
 Coordinates are original-image pixels ((0, 0) = centre of the top-left pixel). Changes are
-announced with :class:`~sd4match_gui.model.events.Event` ``changed(pair_id | None)``.
+announced with :class:`~sd4match_gui.model.events.Event` ``changed(pair_id | None)``, which the app
+model forwards as ``AppModel.collection_changed``; the images' points are the session's and change
+through :class:`~sd4match_gui.model.app_model.AppModel`'s methods.
 """
 
 from __future__ import annotations
@@ -87,29 +89,6 @@ class ImageSummary:
     approved: int
     flagged: int
     least_confidence: float  # of its unapproved predictions; 1.0 when none is left
-
-
-@dataclass(frozen=True)
-class PointsEdit:
-    """Several point edits as one undo step (bulk accept, clear); duck-types :class:`PointEdit`."""
-
-    description: str
-    pair_id: str
-    edits: tuple[PointEdit, ...]
-    before: Keypoint | None = None
-    after: Keypoint | None = None
-
-    @property
-    def point_id(self) -> int:
-        return -1
-
-    def apply(self, session: object) -> None:
-        for edit in self.edits:
-            edit.apply(session)  # type: ignore[arg-type]
-
-    def revert(self, session: object) -> None:
-        for edit in reversed(self.edits):
-            edit.revert(session)  # type: ignore[arg-type]
 
 
 class Collection:
@@ -208,6 +187,26 @@ class Collection:
         image.error = ""
         self.changed.emit(pair_id)
 
+    def retry_failed(self) -> list[str]:
+        """Forget why images failed: they are propagated again. Returns their pair ids."""
+        failed = [image.pair_id for image in self.images if image.error]
+        for pair_id in failed:
+            self.forget(pair_id)
+        return failed
+
+    def forget_unreviewed(self, points_of: dict[str, Sequence[Keypoint]]) -> int:
+        """Drop what propagation found for every unreviewed (still "predicted") point, e.g. after the
+        engine settings changed: those points are propagated again, reviewed ones are kept. Returns
+        how many points that is."""
+        count = 0
+        for image in self.images:
+            points = points_of.get(image.pair_id, ())
+            ids = [p.id for p in points if p.status == "predicted" and p.id in image.propagated]
+            count += len(ids)
+            if ids:
+                self.forget(image.pair_id, ids)
+        return count
+
     # ---- review ----
 
     def set_thresholds(self, thresholds: ReviewThresholds) -> None:
@@ -296,3 +295,21 @@ def clear_points(collection: Collection, pair_id: str, points: Sequence[Keypoint
         if after != point:
             edits.append(PointEdit("clear", pair_id, point, after))
     return edits
+
+
+def mirrored(points: Sequence[Keypoint], shown: dict[int, TemplatePoint]) -> list[Keypoint]:
+    """One image's points after a template edit (``shown``: the template's points now): new template
+    points are added unpredicted, deleted ones go, renamed ones take the name; a moved one keeps a
+    target a person approved, else it is predicted again."""
+    old_points = {p.id: p for p in points}
+    updated = []
+    for point_id, new in shown.items():
+        old = old_points.get(point_id)
+        if old is None:
+            updated.append(Keypoint(id=point_id, src_xy=new.xy, label=new.label))
+        elif old.src_xy != new.xy:
+            moved = dataclasses.replace(old, src_xy=new.xy, label=new.label)
+            updated.append(moved if old.approved else old.moved_source(new.xy))
+        else:
+            updated.append(dataclasses.replace(old, label=new.label))
+    return updated

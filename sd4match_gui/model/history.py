@@ -47,17 +47,44 @@ class PointEdit:
         session.replace_point(self.pair_id, self.point_id, self.before)
 
 
+@dataclass(frozen=True)
+class PointsEdit:
+    """Several point edits as one undo step (bulk accept, clear an image); duck-types :class:`PointEdit`
+    (no ``before``/``after``: nothing is selected after its undo or redo)."""
+
+    description: str
+    pair_id: str
+    edits: tuple[PointEdit, ...]
+    before: Keypoint | None = None
+    after: Keypoint | None = None
+
+    @property
+    def point_id(self) -> int:
+        return -1
+
+    def apply(self, session: Session) -> None:
+        for edit in self.edits:
+            edit.apply(session)
+
+    def revert(self, session: Session) -> None:
+        for edit in reversed(self.edits):
+            edit.revert(session)
+
+
+Step = PointEdit | PointsEdit  # one entry of the undo stack
+
+
 class History:
     """Linear undo stack; a new edit after some undos discards the redo branch."""
 
     def __init__(self, depth: int = DEFAULT_DEPTH, clock: Callable[[], float] = time.monotonic) -> None:
         self.depth = depth
         self.clock = clock  # seconds, for the pause that ends a run
-        self._done: list[PointEdit] = []
-        self._undone: list[PointEdit] = []
+        self._done: list[Step] = []
+        self._undone: list[Step] = []
         self._open_run: tuple[str, str, int, float] | None = None  # (kind, pair, point, when) of the last step
 
-    def do(self, session: Session, edit: PointEdit, run: str | None = None) -> None:
+    def do(self, session: Session, edit: Step, run: str | None = None) -> None:
         """Apply ``edit`` as a new step, or, for an edit of kind ``run`` (e.g. "nudge") that continues
         the last step's run, fold it into that step (its ``before`` stays, its ``after`` is the new one)."""
         edit.apply(session)
@@ -72,7 +99,7 @@ class History:
         self._undone.clear()
         self._open_run = None if key is None else (*key, now)
 
-    def undo(self, session: Session) -> PointEdit | None:
+    def undo(self, session: Session) -> Step | None:
         if not self._done:
             return None
         edit = self._done.pop()
@@ -81,7 +108,7 @@ class History:
         self._open_run = None
         return edit
 
-    def redo(self, session: Session) -> PointEdit | None:
+    def redo(self, session: Session) -> Step | None:
         if not self._undone:
             return None
         edit = self._undone.pop()

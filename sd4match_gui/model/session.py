@@ -6,13 +6,14 @@ Point coordinates are original-image pixels ((0, 0) = centre of the top-left pix
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from engine.export.document import ImageRef, Keypoint, Point
 
 from .collection import Collection
 from .datasets import DatasetRef
-from .history import History, PointEdit
+from .history import History, PointEdit, PointsEdit, Step
 from .pairs import PairEntry
 from .runs import RunRegistry
 from .settings import SessionSettings
@@ -116,10 +117,18 @@ class Session:
         self.selected = after.id if after is not None else None
         return edit
 
-    def undo(self) -> PointEdit | None:
+    def edit_points(self, description: str, edits: Sequence[PointEdit]) -> PointsEdit | None:
+        """Several point edits (of any pairs) as one undo step; None when there is none."""
+        if not edits:
+            return None
+        step = PointsEdit(description, self._current_id() or edits[0].pair_id, tuple(edits))
+        self.history.do(self, step)
+        return step
+
+    def undo(self) -> Step | None:
         return self._select_after(self.history.undo(self), undo=True)
 
-    def redo(self) -> PointEdit | None:
+    def redo(self) -> Step | None:
         return self._select_after(self.history.redo(self), undo=False)
 
     def move_point(self, point_id: int, src_xy: Point) -> PointEdit | None:
@@ -137,7 +146,7 @@ class Session:
     def _current_id(self) -> str:
         return self.pair.pair_id if self.pair is not None else ""
 
-    def _select_after(self, edit: PointEdit | None, undo: bool) -> PointEdit | None:
+    def _select_after(self, edit: Step | None, undo: bool) -> Step | None:
         """After undo/redo, open the edit's pair and select its point if it exists there."""
         if edit is None:
             return None

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.collections.review import ReviewThresholds
+from engine.collections.review import Candidate, ReviewThresholds
 from engine.collections.schema import COCO_PERSON, numbered_schema
 from engine.collections.template import TemplatePoint
 from engine.errors import DocumentError
 from engine.export.document import Keypoint, Prediction
+from sd4match_gui.model.app_model import AppModel
 from sd4match_gui.model.collection import (
     FAILED,
     MAX_TEMPLATES,
@@ -22,15 +23,17 @@ from sd4match_gui.model.collection import (
     Collection,
     CollectionImage,
     PointFacts,
-    PointsEdit,
     accept_passing,
     clear_points,
 )
 from sd4match_gui.model.collection_file import collection_from_dict, collection_to_dict
+from sd4match_gui.model.history import PointsEdit
 from sd4match_gui.model.labels import Labelling
 from sd4match_gui.model.pairs import PairEntry
 from sd4match_gui.model.session import Session
 from sd4match_gui.model.session_file import load_session, save_session
+from sd4match_gui.preferences import AppPreferences
+from tests.conftest import REPO
 
 
 def test_labelling_advances_past_placed_and_hidden_names_and_wraps():
@@ -177,3 +180,68 @@ def test_forget_announces_only_a_real_change():
     assert events == []
     collection.forget("p0", [1])
     assert events == ["p0"] and collection.missing(collection.images[0]) == [1]
+
+
+def test_the_app_model_owns_the_collection_and_announces_every_change():
+    """Collection changes reach subscribers through the model; points change only through its methods."""
+    collection, points = make_collection(2)
+    session = Session()
+    session.set_pairs([PairEntry(i.pair_id, collection.template_path, i.path) for i in collection.images])
+    for pair_id, copies in points.items():
+        session.set_points(pair_id, copies)
+    session.collection = collection
+    model = AppModel(AppPreferences())
+    changed, edited = [], []
+    model.collection_changed.connect(changed.append)
+    model.edited.connect(edited.append)
+    model.set_session(session)
+    assert model.collection is collection
+
+    # Propagation answers: predictions into the points, facts into the collection, one event.
+    candidate = Candidate("template.jpg", (4.0, 6.0), 0.8, 0.5, 100, True)
+    asked = {i: p.xy for i, p in collection.template.items()}
+    model.apply_propagation("p1", asked, {0: candidate, 1: candidate}, {"model": "test"}, [])
+    assert [p.trg_xy for p in session.points("p1")] == [(4.0, 6.0)] * 2
+    assert collection.image("p1").facts[0] == PointFacts(0.8, 0.5, 100, "template.jpg")
+    assert changed == ["p1"] and edited == []
+
+    # A bulk accept is one undo step and one edit event.
+    model.edit_points("accept 2 passing point(s)", accept_passing(collection, "p1", session.points("p1")))
+    assert [p.status for p in session.points("p1")] == ["accepted"] * 2
+    assert edited == ["accept 2 passing point(s)"]
+    assert model.edit_points("nothing", []) is None and len(edited) == 1
+    model.undo()
+    assert [p.status for p in session.points("p1")] == ["predicted"] * 2
+
+    # A template point moved on the open pair's source reaches every image; approved targets stay.
+    model.go_to(0)
+    nose = session.point(0)
+    model.edit("move source point", nose.moved_source((11.0, 21.0)))
+    changed.clear()
+    assert model.mirror_template()
+    assert collection.template[0].xy == (11.0, 21.0) and session.point(0, "p1").src_xy == (11.0, 21.0)
+    assert collection.missing(collection.image("p1")) == [0]  # predicted again from its new place
+    assert changed[-1] is None and not model.mirror_template()
+
+    # New engine settings: unreviewed predictions are forgotten (propagated again), reviewed ones stay.
+    session.replace_point("p1", 1, session.point(1, "p1").changed(status="accepted"))
+    points_of = {i.pair_id: session.points(i.pair_id) for i in collection.images}
+    assert collection.forget_unreviewed(points_of) == 1  # p1's point 0; its point 1 is reviewed, p0 has none
+    assert collection.missing(collection.image("p1")) == [0] and 1 in collection.image("p1").facts
+
+    # Failed images are retried on request; a replaced session's collection is no longer followed.
+    collection.fail("p0", "0.jpg: cannot read")
+    assert collection.retry_failed() == ["p0"] and collection.missing(collection.image("p0"))
+    changed.clear()
+    model.set_session(Session())
+    collection.fail("p0", "0.jpg: cannot read")
+    assert changed == [] and model.collection is None
+
+
+@pytest.mark.parametrize("name", ["collection.py", "labels.py", "review_queue.py"])
+def test_collection_controllers_take_the_model_not_the_app_controller(name):
+    """Collection mode is a model part: its controllers never reach into the app controller nor
+    redraw by hand (the app follows the model's events)."""
+    text = (REPO / "sd4match_gui" / "controller" / name).read_text(encoding="utf-8")
+    assert "AppController" not in text and "app_controller" not in text
+    assert "after_change" not in text and "presenter" not in text

@@ -10,12 +10,13 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
+from engine import LocalisationSettings, PromptSpec
 from engine.collections.schema import COCO_PERSON_KEYPOINTS
 from sd4match_gui.collection_benchmark import make_images
 from sd4match_gui.model.collection import FAILED, NEEDS_REVIEW, PREDICTING, REVIEWED, PointFacts
 from sd4match_gui.views.pair_canvas import SOURCE
 from tests.conftest import DEMO_SOURCE
-from tests.gui.conftest import wait_idle, wait_loaded
+from tests.gui.conftest import SIFT, wait_idle, wait_loaded
 from tests.gui.helpers import click
 
 # Template points on the astronaut (source pixels): face, eyes, ...
@@ -145,7 +146,7 @@ def test_an_image_that_does_not_load_is_reported_by_name_and_skipped(make_app, q
 
 def test_propagation_matches_sd4match_match(make_app, qtbot, sift_matcher, tmp_path):
     """One template: the app's predictions are those of the engine's propagate_to (= ``sd4match match``)."""
-    from engine import LocalisationSettings, load_image
+    from engine import load_image
     from engine.collections.propagate import match_with_cycle
 
     controller = make_app(sift_matcher)
@@ -208,6 +209,25 @@ def test_a_point_added_on_the_template_reaches_every_image(make_app, qtbot, sift
         points = session.points(image.pair_id)
         assert [p.label for p in points] == ["nose", "left_eye", "right_eye"]
         assert points[2].trg_xy is not None and 2 in image.facts
+
+
+def test_resume_retries_images_that_failed(make_app, qtbot, sift_matcher, tmp_path):
+    controller = make_app(sift_matcher)
+    label_template(qtbot, controller, 2)
+    targets = make_images(tmp_path / "set", 3)
+    good = targets[1].read_bytes()
+    targets[1].write_text("not a JPEG")
+    open_collection(qtbot, controller, targets)
+    wait_propagated(qtbot, controller)
+    collection = controller.session.collection
+    broken = collection.images[1]
+    assert controller.collection.review.summaries()[broken.pair_id].state == FAILED
+    targets[1].write_bytes(good)  # the user fixed the file
+    controller.window.actions["resume_propagation"].trigger()
+    wait_propagated(qtbot, controller)
+    assert broken.error == ""
+    assert controller.collection.review.summaries()[broken.pair_id].state == NEEDS_REVIEW
+    assert all(p.trg_xy is not None and p.predictions for p in controller.session.points(broken.pair_id))
 
 
 # ---- review ----
@@ -307,6 +327,67 @@ def test_reviewed_images_become_templates(reviewed_collection, qtbot):
     wait_propagated(qtbot, controller)
     winners = {f.template for f in collection.images[3].facts.values()}
     assert winners <= {collection.template_path.name, collection.images[0].path.name}
+
+
+def test_flagged_predictions_are_marked_on_the_canvas(reviewed_collection, qtbot):
+    controller = reviewed_collection
+    dock, panel = controller.window.review_panel, controller.window.canvas.targets[0]
+    dock.max_cycle.setValue(1.0)
+    dock.min_confidence.setValue(0.0)  # nothing flagged
+    assert not any(text.endswith(" ?") for text in panel.view.markers.label_texts())
+    dock.min_confidence.setValue(1.0)  # every unreviewed prediction flagged
+    assert sorted(panel.view.markers.label_texts()) == sorted(
+        f"{p.number} {p.label} ?" for p in controller.session.points()
+    )
+    controller.window.actions["next_point"].trigger()
+    controller.window.actions["accept"].trigger()  # reviewed: no longer flagged
+    accepted = controller.session.selected_point
+    assert accepted.status == "accepted"
+    assert f"{accepted.number} {accepted.label}" in panel.view.markers.label_texts()
+    # The source shows the template's points, never a flag.
+    assert not any(text.endswith(" ?") for text in controller.window.canvas.source.view.markers.label_texts())
+
+
+def test_new_engine_settings_propagate_unreviewed_points_again(reviewed_collection, qtbot):
+    controller = reviewed_collection
+    session, collection = controller.session, controller.session.collection
+    dock = controller.window.review_panel
+    dock.max_cycle.setValue(1.0)
+    dock.min_confidence.setValue(0.0)
+    QTest.mouseClick(dock.accept_image_button, Qt.MouseButton.LeftButton)  # the open image is reviewed
+    reviewed = collection.images[0].pair_id
+    kept = session.points(reviewed)
+    old_runs = {r.run_id for i in collection.images[1:] for p in session.points(i.pair_id) for r in p.predictions}
+    controller.settings.set_engine(PromptSpec(), SIFT, LocalisationSettings(method="argmax"))
+    assert controller.collection.review.summaries()[collection.images[1].pair_id].state == PREDICTING
+    wait_propagated(qtbot, controller)
+    assert [(p.status, p.trg_xy) for p in session.points(reviewed)] == [(p.status, p.trg_xy) for p in kept]
+    for image in collection.images[1:]:
+        for point in session.points(image.pair_id):
+            assert point.status == "predicted"
+            newest = [r for r in point.predictions if r.run_id not in old_runs]
+            assert newest and point.trg_xy == newest[0].xy  # predicted again, under the new settings
+            assert session.runs.details(newest[0].run_id)["matching"]["localisation"] == "argmax"
+
+
+def test_an_image_in_flight_when_settings_change_is_predicted_again(make_app, qtbot, gated_matcher, tmp_path):
+    controller = make_app(gated_matcher.matcher)
+    label_template(qtbot, controller, 2)
+    wait_idle(qtbot, controller)
+    gated_matcher.gate.clear()  # the first image's extraction waits: it is in flight with the old settings
+    open_collection(qtbot, controller, make_images(tmp_path / "set", 3))
+    qtbot.waitUntil(gated_matcher.held.is_set, timeout=20000)
+    collection = controller.session.collection
+    assert controller.collection.in_flight.pair_id == collection.images[0].pair_id
+    controller.collection.review.go_to_image(collection.images[2].pair_id)  # only propagation predicts image 1
+    controller.settings.set_engine(PromptSpec(), SIFT, LocalisationSettings(method="argmax"))
+    gated_matcher.gate.set()
+    wait_propagated(qtbot, controller)
+    session = controller.session
+    for image in session.collection.images:
+        for point in session.points(image.pair_id):
+            primary = next(r for r in point.predictions if r.xy == point.trg_xy)
+            assert session.runs.details(primary.run_id)["matching"]["localisation"] == "argmax"
 
 
 # ---- export and sessions ----
