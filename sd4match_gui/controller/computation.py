@@ -112,6 +112,7 @@ class ComputationController(QObject):
         self._answered: dict[str, tuple[object, Variant]] = {}
         self._assumed_runs: dict[str, str] = {}
         self._errors: set[str] = set()  # variants ("" for the whole request) whose failure is shown
+        self._partial: set[str] = set()  # variants whose drawn predictions are running ensemble means
         worker = client.worker
         worker.result.connect(self._on_result)
         worker.failed.connect(self._on_failure)
@@ -184,7 +185,7 @@ class ComputationController(QObject):
         runs = {
             v.name: self.variant_runs[v.name]
             for v in variants
-            if self._answered.get(v.name) == (context, v) and v.name in self.variant_runs
+            if self._answered.get(v.name) == (context, v) and v.name in self.variant_runs.keys() - self._partial
         }
         self._assumed_runs = runs
         if len(runs) < len(variants):
@@ -244,7 +245,7 @@ class ComputationController(QObject):
                 # reopening), the point keeps it, so numbers never move by the float noise of
                 # another batch, and an unchanged point stays the same object (views skip it).
                 record = point.prediction(run_id)
-                if record is None:
+                if record is None or result.partial or result.variant in self._partial:  # partials refine
                     xy = (float(matches.match_xy[row, 0]), float(matches.match_xy[row, 1]))
                     record = PredictionRecord(run_id, xy, float(matches.confidence[row]))
                 updated = point.with_prediction(record, primary)
@@ -252,7 +253,9 @@ class ComputationController(QObject):
                     session.replace_point(self._pair_id, point_id, updated)
         if result.heatmap is not None and self._heatmap_point is not None:
             self.heatmaps[result.variant] = Heatmap(self._pair_id, self._heatmap_point, result.heatmap, result.frame)
-        self.states[result.variant] = VariantState("done", 1.0)
+        (self._partial.add if result.partial else self._partial.discard)(result.variant)
+        if not result.partial:
+            self.states[result.variant] = VariantState("done", 1.0)
         self.applied += 1
         if self._errors:
             self._errors -= {result.variant, ""}

@@ -49,7 +49,7 @@ from .messages import (
 
 if TYPE_CHECKING:  # torch loads with the first model, on the engine thread: the window shows without it
     from engine import Matcher
-    from engine.prepared_pair import PreparedPair
+    from engine.prepared_pair import PartialPair, PreparedPair
 
 MatcherFactory = Callable[[EngineConfig], "Matcher"]
 PreparedKey = tuple[str, str, object, object]  # source digest, target digest, prompt, feature settings
@@ -281,8 +281,27 @@ class EngineWorker(QObject):
         if matcher.resolve_backend(variant.settings.backend) == "sd":
             backend = matcher.stable_diffusion(progress)  # loads the model once, reporting it
             job.plan(index, variant_steps(variant.settings, backend.max_batch))
-        pair = matcher.prepare(request.source, request.target, variant.prompt, variant.settings, progress)
+
+        def partial(running: PartialPair) -> None:
+            # The progressive ensemble: show the pair as its running means stand, to the request now
+            # waiting for this extraction (a click meanwhile: the newer one, with its own points).
+            pending = self._mailbox.peek()
+            serves = pending is not None and pending.needs(request.source.digest, request.target.digest, variant)
+            asking = pending if serves else request
+            assert asking is not None
+            named = next(v for v in asking.variants if (v.prompt, v.settings) == (variant.prompt, variant.settings))
+            ensemble = (running.done, running.passes)
+            self._emit_answer(asking, named, running.pair, ensemble)
+            self._report(request, variant, "partial", job.showing(index, *ensemble))
+
+        pair = matcher.prepare(request.source, request.target, variant.prompt, variant.settings, progress, partial)
         self._prepared[_prepared_key(request.source.digest, request.target.digest, variant)] = pair
+        self._emit_answer(request, variant, pair)
+
+    def _emit_answer(
+        self, request: ComputeRequest, variant: Variant, pair: PreparedPair, ensemble: tuple[int, int] | None = None
+    ) -> None:
+        """Match the request's points on ``pair`` (and its heatmap point) and send the answer."""
         with single_threaded_torch():
             matches = pair.match(request.points_xy, request.localisation)
             heatmap = None
@@ -290,7 +309,8 @@ class EngineWorker(QObject):
                 row = request.points_xy[request.heatmap_row : request.heatmap_row + 1]
                 heatmap = np.ascontiguousarray(pair.score_maps(row)[0], dtype=np.float32)
         run = run_details(pair, request.localisation)
-        self.result.emit(VariantResult(request.request_id, variant.name, run, matches, heatmap, pair.target.frame))
+        answer = VariantResult(request.request_id, variant.name, run, matches, heatmap, pair.target.frame, ensemble)
+        self.result.emit(answer)
 
     def _report(self, request: ComputeRequest, variant: Variant, stage: str, where: JobReport) -> None:
         """Emit where the job stands, under the id of the newest request this work serves: when a newer

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import zip_longest
 
 from engine.settings import FeatureSettings
 
@@ -37,15 +38,23 @@ class Step:
 
 def variant_steps(settings: FeatureSettings, max_batch: int) -> list[Step]:
     """The steps of one Stable Diffusion variant on a new pair, in the order the engine runs them
-    (:func:`engine.pipeline.image_features`): prompt, then per image the VAE and the UNet calls."""
+    (:meth:`engine.matcher.Matcher.prepare`): the prompt, then the two images in turns, each turn
+    one UNet batch of ensemble members (the first turn of an image starts with its VAE), so that
+    a partial match exists after the first batch of each. A dual-layer image runs in one turn."""
     passes = len(settings.timesteps) + (1 if settings.dual_layer is not None else 0)
     ensemble = settings.ensemble
-    steps = [Step("prompt")]
+    turns: dict[str, list[list[Step]]] = {}
     for role in IMAGES:
-        steps.append(Step("vae", role))
-        for _ in range(passes):
-            for start in range(0, ensemble, max_batch):
-                steps.append(Step("unet", role, (start + 1, min(start + max_batch, ensemble))))
+        calls = [
+            Step("unet", role, (start + 1, min(start + max_batch, ensemble)))
+            for _ in range(passes)
+            for start in range(0, ensemble, max_batch)
+        ]
+        chunks = [calls] if settings.dual_layer is not None else [[call] for call in calls]
+        turns[role] = [[Step("vae", role), *chunks[0]], *chunks[1:]]
+    steps = [Step("prompt")]
+    for rounds in zip_longest(*(turns[role] for role in IMAGES), fillvalue=[]):
+        steps.extend(step for turn in rounds for step in turn)
     return steps
 
 
@@ -116,12 +125,14 @@ class JobProgress:
         self._started = 0.0
         self._shown = 0.0
         self._loading = False
+        self._partial: tuple[int, int] | None = None  # (k, E) of the current variant's answer on screen
 
     def plan(self, variant: int, steps: list[Step]) -> None:
         """Say what ``variant`` will run (a variant never planned, e.g. SIFT, has no steps)."""
         self._plans[variant] = steps
         self._stand_in = steps
         self._variant, self._done, self._running = variant, 0, None
+        self._partial = None
 
     def on_stage(self, variant: int, stage: str) -> JobReport:
         """The engine started ``stage`` of ``variant``."""
@@ -136,12 +147,20 @@ class JobProgress:
                 self._done, self._running, self._started = found, found, self._clock()
         return self._report()
 
+    def showing(self, variant: int, done: int, passes: int) -> JobReport:
+        """``variant``'s answer from ``done`` of ``passes`` ensemble members is on screen (a partial
+        one): the text says so ("ensemble 2/8") until the variant ends."""
+        if variant == self._variant:
+            self._partial = (done, passes)
+        return self._report()
+
     def finish_variant(self, variant: int) -> JobReport:
         """``variant`` has its answer (computed, from the cache, or failed): all its steps are over."""
         if variant == self._variant:
             self._end_running()
         self._plans[variant] = self._plans[variant] or []
         self._variant, self._done, self._running = variant + 1, 0, None
+        self._partial = None
         return self._report()
 
     # ---- internals ----
@@ -181,6 +200,8 @@ class JobProgress:
 
     def _text(self, current: list[Step]) -> str:
         prefix = f"{self._names[self._variant]}: " if len(self._names) > 1 and self._variant < len(self._names) else ""
+        if self._partial is not None:
+            prefix += f"ensemble {self._partial[0]}/{self._partial[1]} shown · "
         if self._loading:
             return prefix + "Loading Stable Diffusion (once per session)"
         if self._variant >= len(self._names):

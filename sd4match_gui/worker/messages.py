@@ -77,6 +77,8 @@ class VariantResult:
         matches: predictions of all request points.
         heatmap: ``h x w`` float32 cosine scores of the heatmap point on the target grid, or None.
         frame: the target's grid geometry (where heatmap cells lie in pixels).
+        ensemble: ``(k, E)`` for a partial answer from the running means of k of E ensemble
+            members (more follow, then the final one); None for the final answer.
     """
 
     request_id: int
@@ -85,6 +87,11 @@ class VariantResult:
     matches: MatchResult
     heatmap: np.ndarray | None
     frame: GridFrame
+    ensemble: tuple[int, int] | None = None
+
+    @property
+    def partial(self) -> bool:
+        return self.ensemble is not None
 
 
 @dataclass(frozen=True, eq=False)
