@@ -31,6 +31,7 @@ from .files import FileController
 from .heatmap_export import HeatmapExport
 from .hover_preview import HoverPreviewController
 from .pair_images import PairImages, image_ref
+from .prefetch import PrefetchPlanner
 from .presenter import Presenter
 from .settings_actions import SettingsActions
 from .status_progress import StatusProgress
@@ -73,6 +74,9 @@ class AppController(QObject):
             client, lambda: self.session, lambda: self.current_images, lambda: not self.computation.idle
         )
         self.presenter = Presenter(window, self.computation, self.hover)
+        self.prefetch = PrefetchPlanner(
+            client, lambda: self.session, lambda: self.preferences.engine_config(), self.computation.needing_weights
+        )
         self.annotation = AnnotationController(lambda: self.session, self.after_change, self.notify)
         self.files = FileController(
             window,
@@ -120,6 +124,7 @@ class AppController(QObject):
         self._show_pair_if_changed()
         self.presenter.render(self.session)
         self.computation.request()
+        self.prefetch.refresh()  # the pairs ahead, computed when the engine is idle
         self.presenter.show_request_state(self.session)  # e.g. a recompute marks the drawn results stale
         self.hover.refresh()
         self.files.autosave()

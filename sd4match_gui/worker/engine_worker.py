@@ -8,6 +8,10 @@ variant's steps, weighted by measured step times, with the time left.
 Between variants, and at every engine stage, the worker gives up a request that was cancelled or
 that a newer request no longer needs (the newer one then reuses whatever reached the cache).
 Hover previews have a mailbox of their own and only query pairs that a computation prepared.
+With E > 1 a computation also sends partial answers from the running ensemble means (marked k/E).
+In idle time the worker computes the features of the pairs ahead (``worker/prefetch_job.py``);
+anything the user asks (the client sets :attr:`EngineWorker.foreground` first) stops that within one
+model block, and the prefetch resumes once the user's work is done.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from engine import load_image
 from engine.errors import Cancelled, EngineError
@@ -38,6 +42,7 @@ from .messages import (
     HeatmapsOutcome,
     HeatmapsRequest,
     PairHeatmaps,
+    PrefetchRequest,
     PreviewAnswer,
     PreviewRequest,
     ProgressReport,
@@ -46,6 +51,7 @@ from .messages import (
     VariantResult,
     WeightsStatus,
 )
+from .prefetch_job import PrefetchJob
 
 if TYPE_CHECKING:  # torch loads with the first model, on the engine thread: the window shows without it
     from engine import Matcher
@@ -97,12 +103,15 @@ class EngineWorker(QObject):
         weights(WeightsStatus): answer to :meth:`check_weights`.
         training_stage(str, float), training_step(StepReport), training_epoch(EpochReport):
             reports of a :meth:`train` run; training_done(TrainingOutcome) ends it.
+        prefetched(Prefetched): a pair ahead has one more variant's features cached.
 
     Attributes:
         computations: requests taken so far (tests count them to prove coalescing).
         step_times: running estimates of how long each extraction step takes here (progress).
         stop_training: set (from any thread) to stop the running :meth:`train` between steps.
         stop_heatmaps: set (from any thread) to stop the running :meth:`heatmaps` between stages.
+        foreground: set (by the client, before it posts) while a request of the user waits: a
+            running prefetch stops at once; each slot of the user's work clears it when it starts.
     """
 
     started = Signal(int)
@@ -118,17 +127,26 @@ class EngineWorker(QObject):
     training_step = Signal(object)
     training_epoch = Signal(object)
     training_done = Signal(object)
+    prefetched = Signal(object)
+    _resume_prefetch = Signal()
 
     def __init__(
         self,
         make_matcher: MatcherFactory,
         mailbox: LatestMailbox[ComputeRequest],
         previews: LatestMailbox[PreviewRequest],
+        prefetches: LatestMailbox[PrefetchRequest] | None = None,
     ) -> None:
         super().__init__()
         self._make_matcher = make_matcher
         self._mailbox = mailbox
         self._previews = previews
+        self._prefetches: LatestMailbox[PrefetchRequest] = prefetches or LatestMailbox()
+        self._prefetch: PrefetchJob | None = None
+        self.foreground = threading.Event()
+        # Queued even though sender and receiver share the thread: the resume runs after every
+        # slot of the user's work already posted.
+        self._resume_prefetch.connect(self.drain_prefetch, Qt.ConnectionType.QueuedConnection)
         # The prepared variants the newest computation shows: previews query these and never
         # extract. Each computation drops the others, so only what is on screen is held.
         self._prepared: dict[PreparedKey, PreparedPair] = {}
@@ -143,19 +161,37 @@ class EngineWorker(QObject):
     @Slot()
     def drain(self) -> None:
         """Compute the newest request, if any (a wake-up can find the mailbox already emptied)."""
-        request = self._mailbox.take()
-        if request is None:
-            return
-        self.computations += 1
-        self.started.emit(request.request_id)
-        try:
-            self._compute(request)
-        finally:
-            self.finished.emit(request.request_id)
+        with self._foreground_work():
+            request = self._mailbox.take()
+            if request is None:
+                return
+            self.computations += 1
+            self.started.emit(request.request_id)
+            try:
+                self._compute(request)
+            finally:
+                self.finished.emit(request.request_id)
+
+    @Slot()
+    def drain_prefetch(self) -> None:
+        """Take the newest prefetch plan, if any, and work on the current one while nobody waits."""
+        plan = self._prefetches.take()
+        if plan is not None:
+            self._prefetch = PrefetchJob(plan)
+        job = self._prefetch
+        if job is None or job.done or self.foreground.is_set():
+            return  # a slot of the user's work is queued: it resumes the prefetch when it ends
+        if self._matcher is None or job.plan.engine != self._config:
+            return  # for other models than those loaded: the user's next request decides which
+        job.run(self._matcher, self.foreground.is_set, self.prefetched.emit)
 
     @Slot()
     def drain_preview(self) -> None:
         """Answer the newest hover preview from the prepared variants (a few milliseconds)."""
+        with self._foreground_work():
+            self._answer_preview()
+
+    def _answer_preview(self) -> None:
         request = self._previews.take()
         if request is None:
             return
@@ -177,41 +213,54 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def check_weights(self, config: EngineConfig) -> None:
-        try:
-            self.weights.emit(WeightsStatus(self._matcher_for(config).sd_unavailable_reason()))
-        except EngineError as exc:
-            self.weights.emit(WeightsStatus(str(exc)))
+        with self._foreground_work():
+            try:
+                self.weights.emit(WeightsStatus(self._matcher_for(config).sd_unavailable_reason()))
+            except EngineError as exc:
+                self.weights.emit(WeightsStatus(str(exc)))
 
     @Slot(object)
     def train(self, request: TrainingRequest) -> None:
         """Tune a prompt; clicks meanwhile wait in the mailbox (the newest is computed afterwards)."""
         from .training_job import tune  # imports accelerate: only once someone tunes
 
-        progress = Progress(self.training_stage.emit, self.stop_training.is_set)
-        outcome = tune(
-            lambda: self._matcher_for(request.engine),
-            request,
-            self.training_step.emit,
-            self.training_epoch.emit,
-            progress,
-        )
-        self.training_done.emit(outcome)
+        with self._foreground_work():
+            progress = Progress(self.training_stage.emit, self.stop_training.is_set)
+            outcome = tune(
+                lambda: self._matcher_for(request.engine),
+                request,
+                self.training_step.emit,
+                self.training_epoch.emit,
+                progress,
+            )
+            self.training_done.emit(outcome)
 
     @Slot(object)
     def heatmaps(self, request: HeatmapsRequest) -> None:
         """Predict and map every point of an export; clicks meanwhile wait in the mailbox."""
-        try:
-            outcome = HeatmapsOutcome(tuple(self._pair_heatmaps(request)))
-        except Cancelled:
-            outcome = HeatmapsOutcome(cancelled=True)
-        except EngineError as exc:
-            outcome = HeatmapsOutcome(error=str(exc))
-        except Exception as exc:  # a bug must not kill the thread; the user sees one line
-            traceback.print_exc(file=sys.stderr)
-            outcome = HeatmapsOutcome(error=f"internal error ({type(exc).__name__}: {exc}); details on the console")
-        self.heatmaps_done.emit(outcome)
+        with self._foreground_work():
+            try:
+                outcome = HeatmapsOutcome(tuple(self._pair_heatmaps(request)))
+            except Cancelled:
+                outcome = HeatmapsOutcome(cancelled=True)
+            except EngineError as exc:
+                outcome = HeatmapsOutcome(error=str(exc))
+            except Exception as exc:  # a bug must not kill the thread; the user sees one line
+                traceback.print_exc(file=sys.stderr)
+                outcome = HeatmapsOutcome(error=f"internal error ({type(exc).__name__}: {exc}); details on the console")
+            self.heatmaps_done.emit(outcome)
 
     # ---- internals ----
+
+    @contextlib.contextmanager
+    def _foreground_work(self) -> Iterator[None]:
+        """Around each slot of the user's work: it is no longer waiting once it runs, and the
+        prefetch resumes after it (queued behind whatever else the user has asked meanwhile)."""
+        self.foreground.clear()
+        try:
+            yield
+        finally:
+            self._resume_prefetch.emit()
 
     def _pair_heatmaps(self, request: HeatmapsRequest) -> Iterator[PairHeatmaps]:
         matcher = self._matcher_for(request.engine)
