@@ -100,14 +100,20 @@ class Matcher:
             return backend
         return "sd" if self.sd_unavailable_reason() is None else "sift"
 
+    @classmethod
+    def from_parts(cls, parts: StableDiffusionParts, **options: Any) -> Matcher:
+        """A matcher over an SD model already built in memory (the benchmark's random weights);
+        ``options`` as the constructor's, the runtime being the parts' own."""
+        matcher = cls(runtime=parts.runtime, **options)
+        matcher._install(parts)
+        return matcher
+
     def stable_diffusion(self, progress: Progress = SILENT) -> StableDiffusionFeatures:
         """The SD backend, loading the model on first call."""
         if self._sd is None:
             progress("loading Stable Diffusion", 0.0)
-            parts = load_stable_diffusion(self.sources.sd, self.runtime)
-            self._sd = StableDiffusionFeatures(parts, max_batch=self.max_batch, disk=self.disk_cache)
-            conditioner = TextConditioner(parts.tokenizer, parts.text_encoder, self.runtime.autocast)
-            self._prompts = PromptBuilder(conditioner, self._library, self.dinov2)
+            self._install(load_stable_diffusion(self.sources.sd, self.runtime))
+        assert self._sd is not None
         return self._sd
 
     @property
@@ -179,6 +185,11 @@ class Matcher:
         return PreparedPair(source, target, latest[0], latest[1], record)  # type: ignore[arg-type]
 
     # ---- internals ----
+
+    def _install(self, parts: StableDiffusionParts) -> None:
+        self._sd = StableDiffusionFeatures(parts, max_batch=self.max_batch, disk=self.disk_cache)
+        conditioner = TextConditioner(parts.tokenizer, parts.text_encoder, self.runtime.autocast)
+        self._prompts = PromptBuilder(conditioner, self._library, self.dinov2)
 
     def _prepare_from_disk(
         self, source: LoadedImage, target: LoadedImage, prompt: PromptSpec, settings: FeatureSettings
