@@ -8,7 +8,7 @@ import dataclasses
 
 import numpy as np
 
-from engine import Matcher
+from engine import Matcher, PromptSpec
 from engine.frames import GridFrame
 from engine.prepared_pair import MatchResult
 from sd4match_gui.worker.messages import VariantResult
@@ -64,3 +64,21 @@ def test_partials_of_an_older_request_are_dropped(qtbot, make_app, held_sd):  # 
     app.client.worker.result.emit(VariantResult(app.client.latest_id - 1, name, {}, stale, None, frame, (1, 4)))
     qtbot.waitUntil(lambda: app.computation.dropped == dropped + 1, timeout=5000)
     assert app.computation.applied == applied and app.session.points()[0] == before
+
+
+def test_comparison_mode_refines_every_variant(qtbot, make_app, held_sd):  # noqa: F811
+    matcher, _held = held_sd
+    app = make_app(matcher, ENSEMBLE_SD, prompt=PromptSpec("empty"))
+    click(app.window.canvas, SOURCE, (200.0, 170.0))
+    wait_idle(qtbot, app)
+    answers: list[VariantResult] = []
+    app.client.worker.result.connect(answers.append)
+    app.settings.set_variants("empty@t=100,text:a photo of a person")
+    app.settings.set_compare_mode(True)
+    wait_idle(qtbot, app)
+    qtbot.waitUntil(lambda: sum(not a.partial for a in answers if a.request_id == app.client.latest_id) == 2)
+    latest = [(a.variant, a.ensemble) for a in answers if a.request_id == app.client.latest_id]
+    for name in ("empty@t=100", "text:a photo of a person"):
+        assert [e for v, e in latest if v == name] == [(1, 4), (2, 4), (3, 4), None]
+    runs = app.computation.variant_runs
+    assert all(app.session.point(0).prediction(runs[name]) is not None for name in runs)
