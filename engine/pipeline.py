@@ -13,16 +13,18 @@ paper or the official code decides a detail::
     3  seeded noise                   posterior_and_noise (randomness.py)                 #randomness-contract
     4  noise to t, truncated UNet     scheduler.add_noise, StableDiffusionFeatures.unet   #truncated-unet
                                         -> up_block_features (models/unet_features.py)
-    5  ensemble mean                  ensemble_mean (this module)                         #ensemble-mean
+    5  ensemble mean                  ensemble_sums, EnsembleMean (this module)           #ensemble-mean
     6  cosine similarity              PreparedPair.match -> sample_features,              #cosine-similarity
                                         cosine_scores (localisation.py)
     7  kernel soft-argmax             localise (localisation.py), confidence,             #localisation
                                         GridFrame.grid_to_pixels (frames.py)
 
 This is the Matcher's own path, not a copy of it: :meth:`engine.matcher.Matcher.prepare` runs step 0
-and then :func:`feature_map` for each image behind its feature cache, and
+and then :func:`image_feature_stream` for each image behind its feature cache (the two images'
+UNet batches in turns, so that running means of both exist early: the progressive ensemble), and
 :meth:`engine.prepared_pair.PreparedPair.match` runs steps 6-7. :func:`sd4match` calls the same
-functions in one go; ``tests/engine/test_pipeline.py`` checks that the two give the same bits.
+functions in one go, one image after the other; ``tests/engine/test_pipeline.py`` checks that the
+two give the same bits.
 """
 
 from __future__ import annotations
