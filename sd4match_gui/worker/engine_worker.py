@@ -11,7 +11,7 @@ Hover previews have a mailbox of their own and only query pairs that a computati
 With E > 1 a computation also sends partial answers from the running ensemble means (marked k/E).
 In idle time the worker computes the features of the pairs ahead (``worker/prefetch_job.py``);
 anything the user asks (the client sets :attr:`EngineWorker.foreground` first) stops that within one
-model block, and the prefetch resumes once the user's work is done.
+layer of the model, and the prefetch resumes once the user's work is done.
 """
 
 from __future__ import annotations
@@ -340,7 +340,10 @@ class EngineWorker(QObject):
             assert asking is not None
             named = next(v for v in asking.variants if (v.prompt, v.settings) == (variant.prompt, variant.settings))
             ensemble = (running.done, running.passes)
-            self._emit_answer(asking, named, running.pair, ensemble)
+            try:
+                self._emit_answer(asking, named, running.pair, ensemble)
+            except EngineError:
+                return  # e.g. a point off the image: the final answer reports it, the extraction goes on
             self._report(request, variant, "partial", job.showing(index, *ensemble))
 
         pair = matcher.prepare(request.source, request.target, variant.prompt, variant.settings, progress, partial)
