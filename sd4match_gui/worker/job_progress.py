@@ -2,7 +2,9 @@
 
 The engine reports the start of each step by name ("prompt", "source: VAE latent", "source: UNet
 t=261", ...). The worker knows the whole job before it starts: for each variant the prompt, then
-per image the VAE encoding and one UNet call per batch of ensemble members. This module lays out
+per image the VAE encoding and one UNet call per batch of ensemble members, the two images in
+turns (:func:`variant_steps`). Once a partial answer of the progressive ensemble is on screen the
+text says so ("ensemble 2/8 shown"). This module lays out
 those steps, moves a cursor along them as the reports arrive (steps the feature cache made
 unnecessary are passed over as done), and turns the cursor into an overall fraction and a
 remaining time. Each step kind's duration is a running estimate (exponential average) measured on
