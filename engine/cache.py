@@ -61,16 +61,22 @@ class LRUCache(Generic[V]):
     def bytes_used(self) -> int:
         return self._bytes
 
-    def get_or_create(self, key: Hashable, create: Callable[[], V]) -> V:
-        """The cached value for ``key``, computing and storing it on a miss."""
+    def get(self, key: Hashable) -> V | None:
+        """The cached value for ``key`` (counted as a hit, and made the most recent), or None (a miss)."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 self.stats.hits += 1
                 return self._items[key][0]
             self.stats.misses += 1
-        value = create()
-        self.put(key, value)
+            return None
+
+    def get_or_create(self, key: Hashable, create: Callable[[], V]) -> V:
+        """The cached value for ``key``, computing and storing it on a miss."""
+        value = self.get(key)
+        if value is None:
+            value = create()
+            self.put(key, value)
         return value
 
     def put(self, key: Hashable, value: V) -> None:

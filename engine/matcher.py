@@ -17,6 +17,8 @@ lists every cache.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterator
+from itertools import zip_longest
 from typing import Any
 
 from .cache import LRUCache, fields_key
@@ -27,10 +29,11 @@ from .features.dense_sift import DenseSiftFeatures
 from .features.stable_diffusion import StableDiffusionFeatures, backend_identity, default_max_batch, disk_key
 from .images import LoadedImage
 from .models.dinov2 import DinoV2, load_dinov2
+from .models.interrupt import interruptible
 from .models.stable_diffusion import StableDiffusionParts, load_stable_diffusion
 from .models.weights import LocatedWeights, locate_weights, weights_fingerprint
-from .pipeline import feature_map
-from .prepared_pair import PreparedPair
+from .pipeline import EnsembleMean, image_feature_stream
+from .prepared_pair import PartialPair, PreparedPair
 from .progress import SILENT, Progress
 from .prompts.builder import Conditioning, PromptBuilder, describe_prompt, read_spec_file
 from .prompts.library import PromptLibrary
@@ -97,14 +100,20 @@ class Matcher:
             return backend
         return "sd" if self.sd_unavailable_reason() is None else "sift"
 
+    @classmethod
+    def from_parts(cls, parts: StableDiffusionParts, **options: Any) -> Matcher:
+        """A matcher over an SD model already built in memory (the benchmark's random weights);
+        ``options`` as the constructor's, the runtime being the parts' own."""
+        matcher = cls(runtime=parts.runtime, **options)
+        matcher._install(parts)
+        return matcher
+
     def stable_diffusion(self, progress: Progress = SILENT) -> StableDiffusionFeatures:
         """The SD backend, loading the model on first call."""
         if self._sd is None:
             progress("loading Stable Diffusion", 0.0)
-            parts = load_stable_diffusion(self.sources.sd, self.runtime)
-            self._sd = StableDiffusionFeatures(parts, max_batch=self.max_batch, disk=self.disk_cache)
-            conditioner = TextConditioner(parts.tokenizer, parts.text_encoder, self.runtime.autocast)
-            self._prompts = PromptBuilder(conditioner, self._library, self.dinov2)
+            self._install(load_stable_diffusion(self.sources.sd, self.runtime))
+        assert self._sd is not None
         return self._sd
 
     @property
@@ -130,12 +139,20 @@ class Matcher:
         prompt: PromptSpec,
         settings: FeatureSettings,
         progress: Progress = SILENT,
+        on_partial: Callable[[PartialPair], None] | None = None,
     ) -> PreparedPair:
         """Feature maps of both images (from cache when possible), ready for :meth:`PreparedPair.match`.
 
         Stable Diffusion: step 0 of :mod:`engine.pipeline` (the prompt), then its steps 1-5
-        (:func:`engine.pipeline.feature_map`) for each image whose map is not cached. Before the
-        model is loaded, a pair whose two maps are in the disk cache is answered from there alone.
+        (:func:`engine.pipeline.image_feature_stream`) for each image whose map is not cached, the
+        two images' UNet batches in turns. Before the model is loaded, a pair whose two maps are in
+        the disk cache is answered from there alone.
+
+        Args:
+            on_partial: called after each round of UNet batches that leaves the ensemble incomplete,
+                with the pair as its running means stand (the progressive ensemble: a first match
+                after the first batch of members). It costs no model work, and the returned pair
+                and the cached maps are the same bits as without it.
         """
         settings = dataclasses.replace(settings, backend=self.resolve_backend(settings.backend))
         if settings.backend == "sift":
@@ -147,18 +164,32 @@ class Matcher:
         backend = self.stable_diffusion(progress)
         progress("prompt", 0.0)
         conditioning = self.prompts.conditioning(prompt, source, target)
-        maps = []
-        for role, image in (("source", source), ("target", target)):
-            key = (backend.identity, image.digest, conditioning.identity, fields_key(settings))
-
-            def extract(image: LoadedImage = image, role: str = role) -> FeatureMap:
-                return self._sd_map(backend, image, prompt, conditioning, settings, progress.prefixed(f"{role}: "))
-
-            maps.append(self.features.get_or_create(key, extract))
         record = self._sd_record(backend.parts.weights, prompt, settings, conditioning.record)
-        return PreparedPair(source, target, maps[0], maps[1], record)
+        streams = [
+            self._sd_map_stream(backend, image, prompt, conditioning, settings, progress.prefixed(f"{role}: "))
+            for role, image in (("source", source), ("target", target))
+        ]
+        latest: list[FeatureMap | EnsembleMean] = []
+        backend.check(settings)
+        # A cancel stops the VAE and UNet passes between their blocks, not only between the calls.
+        with interruptible(backend.parts, progress):
+            for step in zip_longest(*streams):  # source batch, target batch, source batch, ...
+                latest = [new if new is not None else old for new, old in zip(step, latest or step, strict=True)]
+                means = [m for m in latest if isinstance(m, EnsembleMean)]
+                if on_partial is not None and means:
+                    images = zip(latest, (source, target), strict=True)
+                    maps = [self._partial_map(m, image, settings) for m, image in images]
+                    behind = min(means, key=lambda m: m.done / m.passes)
+                    on_partial(PartialPair(PreparedPair(source, target, *maps, record), behind.done, behind.passes))
+        assert all(isinstance(m, FeatureMap) for m in latest)  # every stream ends with its final map
+        return PreparedPair(source, target, latest[0], latest[1], record)  # type: ignore[arg-type]
 
     # ---- internals ----
+
+    def _install(self, parts: StableDiffusionParts) -> None:
+        self._sd = StableDiffusionFeatures(parts, max_batch=self.max_batch, disk=self.disk_cache)
+        conditioner = TextConditioner(parts.tokenizer, parts.text_encoder, self.runtime.autocast)
+        self._prompts = PromptBuilder(conditioner, self._library, self.dinov2)
 
     def _prepare_from_disk(
         self, source: LoadedImage, target: LoadedImage, prompt: PromptSpec, settings: FeatureSettings
@@ -197,7 +228,7 @@ class Matcher:
             return None
         return PreparedPair(source, target, maps[0], maps[1], self._sd_record(weights, prompt, settings, record))
 
-    def _sd_map(
+    def _sd_map_stream(
         self,
         backend: StableDiffusionFeatures,
         image: LoadedImage,
@@ -205,18 +236,39 @@ class Matcher:
         conditioning: Conditioning,
         settings: FeatureSettings,
         progress: Progress,
-    ) -> FeatureMap:
-        """Steps 1-5 for one image, read from the disk cache when an entry exists, stored there if not."""
-        if self.disk_cache is None:
-            return feature_map(backend, image, conditioning.states, settings, progress)
-        key = self._feature_key(backend.disk_key(), image, conditioning.identity, prompt, settings)
-        stored = self.disk_cache.load(key)
-        if stored is not None:
-            features = stored["features"].to(self.runtime.device)
-            return FeatureMap.build(features, image.width, image.height, settings.size)
-        computed = feature_map(backend, image, conditioning.states, settings, progress)
-        self.disk_cache.store(key, {"features": computed.features})
-        return computed
+    ) -> Iterator[EnsembleMean | FeatureMap]:
+        """Steps 1-5 for one image: its map from memory or disk, else the running means of the
+        ensemble as the UNet batches come, then the final map (cached in memory and on disk)."""
+        memory_key = (backend.identity, image.digest, conditioning.identity, fields_key(settings))
+        cached = self.features.get(memory_key)
+        if cached is not None:
+            yield cached
+            return
+        disk_key = None
+        if self.disk_cache is not None:
+            disk_key = self._feature_key(backend.disk_key(), image, conditioning.identity, prompt, settings)
+            stored = self.disk_cache.load(disk_key)
+            if stored is not None:
+                features = stored["features"].to(self.runtime.device)
+                yield self._put(memory_key, FeatureMap.build(features, image.width, image.height, settings.size))
+                return
+        for mean in image_feature_stream(backend, image, conditioning.states, settings, progress):
+            if not mean.final:
+                yield mean
+        computed = FeatureMap.build(mean.features(), image.width, image.height, settings.size)
+        if disk_key is not None:
+            self.disk_cache.store(disk_key, {"features": computed.features})  # type: ignore[union-attr]
+        yield self._put(memory_key, computed)
+
+    def _put(self, key: tuple[Any, ...], feature_map: FeatureMap) -> FeatureMap:
+        self.features.put(key, feature_map)
+        return feature_map
+
+    @staticmethod
+    def _partial_map(mean: FeatureMap | EnsembleMean, image: LoadedImage, settings: FeatureSettings) -> FeatureMap:
+        if isinstance(mean, FeatureMap):
+            return mean
+        return FeatureMap.build(mean.features(), image.width, image.height, settings.size)
 
     def _feature_key(
         self, base: dict[str, Any], image: LoadedImage, identity: str, prompt: PromptSpec, settings: FeatureSettings

@@ -98,3 +98,17 @@ class PreparedPair:
         grid = torch.from_numpy(self.source.frame.pixels_to_grid(points)).to(self.source.features.device)
         queries = sample_features(self.source.features, grid.float())
         return cosine_scores(queries, self.target.normalised)
+
+
+@dataclass(frozen=True, eq=False)
+class PartialPair:
+    """A pair prepared from running ensemble means, while the full ensemble is still computing.
+
+    ``pair`` answers :meth:`PreparedPair.match` and :meth:`PreparedPair.score_maps` like the final
+    pair; its features average ``done`` of ``passes`` UNet member passes (E members times the
+    timesteps) of the image that is further behind. Never cached: only the final maps are.
+    """
+
+    pair: PreparedPair
+    done: int
+    passes: int

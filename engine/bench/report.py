@@ -51,4 +51,22 @@ def to_markdown(report: BenchReport) -> str:
     for row in report.rows:
         if "median_ms" in row:
             lines.append(f"| {row['what']} | {row['median_ms']:.2f} | {row['p95_ms']:.2f} |")
+    return "\n".join(lines) + "\n" + to_markdown_waits(report)
+
+
+def to_markdown_waits(report: BenchReport) -> str:
+    """The table of :mod:`engine.bench.waits` rows (empty when the report has none)."""
+    waits = [row for row in report.rows if "wait_s" in row]
+    if not waits:
+        return ""
+    lines = ["", "| a new pair, one point (prompt, features, match) | seconds | note |", "|---|---|---|"]
+    lines += [f"| {row['what']} | {row['wait_s']:.3f} | {_wait_note(row)} |" for row in waits]
     return "\n".join(lines) + "\n"
+
+
+def _wait_note(row: dict[str, object]) -> str:
+    if "vs_e1_cold" in row:
+        return f"{row['vs_e1_cold']:.2f}x the E=1 cold time"
+    if "preempted" in row:
+        return f"median, max {row['max_s']:.3f} s; {row['preempted']} of {row['clicks']} clicks stopped a prefetch"
+    return ""

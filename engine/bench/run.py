@@ -8,8 +8,11 @@ Phases, in one process on one machine, each with its peak resident memory:
    cached (what switching prompt variant or timestep costs); switching prompt on a cached image
    (text encoding plus the UNet passes); per-click ``PreparedPair.match`` latency on cached
    real-size feature maps.
-3. The same engine extraction in float32.
-4. Reference-style extraction (official code's path, float32, see :mod:`engine.bench.pipelines`).
+3. What the user waits for on a new pair, in the runtime's precision (:mod:`engine.bench.waits`):
+   first match at E = 1 cold, first partial and final match with the progressive ensemble, the next
+   pair after prefetch, a click while prefetch runs.
+4. The same engine extraction in float32.
+5. Reference-style extraction (official code's path, float32, see :mod:`engine.bench.pipelines`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from ..settings import FeatureSettings
 from .measure import count_flops, matmul_throughput, percentile, timed, track_peak
 from .pipelines import parts_from_random, reference_features
 from .random_init import random_stable_diffusion
+from .waits import WaitOptions, wait_rows
 
 
 @dataclass
@@ -48,6 +52,7 @@ class BenchOptions:
     layer: int = 1
     clicks: int = 1000
     reference: bool = True
+    waits: bool = True  # the rows of engine.bench.waits (a new pair, prefetch)
     warmup: bool = True  # one untimed run per pipeline, precision and E (oneDNN/cuDNN set-up, allocator)
     repeats: int = 1  # timed runs per row; the row reports their median (a shared CPU varies by ~10 %)
 
@@ -93,6 +98,9 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
     features = _switch_row(report, parts, image, states, options, sync, log)
     log(f"per-click latency over {options.clicks} clicks")
     report.rows.extend(_click_latency(image, features, options))
+    if options.waits:
+        waits = WaitOptions(max(options.ensembles), options.size, options.timestep, options.layer)
+        report.rows.extend(wait_rows(parts, waits, log))
 
     if runtime != fp32:
         parts = parts_from_random(random, fp32, options.architecture)

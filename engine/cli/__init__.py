@@ -1,4 +1,9 @@
-"""``sd4match``: the command line. One module per subcommand, each with ``register(subparsers)``."""
+"""``sd4match``: the command line. One module per subcommand, each with ``register(subparsers)``.
+
+A subcommand that runs no model (``cache``, ``prompts list``) sets ``computes=False`` in its parser's
+defaults: the process-wide runtime options, which import torch to resolve the device, are then
+not applied, so it answers without importing torch.
+"""
 
 from __future__ import annotations
 
@@ -29,11 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; engine errors print as one line (exit status 2), never as a traceback."""
     args = build_parser().parse_args(attach_negative_values(sys.argv[1:] if argv is None else argv))
-    from ..runtime import RuntimeOptions, configure_process  # torch: only once the arguments have parsed
-
     try:
-        # Before any thread starts: a thread keeps the heap it started with (engine/models/cpu_memory.py).
-        configure_process(RuntimeOptions.from_environment(), getattr(args, "device", "auto"))
+        if getattr(args, "computes", True):
+            from ..runtime import RuntimeOptions, configure_process  # torch: only for commands that compute
+
+            # Before any thread starts: a thread keeps the heap it started with (engine/models/cpu_memory.py).
+            configure_process(RuntimeOptions.from_environment(), getattr(args, "device", "auto"))
         return int(args.run(args) or 0)
     except EngineError as exc:
         print(f"sd4match {args.command}: error: {exc}", file=sys.stderr)

@@ -31,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--size", type=int, default=768)
     parser.add_argument("--clicks", type=int, default=1000)
     parser.add_argument("--no-reference", action="store_true", help="skip the reference-style pipeline")
+    parser.add_argument(
+        "--no-waits",
+        action="store_true",
+        help="skip the waits on a new pair (first match at E=1 and progressive, next pair after prefetch)",
+    )
     parser.add_argument("--no-warmup", action="store_true", help="time first runs too (halves the run time)")
     parser.add_argument(
         "--repeats",
@@ -94,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
         clicks=args.clicks,
         reference=not args.no_reference,
+        waits=not args.no_waits,
         warmup=not args.no_warmup,
         repeats=args.repeats,
     )

@@ -15,6 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "go once the bound is reached (--cache-size of each command, the app's Settings)."
         ),
     )
+    parser.set_defaults(computes=False)  # no model: torch is not imported (engine/cli/__init__.py)
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("info", help="entries, bytes and where").set_defaults(run=run_info)
     actions.add_parser("clear", help="delete every entry").set_defaults(run=run_clear)

@@ -94,17 +94,16 @@ def run(args: argparse.Namespace) -> int:
     require_stable_diffusion(variants, matcher)
     check_before_loading(matcher, [(variant.prompt, variant.settings) for variant in variants])
 
+    from ..comparison import compare_variants
+
     runs, panels, heatmaps = [], [Panel(f"source: {source.name}", source.rgb, points)], {}
     heat_point = points[args.heatmap_point - 1 : args.heatmap_point]
-    for variant in variants:
-        backend = matcher.resolve_backend(variant.settings.backend)
-        pair = matcher.prepare(
-            source, target, variant.prompt, variant.settings, stage_printer().prefixed(f"{variant.name}: ")
-        )
-        result = pair.match(points, localisation)
+    for answer in compare_variants(matcher, source, target, variants, points, localisation, stage_printer()):
+        variant, pair, result = answer.variant, answer.pair, answer.result
         runs.append(RunResult(variant.name, pair, localisation, result))
         if args.heatmaps:
             heatmaps[variant.name] = pair.score_maps(points)
+        backend = pair.run["backend"]
         title = f"{variant.name} [{backend}]" + (" (exploratory)" if variant.exploratory else "")
         panels.append(Panel(title, target.rgb, result.match_xy, pair.score_maps(heat_point)[0], pair.target.frame))
 

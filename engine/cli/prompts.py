@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     importer.set_defaults(run=run_import)
     lister = actions.add_parser("list", help="list the prompts of a library")
     lister.add_argument("--prompts", type=Path, default=None, help="folder or zip (default: the user's prompt library)")
-    lister.set_defaults(run=run_list)
+    lister.set_defaults(run=run_list, computes=False)  # no model: torch is not imported (engine/cli/__init__.py)
 
 
 def run_import(args: argparse.Namespace) -> int:

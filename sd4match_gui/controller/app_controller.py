@@ -35,6 +35,7 @@ from .heatmap_export import HeatmapExport
 from .hover_preview import HoverPreviewController
 from .notices import Notices
 from .pair_images import PairImages, image_ref
+from .prefetch import PrefetchPlanner
 from .presenter import Presenter
 from .settings_actions import SettingsActions
 from .status_progress import StatusProgress
@@ -80,6 +81,7 @@ class AppController(QObject):
         self.files = FileController(window, model, self.notices, self.heatmap_export.start)
         self.files.last_folder = model.preferences.last_folder
         self.status_progress = StatusProgress(window, self.computation, self.presenter, model, self.files.loader)
+        self.prefetch = PrefetchPlanner(client, model)
         self._subscribe()
         self._wire()
         # Collection mode: a model part (model.collection) with its docks, actions and propagation.
@@ -118,6 +120,7 @@ class AppController(QObject):
         self._show_pair_if_changed()
         self.presenter.render(session)
         self.computation.request()
+        self.prefetch.refresh()  # the pairs ahead, computed when the engine is idle
         self.presenter.show_request_state(session)  # e.g. a recompute marks the drawn results stale
         self.hover.refresh()
         self.files.autosave()

@@ -131,7 +131,7 @@ class ComputationController(QObject):
         runs = {
             v.name: results.variant_runs[v.name]
             for v in variants
-            if results.answered_for(v.name) == (context, v) and v.name in results.variant_runs
+            if results.answered_for(v.name) == (context, v) and v.name in results.variant_runs.keys() - results.partial
         }
         if len(runs) < len(variants):
             return points, contexts, runs
@@ -183,6 +183,7 @@ class ComputationController(QObject):
             matches.confidence,
             result.variant == asked.primary,
             heatmap,
+            result.partial,
         )
         self.applied += 1
         if asked.assumed_runs.get(result.variant, run_id) != run_id:

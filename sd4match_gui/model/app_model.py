@@ -165,10 +165,13 @@ class AppModel:
         confidence: np.ndarray,
         primary: bool,
         heatmap: Heatmap | None,
+        partial: bool = False,
     ) -> str:
         """Store one variant's predictions of ``point_ids`` (rows of ``match_xy``, ``N x 2`` target
         pixels, and ``confidence``, ``N``) under its run, then emit ``results.answered``. A primary
-        prediction also moves the target of a point still "predicted". Returns the run id."""
+        prediction also moves the target of a point still "predicted". ``partial``: the running mean
+        of part of the ensemble, replaced by the next answer of the variant. Returns the run id."""
+        refining = partial or variant in self.results.partial
         session = self.session
         run_id = session.runs.register(run)
         for row, point_id in enumerate(point_ids):
@@ -179,13 +182,13 @@ class AppModel:
             # reopening), the point keeps it, so numbers never move by the float noise of another
             # batch, and an unchanged point stays the same object (views skip it).
             record = point.prediction(run_id)
-            if record is None:
+            if record is None or refining:  # a partial answer is refined by the next one
                 xy = (float(match_xy[row, 0]), float(match_xy[row, 1]))
                 record = Prediction(run_id, xy, round(float(confidence[row]), CONFIDENCE_DIGITS))
             updated = point.with_prediction(record, primary)
             if updated != point:
                 session.replace_point(pair_id, point_id, updated)
-        self.results.answer(variant, run_id, heatmap)
+        self.results.answer(variant, run_id, heatmap, partial)
         return run_id
 
     # ---- the collection ----

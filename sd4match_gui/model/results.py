@@ -72,6 +72,7 @@ class Results:
         self._asked: dict[str, Hashable] = {}
         self._answered: dict[str, Hashable] = {}
         self._errors: set[str] = set()  # variants ("" for a whole request) whose failure is on screen
+        self.partial: set[str] = set()  # variants whose predictions are running means of part of the ensemble
         self.answered = Event()
         self.states_changed = Event()
         self.error = Event()
@@ -109,14 +110,17 @@ class Results:
         self._asked = dict(contexts)
         self.set_states(states)
 
-    def answer(self, variant: str, run_id: str, heatmap: Heatmap | None) -> None:
-        """Record an applied answer of ``variant`` (its predictions are already in the session)."""
+    def answer(self, variant: str, run_id: str, heatmap: Heatmap | None, partial: bool = False) -> None:
+        """Record an applied answer of ``variant`` (its predictions are already in the session);
+        a ``partial`` one (part of the ensemble) leaves the view working."""
         self.variant_runs[variant] = run_id
         if variant in self._asked:
             self._answered[variant] = self._asked[variant]
         if heatmap is not None:
             self.heatmaps[variant] = heatmap
-        self.states[variant] = DONE
+        (self.partial.add if partial else self.partial.discard)(variant)
+        if not partial:
+            self.states[variant] = DONE
         cleared = bool(self._errors) and not (self._errors - {variant, ""})
         self._errors -= {variant, ""}
         self.answered.emit(variant)

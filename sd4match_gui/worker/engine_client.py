@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from .engine_worker import EngineWorker, MatcherFactory, default_matcher
 from .mailbox import LatestMailbox
-from .messages import ComputeRequest, EngineConfig, HeatmapsRequest, PreviewRequest, TrainingRequest
+from .messages import ComputeRequest, EngineConfig, HeatmapsRequest, PrefetchRequest, PreviewRequest, TrainingRequest
 from .propagation_job import PropagationRequest
 
 
@@ -20,6 +20,7 @@ class EngineClient(QObject):
 
     _wake = Signal()
     _wake_preview = Signal()
+    _wake_prefetch = Signal()
     _check_weights = Signal(object)
     _train = Signal(object)
     _heatmaps = Signal(object)
@@ -29,13 +30,15 @@ class EngineClient(QObject):
         super().__init__(parent)
         self._mailbox: LatestMailbox[ComputeRequest] = LatestMailbox()
         self._previews: LatestMailbox[PreviewRequest] = LatestMailbox()
+        self._prefetches: LatestMailbox[PrefetchRequest] = LatestMailbox()
         self._thread = QThread()
         self._thread.setObjectName("sd4match-engine")
-        self.worker = EngineWorker(make_matcher, self._mailbox, self._previews)
+        self.worker = EngineWorker(make_matcher, self._mailbox, self._previews, self._prefetches)
         self.worker.moveToThread(self._thread)
         self._thread.finished.connect(self.worker.deleteLater)
         self._wake.connect(self.worker.drain)
         self._wake_preview.connect(self.worker.drain_preview)
+        self._wake_prefetch.connect(self.worker.drain_prefetch)
         self._check_weights.connect(self.worker.check_weights)
         self._train.connect(self.worker.train)
         self._heatmaps.connect(self.worker.heatmaps)
@@ -53,32 +56,44 @@ class EngineClient(QObject):
         return self._last_id
 
     def submit(self, request: ComputeRequest) -> None:
-        """Replace any unread request with ``request`` and wake the worker."""
+        """Replace any unread request with ``request`` and wake the worker (a prefetch gives way)."""
         self._mailbox.put(request)
+        self.worker.foreground.set()
         self._wake.emit()
 
     def preview(self, request: PreviewRequest) -> None:
         """Replace any unread hover preview with ``request``; answers come as ``worker.preview``."""
         self._previews.put(request)
+        self.worker.foreground.set()
         self._wake_preview.emit()
+
+    def prefetch(self, request: PrefetchRequest) -> None:
+        """Replace the prefetch plan with ``request``: the worker computes it when idle, giving way
+        to every other call of this client; ``worker.prefetched`` reports each finished item."""
+        self._prefetches.put(request)
+        self._wake_prefetch.emit()
 
     def check_weights(self, config: EngineConfig) -> None:
         """Ask (off the GUI thread) whether the SD weights exist; the answer comes as ``worker.weights``."""
+        self.worker.foreground.set()
         self._check_weights.emit(config)
 
     def train(self, request: TrainingRequest) -> None:
         """Tune a prompt on the engine thread; reports arrive as ``worker.training_*`` signals."""
         self.worker.stop_training.clear()  # here, not when the run starts: a cancel before it starts counts
+        self.worker.foreground.set()
         self._train.emit(request)
 
     def heatmaps(self, request: HeatmapsRequest) -> None:
         """Predict and map an export's points on the engine thread; reports arrive as
         ``worker.heatmaps_stage`` and ``worker.heatmaps_done``."""
         self.worker.stop_heatmaps.clear()
+        self.worker.foreground.set()
         self._heatmaps.emit(request)
 
     def propagate(self, request: PropagationRequest) -> None:
         """Predict a collection's keypoints on one image; the answer comes as ``worker.propagated``."""
+        self.worker.foreground.set()
         self._propagate.emit(request)
 
     def stop_heatmaps(self) -> None:
@@ -97,6 +112,8 @@ class EngineClient(QObject):
     def shutdown(self) -> None:
         """Stop the thread; a forward pass in flight finishes first (it cannot be interrupted)."""
         self.cancel()
+        self._prefetches.clear()
+        self.worker.foreground.set()  # a running prefetch stops at its next model block
         self.stop_training()
         self.stop_heatmaps()
         self._thread.quit()

@@ -8,6 +8,10 @@ variant's steps, weighted by measured step times, with the time left.
 Between variants, and at every engine stage, the worker gives up a request that was cancelled or
 that a newer request no longer needs (the newer one then reuses whatever reached the cache).
 Hover previews have a mailbox of their own and only query pairs that a computation prepared.
+With E > 1 a computation also sends partial answers from the running ensemble means (marked k/E).
+In idle time the worker computes the features of the pairs ahead (``worker/prefetch_job.py``);
+anything the user asks (the client sets :attr:`EngineWorker.foreground` first) stops that within one
+layer of the model, and the prefetch resumes once the user's work is done.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from engine import load_image
 from engine.errors import Cancelled, EngineError
@@ -38,6 +42,7 @@ from .messages import (
     HeatmapsOutcome,
     HeatmapsRequest,
     PairHeatmaps,
+    PrefetchRequest,
     PreviewAnswer,
     PreviewRequest,
     ProgressReport,
@@ -46,11 +51,12 @@ from .messages import (
     VariantResult,
     WeightsStatus,
 )
+from .prefetch_job import PrefetchJob
 from .propagation_job import PropagationRequest, propagate
 
 if TYPE_CHECKING:  # torch loads with the first model, on the engine thread: the window shows without it
     from engine import Matcher
-    from engine.prepared_pair import PreparedPair
+    from engine.prepared_pair import PartialPair, PreparedPair
 
 MatcherFactory = Callable[[EngineConfig], "Matcher"]
 PreparedKey = tuple[str, str, object, object]  # source digest, target digest, prompt, feature settings
@@ -98,12 +104,15 @@ class EngineWorker(QObject):
         weights(WeightsStatus): answer to :meth:`check_weights`.
         training_stage(str, float), training_step(StepReport), training_epoch(EpochReport):
             reports of a :meth:`train` run; training_done(TrainingOutcome) ends it.
+        prefetched(Prefetched): a pair ahead has one more variant's features cached.
 
     Attributes:
         computations: requests taken so far (tests count them to prove coalescing).
         step_times: running estimates of how long each extraction step takes here (progress).
         stop_training: set (from any thread) to stop the running :meth:`train` between steps.
         stop_heatmaps: set (from any thread) to stop the running :meth:`heatmaps` between stages.
+        foreground: set (by the client, before it posts) while a request of the user waits: a
+            running prefetch stops at once; each slot of the user's work clears it when it starts.
     """
 
     started = Signal(int)
@@ -120,17 +129,26 @@ class EngineWorker(QObject):
     training_epoch = Signal(object)
     training_done = Signal(object)
     propagated = Signal(object)  # PropagationResult: the answer of :meth:`propagate`
+    prefetched = Signal(object)
+    _resume_prefetch = Signal()
 
     def __init__(
         self,
         make_matcher: MatcherFactory,
         mailbox: LatestMailbox[ComputeRequest],
         previews: LatestMailbox[PreviewRequest],
+        prefetches: LatestMailbox[PrefetchRequest] | None = None,
     ) -> None:
         super().__init__()
         self._make_matcher = make_matcher
         self._mailbox = mailbox
         self._previews = previews
+        self._prefetches: LatestMailbox[PrefetchRequest] = prefetches or LatestMailbox()
+        self._prefetch: PrefetchJob | None = None
+        self.foreground = threading.Event()
+        # Queued even though sender and receiver share the thread: the resume runs after every
+        # slot of the user's work already posted.
+        self._resume_prefetch.connect(self.drain_prefetch, Qt.ConnectionType.QueuedConnection)
         # The prepared variants the newest computation shows: previews query these and never
         # extract. Each computation drops the others, so only what is on screen is held.
         self._prepared: dict[PreparedKey, PreparedPair] = {}
@@ -145,19 +163,37 @@ class EngineWorker(QObject):
     @Slot()
     def drain(self) -> None:
         """Compute the newest request, if any (a wake-up can find the mailbox already emptied)."""
-        request = self._mailbox.take()
-        if request is None:
-            return
-        self.computations += 1
-        self.started.emit(request.request_id)
-        try:
-            self._compute(request)
-        finally:
-            self.finished.emit(request.request_id)
+        with self._foreground_work():
+            request = self._mailbox.take()
+            if request is None:
+                return
+            self.computations += 1
+            self.started.emit(request.request_id)
+            try:
+                self._compute(request)
+            finally:
+                self.finished.emit(request.request_id)
+
+    @Slot()
+    def drain_prefetch(self) -> None:
+        """Take the newest prefetch plan, if any, and work on the current one while nobody waits."""
+        plan = self._prefetches.take()
+        if plan is not None:
+            self._prefetch = PrefetchJob(plan)
+        job = self._prefetch
+        if job is None or job.done or self.foreground.is_set():
+            return  # a slot of the user's work is queued: it resumes the prefetch when it ends
+        if self._matcher is None or job.plan.engine != self._config:
+            return  # for other models than those loaded: the user's next request decides which
+        job.run(self._matcher, self.foreground.is_set, self.prefetched.emit)
 
     @Slot()
     def drain_preview(self) -> None:
         """Answer the newest hover preview from the prepared variants (a few milliseconds)."""
+        with self._foreground_work():
+            self._answer_preview()
+
+    def _answer_preview(self) -> None:
         request = self._previews.take()
         if request is None:
             return
@@ -179,46 +215,60 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def check_weights(self, config: EngineConfig) -> None:
-        try:
-            self.weights.emit(WeightsStatus(self._matcher_for(config).sd_unavailable_reason()))
-        except EngineError as exc:
-            self.weights.emit(WeightsStatus(str(exc)))
+        with self._foreground_work():
+            try:
+                self.weights.emit(WeightsStatus(self._matcher_for(config).sd_unavailable_reason()))
+            except EngineError as exc:
+                self.weights.emit(WeightsStatus(str(exc)))
 
     @Slot(object)
     def train(self, request: TrainingRequest) -> None:
         """Tune a prompt; clicks meanwhile wait in the mailbox (the newest is computed afterwards)."""
         from .training_job import tune  # imports accelerate: only once someone tunes
 
-        progress = Progress(self.training_stage.emit, self.stop_training.is_set)
-        outcome = tune(
-            lambda: self._matcher_for(request.engine),
-            request,
-            self.training_step.emit,
-            self.training_epoch.emit,
-            progress,
-        )
-        self.training_done.emit(outcome)
+        with self._foreground_work():
+            progress = Progress(self.training_stage.emit, self.stop_training.is_set)
+            outcome = tune(
+                lambda: self._matcher_for(request.engine),
+                request,
+                self.training_step.emit,
+                self.training_epoch.emit,
+                progress,
+            )
+            self.training_done.emit(outcome)
 
     @Slot(object)
     def propagate(self, request: PropagationRequest) -> None:
-        """Predict a collection's keypoints on one image (worker/propagation_job.py)."""
-        self.propagated.emit(propagate(lambda: self._matcher_for(request.engine), request))
+        """Predict a collection's keypoints on one image (worker/propagation_job.py); prefetch waits."""
+        with self._foreground_work():
+            self.propagated.emit(propagate(lambda: self._matcher_for(request.engine), request))
 
     @Slot(object)
     def heatmaps(self, request: HeatmapsRequest) -> None:
         """Predict and map every point of an export; clicks meanwhile wait in the mailbox."""
-        try:
-            outcome = HeatmapsOutcome(tuple(self._pair_heatmaps(request)))
-        except Cancelled:
-            outcome = HeatmapsOutcome(cancelled=True)
-        except EngineError as exc:
-            outcome = HeatmapsOutcome(error=str(exc))
-        except Exception as exc:  # a bug must not kill the thread; the user sees one line
-            traceback.print_exc(file=sys.stderr)
-            outcome = HeatmapsOutcome(error=f"internal error ({type(exc).__name__}: {exc}); details on the console")
-        self.heatmaps_done.emit(outcome)
+        with self._foreground_work():
+            try:
+                outcome = HeatmapsOutcome(tuple(self._pair_heatmaps(request)))
+            except Cancelled:
+                outcome = HeatmapsOutcome(cancelled=True)
+            except EngineError as exc:
+                outcome = HeatmapsOutcome(error=str(exc))
+            except Exception as exc:  # a bug must not kill the thread; the user sees one line
+                traceback.print_exc(file=sys.stderr)
+                outcome = HeatmapsOutcome(error=f"internal error ({type(exc).__name__}: {exc}); details on the console")
+            self.heatmaps_done.emit(outcome)
 
     # ---- internals ----
+
+    @contextlib.contextmanager
+    def _foreground_work(self) -> Iterator[None]:
+        """Around each slot of the user's work: it is no longer waiting once it runs, and the
+        prefetch resumes after it (queued behind whatever else the user has asked meanwhile)."""
+        self.foreground.clear()
+        try:
+            yield
+        finally:
+            self._resume_prefetch.emit()
 
     def _pair_heatmaps(self, request: HeatmapsRequest) -> Iterator[PairHeatmaps]:
         matcher = self._matcher_for(request.engine)
@@ -288,8 +338,30 @@ class EngineWorker(QObject):
         if matcher.resolve_backend(variant.settings.backend) == "sd":
             backend = matcher.stable_diffusion(progress)  # loads the model once, reporting it
             job.plan(index, variant_steps(variant.settings, backend.max_batch))
-        pair = matcher.prepare(request.source, request.target, variant.prompt, variant.settings, progress)
+
+        def partial(running: PartialPair) -> None:
+            # The progressive ensemble: show the pair as its running means stand, to the request now
+            # waiting for this extraction (a click meanwhile: the newer one, with its own points).
+            pending = self._mailbox.peek()
+            serves = pending is not None and pending.needs(request.source.digest, request.target.digest, variant)
+            asking = pending if serves else request
+            assert asking is not None
+            named = next(v for v in asking.variants if (v.prompt, v.settings) == (variant.prompt, variant.settings))
+            ensemble = (running.done, running.passes)
+            try:
+                self._emit_answer(asking, named, running.pair, ensemble)
+            except EngineError:
+                return  # e.g. a point off the image: the final answer reports it, the extraction goes on
+            self._report(request, variant, "partial", job.showing(index, *ensemble))
+
+        pair = matcher.prepare(request.source, request.target, variant.prompt, variant.settings, progress, partial)
         self._prepared[_prepared_key(request.source.digest, request.target.digest, variant)] = pair
+        self._emit_answer(request, variant, pair)
+
+    def _emit_answer(
+        self, request: ComputeRequest, variant: Variant, pair: PreparedPair, ensemble: tuple[int, int] | None = None
+    ) -> None:
+        """Match the request's points on ``pair`` (and its heatmap point) and send the answer."""
         with single_threaded_torch():
             matches = pair.match(request.points_xy, request.localisation)
             heatmap = None
@@ -297,7 +369,8 @@ class EngineWorker(QObject):
                 row = request.points_xy[request.heatmap_row : request.heatmap_row + 1]
                 heatmap = np.ascontiguousarray(pair.score_maps(row)[0], dtype=np.float32)
         run = run_details(pair, request.localisation)
-        self.result.emit(VariantResult(request.request_id, variant.name, run, matches, heatmap, pair.target.frame))
+        answer = VariantResult(request.request_id, variant.name, run, matches, heatmap, pair.target.frame, ensemble)
+        self.result.emit(answer)
 
     def _report(self, request: ComputeRequest, variant: Variant, stage: str, where: JobReport) -> None:
         """Emit where the job stands, under the id of the newest request this work serves: when a newer

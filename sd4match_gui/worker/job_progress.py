@@ -2,7 +2,9 @@
 
 The engine reports the start of each step by name ("prompt", "source: VAE latent", "source: UNet
 t=261", ...). The worker knows the whole job before it starts: for each variant the prompt, then
-per image the VAE encoding and one UNet call per batch of ensemble members. This module lays out
+per image the VAE encoding and one UNet call per batch of ensemble members, the two images in
+turns (:func:`variant_steps`). Once a partial answer of the progressive ensemble is on screen the
+text says so ("ensemble 2/8 shown"). This module lays out
 those steps, moves a cursor along them as the reports arrive (steps the feature cache made
 unnecessary are passed over as done), and turns the cursor into an overall fraction and a
 remaining time. Each step kind's duration is a running estimate (exponential average) measured on
@@ -16,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import zip_longest
 
 from engine.settings import FeatureSettings
 
@@ -37,15 +40,23 @@ class Step:
 
 def variant_steps(settings: FeatureSettings, max_batch: int) -> list[Step]:
     """The steps of one Stable Diffusion variant on a new pair, in the order the engine runs them
-    (:func:`engine.pipeline.image_features`): prompt, then per image the VAE and the UNet calls."""
+    (:meth:`engine.matcher.Matcher.prepare`): the prompt, then the two images in turns, each turn
+    one UNet batch of ensemble members (the first turn of an image starts with its VAE), so that
+    a partial match exists after the first batch of each. A dual-layer image runs in one turn."""
     passes = len(settings.timesteps) + (1 if settings.dual_layer is not None else 0)
     ensemble = settings.ensemble
-    steps = [Step("prompt")]
+    turns: dict[str, list[list[Step]]] = {}
     for role in IMAGES:
-        steps.append(Step("vae", role))
-        for _ in range(passes):
-            for start in range(0, ensemble, max_batch):
-                steps.append(Step("unet", role, (start + 1, min(start + max_batch, ensemble))))
+        calls = [
+            Step("unet", role, (start + 1, min(start + max_batch, ensemble)))
+            for _ in range(passes)
+            for start in range(0, ensemble, max_batch)
+        ]
+        chunks = [calls] if settings.dual_layer is not None else [[call] for call in calls]
+        turns[role] = [[Step("vae", role), *chunks[0]], *chunks[1:]]
+    steps = [Step("prompt")]
+    for rounds in zip_longest(*(turns[role] for role in IMAGES), fillvalue=[]):
+        steps.extend(step for turn in rounds for step in turn)
     return steps
 
 
@@ -116,12 +127,14 @@ class JobProgress:
         self._started = 0.0
         self._shown = 0.0
         self._loading = False
+        self._partial: tuple[int, int] | None = None  # (k, E) of the current variant's answer on screen
 
     def plan(self, variant: int, steps: list[Step]) -> None:
         """Say what ``variant`` will run (a variant never planned, e.g. SIFT, has no steps)."""
         self._plans[variant] = steps
         self._stand_in = steps
         self._variant, self._done, self._running = variant, 0, None
+        self._partial = None
 
     def on_stage(self, variant: int, stage: str) -> JobReport:
         """The engine started ``stage`` of ``variant``."""
@@ -136,12 +149,20 @@ class JobProgress:
                 self._done, self._running, self._started = found, found, self._clock()
         return self._report()
 
+    def showing(self, variant: int, done: int, passes: int) -> JobReport:
+        """``variant``'s answer from ``done`` of ``passes`` ensemble members is on screen (a partial
+        one): the text says so ("ensemble 2/8") until the variant ends."""
+        if variant == self._variant:
+            self._partial = (done, passes)
+        return self._report()
+
     def finish_variant(self, variant: int) -> JobReport:
         """``variant`` has its answer (computed, from the cache, or failed): all its steps are over."""
         if variant == self._variant:
             self._end_running()
         self._plans[variant] = self._plans[variant] or []
         self._variant, self._done, self._running = variant + 1, 0, None
+        self._partial = None
         return self._report()
 
     # ---- internals ----
@@ -181,6 +202,8 @@ class JobProgress:
 
     def _text(self, current: list[Step]) -> str:
         prefix = f"{self._names[self._variant]}: " if len(self._names) > 1 and self._variant < len(self._names) else ""
+        if self._partial is not None:
+            prefix += f"ensemble {self._partial[0]}/{self._partial[1]} shown · "
         if self._loading:
             return prefix + "Loading Stable Diffusion (once per session)"
         if self._variant >= len(self._names):

@@ -68,6 +68,34 @@ class ComputeRequest:
 
 
 @dataclass(frozen=True, eq=False)
+class PrefetchRequest:
+    """Compute the features of pairs the user has not opened yet, in idle time (the next ones of a
+    pair list or dataset): work that gives way at once to anything the user asks for.
+
+    Attributes:
+        pairs: ``(source, target)`` image files, the nearest first.
+        variants: those on screen, in their order (the next pair will ask for them).
+        engine: the matcher they are for; a plan for other models than the loaded ones is ignored.
+        refuse_fallback: as :class:`ComputeRequest` (a variant that would fall back to SIFT is skipped).
+    """
+
+    pairs: tuple[tuple[Path, Path], ...]
+    variants: tuple[Variant, ...]
+    engine: EngineConfig
+    refuse_fallback: bool = False
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """One variant of one pair ahead is in the feature cache (or could not be computed: ``error``)."""
+
+    source: Path
+    target: Path
+    variant: str
+    error: str = ""
+
+
+@dataclass(frozen=True, eq=False)
 class VariantResult:
     """One variant's answer.
 
@@ -77,6 +105,8 @@ class VariantResult:
         matches: predictions of all request points.
         heatmap: ``h x w`` float32 cosine scores of the heatmap point on the target grid, or None.
         frame: the target's grid geometry (where heatmap cells lie in pixels).
+        ensemble: ``(k, E)`` for a partial answer from the running means of k of E ensemble
+            members (more follow, then the final one); None for the final answer.
     """
 
     request_id: int
@@ -85,6 +115,11 @@ class VariantResult:
     matches: MatchResult
     heatmap: np.ndarray | None
     frame: GridFrame
+    ensemble: tuple[int, int] | None = None
+
+    @property
+    def partial(self) -> bool:
+        return self.ensemble is not None
 
 
 @dataclass(frozen=True, eq=False)

@@ -20,3 +20,24 @@ def test_bench_reports_every_phase():
     assert report.machine["timed runs per row (median)"] == "2"
     markdown = to_markdown(report)
     assert "| reference-style, float32, E=2 |" in markdown and "speed-up" in markdown
+
+
+def test_bench_reports_the_waits_on_a_new_pair():
+    options = BenchOptions(
+        architecture="tiny", device="cpu", dtype="float32", ensembles=(1, 4), size=128, clicks=5, reference=False
+    )
+    report = run_benchmark(options, log=lambda text: None)
+    waits = {str(row["what"]).split(":")[0].split(" (")[0]: row for row in report.rows if "wait_s" in row}
+    assert list(waits) == [
+        "first match on a new pair, E=1, cold",
+        "first match on a new pair, E=4, progressive",
+        "first match on a new pair, E=4, final",
+        "next pair after prefetch, E=1",
+        "click while prefetch runs",
+    ]
+    progressive = waits["first match on a new pair, E=4, progressive"]
+    assert 0 < progressive["wait_s"] < waits["first match on a new pair, E=4, final"]["wait_s"]
+    assert progressive["vs_e1_cold"] == progressive["wait_s"] / waits["first match on a new pair, E=1, cold"]["wait_s"]
+    # A cache hit: far below a cold pair.
+    assert waits["next pair after prefetch, E=1"]["wait_s"] < waits["first match on a new pair, E=1, cold"]["wait_s"]
+    assert "| first match on a new pair, E=4, progressive: first partial match |" in to_markdown(report)

@@ -78,6 +78,25 @@ def test_errors_found_before_loading_import_no_heavy_library(tmp_path):
     assert set(run_in_fresh_interpreter(calls)) <= {"numpy", "torch", "tqdm"}  # torch.hub imports tqdm
 
 
+def test_commands_that_run_no_model_import_no_heavy_library(tmp_path):
+    # The runtime options (configure_process resolves the device with torch) apply only to commands
+    # that compute; listing or emptying the cache and listing prompts never needed torch.
+    entry = tmp_path / "cache" / "0a.safetensors"
+    entry.parent.mkdir()
+    entry.write_bytes(b"\0" * 64)  # counted by info, deleted by clear, never parsed
+    code = f"""
+        import contextlib, io, os
+        os.environ["SD4MATCH_CACHE"] = {str(tmp_path / "cache")!r}
+        os.environ["SD4MATCH_HOME"] = {str(tmp_path / "home")!r}
+        from engine.cli import main
+        for argv in (["cache", "info"], ["cache", "clear"], ["prompts", "list"]):
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                assert main(argv) == 0, argv
+            assert out.getvalue(), argv
+        """
+    assert imported_after(code) == []
+
+
 def test_sift_match_loads_no_model_library(tmp_path):
     out = tmp_path / "m.json"
     code = f"""

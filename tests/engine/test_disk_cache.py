@@ -243,13 +243,13 @@ def _computed_digests(monkeypatch) -> list[str]:
     import engine.matcher as matcher_module
 
     computed: list[str] = []
-    original = matcher_module.feature_map
+    original = matcher_module.image_feature_stream
 
     def counting(backend, image, *args, **kwargs):
         computed.append(image.digest)
         return original(backend, image, *args, **kwargs)
 
-    monkeypatch.setattr(matcher_module, "feature_map", counting)
+    monkeypatch.setattr(matcher_module, "image_feature_stream", counting)
     return computed
 
 

@@ -43,13 +43,13 @@ def test_the_pipeline_equals_prepare_then_match_bit_for_bit(fresh_matcher, promp
 
 def test_the_matcher_runs_the_pipeline_steps(fresh_matcher, monkeypatch):
     calls = []
-    original = pipeline.ensemble_mean
+    original = pipeline.ensemble_sums
 
     def counted(backend, latent, noise, states, layer, timesteps, progress):
         calls.append((layer, timesteps, noise.shape[0]))
         return original(backend, latent, noise, states, layer, timesteps, progress)
 
-    monkeypatch.setattr(pipeline, "ensemble_mean", counted)
+    monkeypatch.setattr(pipeline, "ensemble_sums", counted)
     image = image_from_array(random_rgb(40, 40, 13))
     settings = FeatureSettings(timestep=261, layer=2, ensemble=2, size=TEST_SIZE)
     fresh_matcher.prepare(image, image_from_array(random_rgb(30, 40, 14)), PromptSpec(), settings)

@@ -54,14 +54,18 @@ def test_configure_process_applies_the_allocator_option(allocator_calls, monkeyp
     assert [len(settings) for settings in allocator_calls] == [3, 1]
 
 
-def test_the_command_line_applies_the_options_from_the_environment(allocator_calls, monkeypatch, capsys):
+def test_the_command_line_applies_the_options_from_the_environment(allocator_calls, monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(cpu_memory.platform, "libc_ver", lambda: ("glibc", "2.36"))
+    # A command that computes (prompts import), stopped by its own error after the options applied;
+    # commands that compute nothing (prompts list, cache) do not apply them (no torch import).
+    command = ["prompts", "import", str(tmp_path), "--to", str(tmp_path / "library")]
     monkeypatch.setenv("SD4MATCH_TUNE_ALLOCATOR", "0")
-    assert main(["prompts", "list"]) == 0
+    assert main(command) == 2
     assert allocator_calls == []
     monkeypatch.setenv("SD4MATCH_TUNE_ALLOCATOR", "1")
-    assert main(["prompts", "list"]) == 0
+    assert main(command) == 2
     assert len(allocator_calls) == 1
+    assert main(["prompts", "list"]) == 0 and len(allocator_calls) == 1
     monkeypatch.setenv("SD4MATCH_TUNE_ALLOCATOR", "sometimes")
-    assert main(["prompts", "list"]) == 2
+    assert main(command) == 2
     assert "SD4MATCH_TUNE_ALLOCATOR='sometimes'" in capsys.readouterr().err

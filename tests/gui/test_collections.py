@@ -121,7 +121,10 @@ def test_new_collection_propagates_to_every_image_as_results_arrive(make_app, qt
     dock = controller.window.review_panel
     rows = dock.images
     assert rows.count() == 4
-    assert all(("needs review" in rows.item(i).text()) or "reviewed" in rows.item(i).text() for i in range(4))
+    # the queue refreshes once per event-loop turn after answers arrive
+    qtbot.waitUntil(
+        lambda: all("needs review" in rows.item(i).text() or "reviewed" in rows.item(i).text() for i in range(4))
+    )
     qtbot.waitUntil(lambda: dock.thumbnails_pending() == 0)
     assert all(not rows.item(i).icon().isNull() for i in range(4))
 
@@ -529,3 +532,13 @@ def test_a_template_image_without_points_is_labelled_inside_the_collection(make_
         assert session.points(image.pair_id)[0].trg_xy is not None
     assert not controller.collection.new_collection(tmp_path / "missing.jpg", targets)
     assert "does not exist" in controller.window.message_banner.text
+
+
+def test_a_collection_is_not_prefetched_beside_its_propagation(make_app, qtbot, sift_matcher, tmp_path):
+    """Propagation extracts every image itself; a prefetch plan would only compete with it."""
+    controller = make_app(sift_matcher)
+    label_template(qtbot, controller, 2)
+    open_collection(qtbot, controller, make_images(tmp_path / "set", 3))
+    wait_propagated(qtbot, controller)
+    assert len(controller.session.pairs) == 3
+    assert controller.prefetch.sent[-1].pairs == ()

@@ -146,6 +146,7 @@ def test_export_with_heatmaps_maps_every_point_of_every_pair(make_app, qtbot, si
 def hold_an_export(app, qtbot, gated, path) -> int:
     """Start an export whose last step (pair b-c, image c at 512 px) waits at the closed gate;
     returns the feature-cache misses so far."""
+    app.prefetch.ahead = 0  # no prefetch: it would compute image c in idle time before the export
     two_annotated_pairs(app, qtbot, path.parent / "images")
     app.go_to_pair(-1)
     with_features(app, size=512)  # pair a-b at 512 px is computed now; image c is not

@@ -104,15 +104,17 @@ def test_time_left_comes_from_measured_steps():
     now = [0.0]
     times = StepTimes()
     job = JobProgress(["sd"], times, clock=lambda: now[0])
-    job.plan(0, variant_steps(ENSEMBLE_SD, max_batch=2))  # prompt, then per image VAE + 2 UNet calls
-    seconds = {"prompt": 0.5, "source: VAE latent": 3.0, "source: UNet t=261": 10.0}
-    for stage in ("prompt", "source: VAE latent", "source: UNet t=261", "source: UNet t=261"):
+    # The prompt, then the images in turns: source VAE + UNet call, target VAE + UNet call, source
+    # UNet call, target UNet call.
+    job.plan(0, variant_steps(ENSEMBLE_SD, max_batch=2))
+    seconds = {"prompt": 0.5, "source: VAE latent": 3.0, "target: VAE latent": 3.0, "source: UNet t=261": 10.0}
+    for stage in ("prompt", "source: VAE latent", "source: UNet t=261", "target: VAE latent"):
         report = job.on_stage(0, stage)
-        now[0] += seconds.get(stage, 10.0)
-    report = job.on_stage(0, "target: VAE latent")
-    assert report.remaining_s == pytest.approx(3.0 + 2 * 10.0)
-    assert report.fraction == pytest.approx((0.5 + 3 + 20) / (0.5 + 2 * 23))
-    assert sentence(report) == "Preparing image 2 of 2 (encoding) — about 23 s left"
+        now[0] += seconds[stage]
+    report = job.on_stage(0, "target: UNet t=261")
+    assert report.remaining_s == pytest.approx(3 * 10.0)
+    assert report.fraction == pytest.approx((0.5 + 3 + 10 + 3) / (0.5 + 2 * 23))
+    assert sentence(report) == "Preparing image 2 of 2 (Stable Diffusion, member 1/4) — about 30 s left"
     # A second job starts from what the first measured.
     second = JobProgress(["sd"], times, clock=lambda: now[0])
     second.plan(0, variant_steps(ENSEMBLE_SD, max_batch=2))

@@ -22,13 +22,13 @@ class Gate:
         self.armed = armed
         monkeypatch.setattr(matcher, "prepare", self.prepare)
 
-    def prepare(self, source, target, prompt, settings, progress):
+    def prepare(self, source, target, prompt, settings, progress, on_partial=None):
         if self.armed:
             self.armed = False
             self.entered.set()
             self.opened.wait(timeout=30)
             progress("gate", 0.0)  # a stage boundary: where a pending cancel takes effect
-        return self.original(source, target, prompt, settings, progress)
+        return self.original(source, target, prompt, settings, progress, on_partial)
 
 
 def test_piled_up_clicks_compute_only_the_newest(make_app, qtbot, sift_matcher, monkeypatch):

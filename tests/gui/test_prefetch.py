@@ -1,0 +1,106 @@
+"""Prefetch: the pairs ahead are computed in idle time, a click preempts that work at once, and the
+next pair then opens from the cache without a UNet pass."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from sd4match_gui.controller.prefetch import pairs_ahead
+from tests.conftest import random_rgb
+from tests.gui.conftest import TINY_SD, wait_idle
+from tests.gui.helpers import click
+
+ENSEMBLE_SD = dataclasses.replace(TINY_SD, ensemble=4)
+SOURCE = -1
+PAIR_CALLS = 2 * 4  # UNet calls of one new pair: two images, four members, one member per call
+
+
+class CountedUnet:
+    """Wraps the backend's UNet call: counts calls; those after ``free`` wait at ``gate`` while it is
+    closed (``entered`` is set when one does)."""
+
+    def __init__(self, backend, free: int) -> None:
+        self.original, self.free, self.calls = backend.unet, free, 0
+        self.gate, self.entered = threading.Event(), threading.Event()
+        self.gate.set()
+        backend.unet = self
+
+    def __call__(self, *args):
+        self.calls += 1
+        if self.calls > self.free and not self.gate.is_set():
+            self.entered.set()
+            assert self.gate.wait(timeout=30), "the test never opened the gate"
+        return self.original(*args)
+
+
+@pytest.fixture
+def pair_list(tmp_path):
+    """A folder of four distinct images: a pair list of three pairs."""
+    for index in range(4):
+        Image.fromarray(random_rgb(60, 80, 40 + index)).save(tmp_path / f"{index}.png")
+    return tmp_path
+
+
+@pytest.fixture
+def counted(fresh_matcher):
+    backend = fresh_matcher.stable_diffusion()
+    backend.max_batch = 1
+    unet = CountedUnet(backend, free=PAIR_CALLS)
+    yield fresh_matcher, unet
+    unet.gate.set()
+
+
+def test_the_plan_is_the_next_two_pairs(make_app, qtbot, sift_matcher, pair_list):
+    app = make_app(sift_matcher, demo=False)
+    assert app.files.open_path(pair_list)
+    wait_idle(qtbot, app)
+    assert [p.pair_id for p in pairs_ahead(app.session)] == [p.pair_id for p in app.session.pairs[1:3]]
+    plan = app.prefetch.sent[-1]
+    assert plan.pairs == tuple((p.source, p.target) for p in app.session.pairs[1:3])
+    sent = len(app.prefetch.sent)
+    click(app.window.canvas, SOURCE, (20.0, 20.0))  # same pairs, same variants: nothing new to send
+    wait_idle(qtbot, app)
+    assert len(app.prefetch.sent) == sent
+    app.go_to_pair(2)  # the last pair: nothing ahead
+    wait_idle(qtbot, app)
+    assert app.prefetch.sent[-1].pairs == ()
+
+
+def test_a_click_preempts_prefetch_and_the_next_pair_comes_from_the_cache(make_app, qtbot, counted, pair_list):
+    matcher, unet = counted
+    app = make_app(matcher, ENSEMBLE_SD, demo=False)
+    worker = app.client.worker
+    events: list[str] = []
+    worker.prefetched.connect(lambda item: events.append(f"prefetched {item.variant} {item.error}"))
+    worker.result.connect(lambda answer: events.append(f"result {answer.request_id}"))
+    unet.gate.clear()  # the open pair's extraction runs; the prefetch's first UNet call is held
+    assert app.files.open_path(pair_list)
+    wait_idle(qtbot, app)
+    assert unet.entered.wait(timeout=20) and unet.calls == PAIR_CALLS + 1
+
+    click(app.window.canvas, SOURCE, (30.0, 25.0))
+    clicked = app.client.latest_id
+    unet.gate.set()  # the held call goes on into the UNet and stops at its first block
+    qtbot.waitUntil(lambda: f"result {clicked}" in events, timeout=10000)
+    # The click was answered before the prefetch finished anything: it did not wait for it.
+    assert events.index(f"result {clicked}") < min(
+        (i for i, e in enumerate(events) if e.startswith("prefetched")), default=len(events)
+    )
+    assert app.session.points()[0].trg_xy is not None
+
+    # Afterwards the prefetch resumes and prepares the two pairs ahead.
+    qtbot.waitUntil(lambda: sum(e.startswith("prefetched") for e in events) == 2, timeout=20000)
+    assert all(e == "prefetched current " for e in events if e.startswith("prefetched")), events
+    calls = unet.calls
+    app.window.canvas.setFocus()
+    qtbot.keyClick(app.window.canvas, Qt.Key.Key_D)  # the next pair
+    wait_idle(qtbot, app)
+    assert app.session.current_index == 1
+    assert unet.calls == calls  # served from the cache: no UNet pass
+    name = app.session.settings.active_variants()[0].name
+    assert app.model.results.states[name].text == "done"

@@ -1,0 +1,84 @@
+"""The progressive ensemble in the app: partial answers refine the drawn prediction, the status says
+"ensemble k/E", the final one is the plain engine's bit for bit, and partials of an older request
+are dropped like any stale answer."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from engine import Matcher, PromptSpec
+from engine.frames import GridFrame
+from engine.prepared_pair import MatchResult
+from sd4match_gui.worker.messages import VariantResult
+from tests.gui.conftest import TINY_SD, wait_idle
+from tests.gui.helpers import click
+from tests.gui.test_waits import held_sd  # noqa: F401 (fixture)
+
+ENSEMBLE_SD = dataclasses.replace(TINY_SD, ensemble=4)
+SOURCE = -1
+
+
+def test_partial_answers_refine_to_the_plain_result(qtbot, make_app, held_sd):  # noqa: F811
+    matcher, held = held_sd  # one member per UNet call: partial answers after members 1, 2 and 3
+    app = make_app(matcher, ENSEMBLE_SD, demo=False)
+    answers: list[VariantResult] = []
+    app.client.worker.result.connect(answers.append)
+    reports: list = []
+    app.computation.progress.connect(reports.append)
+    held.gate.clear()
+    app.open_demo()
+    assert held.entered.wait(timeout=20)
+    click(app.window.canvas, SOURCE, (200.0, 170.0))  # during the extraction: its partials answer the click
+    clicked_id = app.client.latest_id
+    drawn: list[tuple[float, float] | None] = []
+    app.model.results.answered.connect(lambda _variant: drawn.append(app.session.points()[0].trg_xy))
+    held.gate.set()
+    wait_idle(qtbot, app)
+    qtbot.waitUntil(lambda: any(a.request_id == clicked_id and not a.partial for a in answers), timeout=10000)
+
+    mine = [a for a in answers if a.request_id == clicked_id]
+    assert [a.ensemble for a in mine] == [(1, 4), (2, 4), (3, 4), None]
+    assert any("ensemble 2/4 shown" in r.text for r in reports if r.request_id == clicked_id)
+    assert len(set(drawn)) >= 2  # the drawn target moved as members arrived
+    # The final prediction is the plain (non-progressive) engine's, tolerance 0.
+    point = app.session.points()[0]
+    plain = Matcher(matcher.sources, runtime=matcher.runtime, max_batch=1)
+    images = app.current_images
+    expected = plain.prepare(*images, app.session.settings.prompt, ENSEMBLE_SD).match(np.array([point.src_xy]))
+    assert point.trg_xy == (float(expected.match_xy[0, 0]), float(expected.match_xy[0, 1]))
+    assert app.model.results.states[app.session.settings.active_variants()[0].name].text == "done"
+
+
+def test_partials_of_an_older_request_are_dropped(qtbot, make_app, held_sd):  # noqa: F811
+    matcher, _held = held_sd
+    app = make_app(matcher, ENSEMBLE_SD)
+    click(app.window.canvas, SOURCE, (200.0, 170.0))
+    wait_idle(qtbot, app)
+    before = app.session.points()[0]
+    dropped, applied = app.computation.dropped, app.computation.applied
+    name = app.session.settings.active_variants()[0].name
+    frame = GridFrame(512, 512, 256, 16, 16)
+    stale = MatchResult(np.zeros((1, 2)), np.full((1, 2), 7.0), np.ones(1), np.zeros((1, 2)))
+    app.client.worker.result.emit(VariantResult(app.client.latest_id - 1, name, {}, stale, None, frame, (1, 4)))
+    qtbot.waitUntil(lambda: app.computation.dropped == dropped + 1, timeout=5000)
+    assert app.computation.applied == applied and app.session.points()[0] == before
+
+
+def test_comparison_mode_refines_every_variant(qtbot, make_app, held_sd):  # noqa: F811
+    matcher, _held = held_sd
+    app = make_app(matcher, ENSEMBLE_SD, prompt=PromptSpec("empty"))
+    click(app.window.canvas, SOURCE, (200.0, 170.0))
+    wait_idle(qtbot, app)
+    answers: list[VariantResult] = []
+    app.client.worker.result.connect(answers.append)
+    app.settings.set_variants("empty@t=100,text:a photo of a person")
+    app.settings.set_compare_mode(True)
+    wait_idle(qtbot, app)
+    qtbot.waitUntil(lambda: sum(not a.partial for a in answers if a.request_id == app.client.latest_id) == 2)
+    latest = [(a.variant, a.ensemble) for a in answers if a.request_id == app.client.latest_id]
+    for name in ("empty@t=100", "text:a photo of a person"):
+        assert [e for v, e in latest if v == name] == [(1, 4), (2, 4), (3, 4), None]
+    runs = app.model.results.variant_runs
+    assert all(app.session.point(0).prediction(runs[name]) is not None for name in runs)
