@@ -24,7 +24,8 @@ from ..model.app_model import AppModel
 from ..model.datasets import ground_truth_points
 from ..model.session import Session
 from ..model.settings import SessionSettings
-from ..preferences import AppPreferences, PreferenceStore
+from ..model.preferences import AppPreferences
+from ..preferences import PreferenceStore
 from ..views.pair_canvas import SOURCE
 from ..worker.engine_client import EngineClient
 from .annotation import AnnotationController

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from engine import LoadedImage
@@ -26,12 +24,10 @@ from engine.export.document import CONFIDENCE_DIGITS, ImageRef, Keypoint, Point,
 from .collection import Collection, PointFacts, mirrored
 from .events import Event
 from .history import PointEdit, PointsEdit, Step
+from .preferences import AppPreferences
 from .results import Heatmap, Results
 from .session import Session
 from .settings import SessionSettings
-
-if TYPE_CHECKING:
-    from ..preferences import AppPreferences
 
 
 class AppModel:

@@ -16,7 +16,7 @@ from sd4match_gui.model import datasets
 from sd4match_gui.model.app_model import AppModel
 from sd4match_gui.model.results import Heatmap, VariantState
 from sd4match_gui.model.session import Session
-from sd4match_gui.preferences import AppPreferences
+from sd4match_gui.model.preferences import AppPreferences
 from tests.conftest import DEMO_SOURCE, DEMO_TARGET, REPO
 
 EVENTS = (
@@ -60,8 +60,17 @@ def _second_pair():
     return [dataclasses.replace(datasets.pairs_from_images(DEMO_TARGET, DEMO_SOURCE)[0], pair_id="second")]
 
 
-def test_the_model_imports_no_qt() -> None:
-    code = "import sys, sd4match_gui.model.app_model; sys.exit('PySide6' in sys.modules)"
+def test_the_model_and_its_preferences_import_no_qt() -> None:
+    """A model built with its preferences value, in a fresh interpreter, loads no Qt (the
+    ``QSettings`` store of the preferences is outside the model)."""
+    code = (
+        "import sys\n"
+        "from sd4match_gui.model.app_model import AppModel\n"
+        "from sd4match_gui.model.preferences import AppPreferences\n"
+        "model = AppModel(AppPreferences(device='cpu'))\n"
+        "assert model.preferences.engine_config().device == 'cpu'\n"
+        "sys.exit('PySide6' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
 
 
