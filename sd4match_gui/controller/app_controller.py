@@ -22,9 +22,9 @@ from ..gui_thread_gc import GuiThreadGarbageCollector
 from ..main_window import MainWindow
 from ..model.app_model import AppModel
 from ..model.datasets import ground_truth_points
+from ..model.preferences import AppPreferences
 from ..model.session import Session
 from ..model.settings import SessionSettings
-from ..model.preferences import AppPreferences
 from ..preferences import PreferenceStore
 from ..views.pair_canvas import SOURCE
 from ..worker.engine_client import EngineClient

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+
 import numpy as np
 
 from engine import LoadedImage

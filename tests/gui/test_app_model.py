@@ -14,9 +14,9 @@ from engine.export.document import Keypoint, Prediction
 from engine.frames import GridFrame
 from sd4match_gui.model import datasets
 from sd4match_gui.model.app_model import AppModel
+from sd4match_gui.model.preferences import AppPreferences
 from sd4match_gui.model.results import Heatmap, VariantState
 from sd4match_gui.model.session import Session
-from sd4match_gui.model.preferences import AppPreferences
 from tests.conftest import DEMO_SOURCE, DEMO_TARGET, REPO
 
 EVENTS = (
