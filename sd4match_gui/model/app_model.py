@@ -26,7 +26,7 @@ from .collection import Collection, PointFacts, mirrored
 from .events import Event
 from .history import PointEdit, PointsEdit, Step
 from .preferences import AppPreferences
-from .results import Heatmap, Results
+from .results import Heatmap, PartialPredictions, Results
 from .session import Session
 from .settings import SessionSettings
 
@@ -167,10 +167,11 @@ class AppModel:
         """Store one variant's predictions of ``point_ids`` (rows of ``match_xy``, ``N x 2`` target
         pixels, and ``confidence``, ``N``) under its run, then emit ``results.answered``. A primary
         prediction also moves the target of a point still "predicted". ``partial``: the running mean
-        of part of the ensemble, replaced by the next answer of the variant. Returns the run id."""
-        refining = partial or variant in self.results.partial
+        of part of the ensemble, held in :attr:`results` (drawn over the points, never stored in
+        them, so a save never holds it) until the variant's next answer. Returns the run id."""
         session = self.session
         run_id = session.runs.register(run)
+        records = {}
         for row, point_id in enumerate(point_ids):
             point = session.point(point_id, pair_id)
             if point is None:
@@ -178,14 +179,17 @@ class AppModel:
             # A run's first prediction of a point stands: asked again (for its heatmap, or after
             # reopening), the point keeps it, so numbers never move by the float noise of another
             # batch, and an unchanged point stays the same object (views skip it).
-            record = point.prediction(run_id)
-            if record is None or refining:  # a partial answer is refined by the next one
+            record = None if partial else point.prediction(run_id)
+            if record is None:
                 xy = (float(match_xy[row, 0]), float(match_xy[row, 1]))
                 record = Prediction(run_id, xy, round(float(confidence[row]), CONFIDENCE_DIGITS))
-            updated = point.with_prediction(record, primary)
-            if updated != point:
-                session.replace_point(pair_id, point_id, updated)
-        self.results.answer(variant, run_id, heatmap, partial)
+            records[point_id] = record
+            if not partial:
+                updated = point.with_prediction(record, primary)
+                if updated != point:
+                    session.replace_point(pair_id, point_id, updated)
+        held = PartialPredictions(pair_id, records, primary) if partial else None
+        self.results.answer(variant, run_id, heatmap, held)
         return run_id
 
     # ---- the collection ----

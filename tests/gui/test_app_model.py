@@ -190,3 +190,28 @@ def test_results_drawn_for_another_context_are_stale(model: AppModel) -> None:
     assert not results.is_stale("a")
     results.ask({"a": "context 2"}, {})  # e.g. another timestep: a recompute is running
     assert results.is_stale("a") and results.answered_for("a") == "context 1"
+
+
+def test_partial_answers_are_drawn_over_the_points_never_stored_in_them(model: AppModel) -> None:
+    """A progressive ensemble's running means live in the results until the final answer: the
+    session (what is saved, exported and undone) only ever holds final predictions."""
+    model.edit("add point 1", Keypoint(0, (10.0, 20.0)))
+    model.edit("add point 2", Keypoint(1, (30.0, 40.0)))
+    pair_id, stored = model.session.pair.pair_id, model.session.points()
+    events = Recorder(model)
+    xy, confidence = np.array([[100.0, 200.0], [300.0, 400.0]]), np.array([0.25, 0.5])
+    run = model.apply_answer("current", {"backend": "sd"}, pair_id, (0, 1), xy, confidence, True, None, partial=True)
+    assert events.take() == [("answered", ("current",))]
+    assert model.session.points() == stored and model.session.point(0).predictions == ()  # nothing stored
+    assert model.results.partial == {"current"} and model.results.states.get("current") is None  # still working
+    drawn = model.results.shown(pair_id, model.session.points())
+    assert [p.trg_xy for p in drawn] == [(100.0, 200.0), (300.0, 400.0)]
+    assert drawn[0].prediction(run) == Prediction(run, (100.0, 200.0), 0.25)
+    assert model.results.shown(pair_id, model.session.points())[0] is drawn[0]  # unchanged: the same drawn object
+    assert model.results.shown("another pair", stored) == stored
+
+    model.apply_answer("current", {"backend": "sd"}, pair_id, (0, 1), xy + 1.0, confidence, True, None)
+    assert model.results.partial == set() and model.results.states["current"].text == "done"
+    final = model.session.point(0)
+    assert final.prediction(run).xy == (101.0, 201.0) and final.trg_xy == (101.0, 201.0)  # the final one, stored
+    assert model.results.shown(pair_id, model.session.points())[0] is final  # nothing laid over any more
