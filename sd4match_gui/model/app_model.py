@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from engine.collections.template import TemplatePoint
 from engine.export.document import CONFIDENCE_DIGITS, ImageRef, Keypoint, Point, Prediction
 
 from .collection import Collection, PointFacts, mirrored
+from .datasets import ground_truth_points
 from .events import Event
 from .history import PointEdit, PointsEdit, Step
 from .preferences import AppPreferences
@@ -45,6 +47,10 @@ class AppModel:
         session_replaced(session: Session): another session was installed (new, opened, imported).
         edited(description: str): a user edit of the session: a point (undoable), the selection,
             the open pair, undo or redo; ``description`` names it ("add point 1", "select point 2").
+            A dataset pair opened for the first time starts with its ground-truth source points
+            (:meth:`go_to`, :meth:`set_session`, undo and redo fill them): the pair's content as
+            the dataset defines it, not an undo step, announced by the event that opened the pair.
+        path_changed(path: Path | None): the session's file changed (saved under another name).
         settings_changed(old: SessionSettings, new: SessionSettings): the session's settings.
         images_changed(images): the open pair's images were (re)loaded, or None.
         preferences_changed(old: AppPreferences, new: AppPreferences).
@@ -72,6 +78,7 @@ class AppModel:
         self.engine_changed = Event()
         self.job_changed = Event()
         self.collection_changed = Event()
+        self.path_changed = Event()
         self._followed: Collection | None = None  # the collection whose ``changed`` is forwarded
 
     # ---- the session ----
@@ -81,7 +88,14 @@ class AppModel:
         self.session = session
         self.results.clear_heatmaps()
         self._follow(session.collection)
+        self._fill_ground_truth()
         self.session_replaced.emit(session)
+
+    def set_path(self, path: Path | None) -> None:
+        """The session's file is now ``path`` (saved there; it autosaves there from now on)."""
+        if path != self.session.path:
+            self.session.path = path
+            self.path_changed.emit(path)
 
     def set_settings(self, settings: SessionSettings) -> None:
         old = self.session.settings
@@ -130,12 +144,14 @@ class AppModel:
     def undo(self) -> Step | None:
         edit = self.session.undo()
         if edit is not None:
+            self._fill_ground_truth()  # it may have opened another pair
             self.edited.emit(f"undo {edit.description}")
         return edit
 
     def redo(self) -> Step | None:
         edit = self.session.redo()
         if edit is not None:
+            self._fill_ground_truth()
             self.edited.emit(f"redo {edit.description}")
         return edit
 
@@ -143,8 +159,18 @@ class AppModel:
         """Open pair ``index``; False if it does not exist (or is open)."""
         if not self.session.go_to(index):
             return False
+        self._fill_ground_truth()
         self.edited.emit(f"open pair {index + 1}")
         return True
+
+    def _fill_ground_truth(self) -> None:
+        """The open pair, if a dataset's and still without points, starts with its ground-truth
+        source points (targets to predict). Not an undo step: undo must never remove the benchmark's
+        points, and they are the pair's starting content, not a user's edit. The caller emits."""
+        session = self.session
+        pair = session.pair
+        if pair is not None and pair.ground_truth and not session.points():
+            session.set_points(pair.pair_id, ground_truth_points(pair))
 
     # ---- the open pair's images and the engine's answers ----
 

@@ -1,7 +1,7 @@
 """The engine's results for the open pair as the app shows them (Qt-free): which run each variant's
 predictions come from, the selected point's heatmap per variant, what each variant's view says,
-the running means of a progressive ensemble, which failures are on screen, and whether the Stable
-Diffusion weights are missing.
+the running means of a progressive ensemble, how far the newest request has got (the status line),
+which failures are on screen, and whether the Stable Diffusion weights are missing.
 
 Final predictions live in the session's points (they are saved); this part holds what is
 recomputed from the engine's caches and never saved. Partial predictions (the running mean of the
@@ -48,6 +48,21 @@ DONE = VariantState("done", 1.0)
 
 
 @dataclass(frozen=True)
+class EngineProgress:
+    """How far the newest request has got, as the status line says it.
+
+    Attributes:
+        request_id: the request reported on.
+        text: the step in the user's words, with the time left.
+        fraction: of the whole request (every variant), in [0, 1].
+    """
+
+    request_id: int
+    text: str
+    fraction: float
+
+
+@dataclass(frozen=True)
 class PartialPredictions:
     """One variant's latest partial answer on pair ``pair_id``: point id -> running-mean prediction
     (target pixels) under the final run's id; ``primary``: it also moves targets still "predicted"."""
@@ -66,6 +81,8 @@ class Results:
         states: variant name -> what its view says.
         sd_missing: why the Stable Diffusion weights cannot be loaded; None while they can (or
             before the engine has said).
+        progress: how far the newest request has got while it runs; None once it is answered or
+            cancelled (or before it reports).
 
     Events:
         answered(variant: str): an answer was applied: ``variant_runs``, maybe ``heatmaps``, and a
@@ -75,6 +92,7 @@ class Results:
         error(message: str): a failure the user must see.
         errors_cleared(): every failure shown has since been answered (or another pair opened).
         weights_changed(sd_missing: str | None): ``sd_missing`` changed.
+        progress_changed(progress: EngineProgress | None): ``progress`` changed.
     """
 
     def __init__(self) -> None:
@@ -82,6 +100,7 @@ class Results:
         self.heatmaps: dict[str, Heatmap] = {}
         self.states: dict[str, VariantState] = {}
         self.sd_missing: str | None = None
+        self.progress: EngineProgress | None = None
         # variant name -> what its newest request asked and what its latest applied answer was for
         # (images, settings, engine): results drawn for another context than asked are stale.
         self._asked: dict[str, Hashable] = {}
@@ -97,6 +116,7 @@ class Results:
         self.error = Event()
         self.errors_cleared = Event()
         self.weights_changed = Event()
+        self.progress_changed = Event()
 
     # ---- reading ----
 
@@ -211,6 +231,23 @@ class Results:
         if self._errors:
             self._errors.clear()
             self.errors_cleared.emit()
+
+    def report_progress(self, request_id: int, text: str, fraction: float) -> None:
+        """The newest request reached ``fraction`` of its work. Within one request the fraction
+        never goes back (its own pass after the extraction it waited for reports from 0 again)."""
+        last = self.progress
+        if last is not None and last.request_id == request_id:
+            fraction = max(fraction, last.fraction)
+        progress = EngineProgress(request_id, text, fraction)
+        if progress != last:
+            self.progress = progress
+            self.progress_changed.emit(progress)
+
+    def end_progress(self) -> None:
+        """The newest request was answered or cancelled: nothing runs for the open pair."""
+        if self.progress is not None:
+            self.progress = None
+            self.progress_changed.emit(None)
 
     def set_sd_missing(self, reason: str | None) -> None:
         if reason != self.sd_missing:

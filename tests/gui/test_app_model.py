@@ -14,6 +14,7 @@ from engine.export.document import Keypoint, Prediction
 from engine.frames import GridFrame
 from sd4match_gui.model import datasets
 from sd4match_gui.model.app_model import AppModel
+from sd4match_gui.model.pairs import GroundTruth, PairEntry
 from sd4match_gui.model.preferences import AppPreferences
 from sd4match_gui.model.results import Heatmap, VariantState
 from sd4match_gui.model.session import Session
@@ -27,6 +28,7 @@ EVENTS = (
     "preferences_changed",
     "engine_changed",
     "job_changed",
+    "path_changed",
 )
 RESULT_EVENTS = ("answered", "states_changed", "error", "errors_cleared", "weights_changed")
 FRAME = GridFrame(512, 600, 256, 32, 32)
@@ -215,3 +217,32 @@ def test_partial_answers_are_drawn_over_the_points_never_stored_in_them(model: A
     final = model.session.point(0)
     assert final.prediction(run).xy == (101.0, 201.0) and final.trg_xy == (101.0, 201.0)  # the final one, stored
     assert model.results.shown(pair_id, model.session.points())[0] is final  # nothing laid over any more
+
+
+def test_a_dataset_pair_opens_with_its_ground_truth_points_in_the_event_that_opened_it(model: AppModel) -> None:
+    """Ground truth is the pair's starting content: filled as the pair opens (set_session, go_to),
+    announced by that one event, and not an undo step."""
+    truth = (GroundTruth((1.0, 2.0), (30.0, 40.0), "3"), GroundTruth((5.0, 6.0), (70.0, 80.0), "7"))
+    pairs = [PairEntry(f"p{i}", DEMO_SOURCE, DEMO_TARGET, ground_truth=truth) for i in range(2)]
+    session = Session(model.session.settings)
+    session.set_pairs(pairs)
+    events = Recorder(model)
+    model.set_session(session)
+    assert events.take() == [("session_replaced", (session,))]
+    assert [(p.src_xy, p.label, p.trg_xy) for p in session.points("p0")] == [
+        ((1.0, 2.0), "3", None),
+        ((5.0, 6.0), "7", None),
+    ]
+    assert session.points("p1") == []  # not opened yet
+    assert model.go_to(1)
+    assert events.take() == [("edited", ("open pair 2",))]
+    assert [p.label for p in session.points("p1")] == ["3", "7"]
+    assert session.history.undo_text is None  # nothing to undo: the benchmark's points stay
+
+
+def test_saving_under_a_new_name_emits_path_changed(model: AppModel, tmp_path) -> None:
+    events = Recorder(model)
+    model.set_path(tmp_path / "a.json")
+    model.set_path(tmp_path / "a.json")  # the same file: nothing
+    assert events.take() == [("path_changed", (tmp_path / "a.json",))]
+    assert model.session.path == tmp_path / "a.json"
