@@ -197,7 +197,7 @@ class AppModel:
         them, so a save never holds it) until the variant's next answer. Returns the run id."""
         session = self.session
         run_id = session.runs.register(run)
-        records = {}
+        records, sources = {}, {}
         for row, point_id in enumerate(point_ids):
             point = session.point(point_id, pair_id)
             if point is None:
@@ -209,12 +209,12 @@ class AppModel:
             if record is None:
                 xy = (float(match_xy[row, 0]), float(match_xy[row, 1]))
                 record = Prediction(run_id, xy, round(float(confidence[row]), CONFIDENCE_DIGITS))
-            records[point_id] = record
+            records[point_id], sources[point_id] = record, point.src_xy
             if not partial:
                 updated = point.with_prediction(record, primary)
                 if updated != point:
                     session.replace_point(pair_id, point_id, updated)
-        held = PartialPredictions(pair_id, records, primary) if partial else None
+        held = PartialPredictions(pair_id, records, sources, primary) if partial else None
         self.results.answer(variant, run_id, heatmap, held)
         return run_id
 

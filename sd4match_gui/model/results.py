@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.export.document import Keypoint, Prediction
+from engine.export.document import Keypoint, Point, Prediction
 from engine.frames import GridFrame
 from engine.variants import Variant
 
@@ -65,11 +65,18 @@ class EngineProgress:
 @dataclass(frozen=True)
 class PartialPredictions:
     """One variant's latest partial answer on pair ``pair_id``: point id -> running-mean prediction
-    (target pixels) under the final run's id; ``primary``: it also moves targets still "predicted"."""
+    (target pixels) under the final run's id, and the source pixels it was asked for (a point moved
+    since is not drawn with it); ``primary``: it also moves targets still "predicted"."""
 
     pair_id: str
     records: dict[int, Prediction]
+    sources: dict[int, Point]
     primary: bool
+
+    def over(self, point: Keypoint) -> Prediction | None:
+        """The partial prediction to draw over ``point``, if it was asked for that point as it is."""
+        record = self.records.get(point.id)
+        return record if record is not None and self.sources.get(point.id) == point.src_xy else None
 
 
 class Results:
@@ -153,14 +160,14 @@ class Results:
             return points
         shown = []
         for point in points:
-            over = tuple(p.records[point.id] for p in partials if point.id in p.records)
+            over = tuple(record for p in partials if (record := p.over(point)) is not None)
             if over:
                 cached = self._shown.get(id(point))
                 if cached is None or cached[0] is not point or cached[1] != over:
                     drawn = point
                     for partial in partials:
-                        if point.id in partial.records:
-                            drawn = drawn.with_prediction(partial.records[point.id], partial.primary)
+                        if (record := partial.over(point)) is not None:
+                            drawn = drawn.with_prediction(record, partial.primary)
                     cached = self._shown[id(point)] = (point, over, drawn)
                 point = cached[2]
             shown.append(point)

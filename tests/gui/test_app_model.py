@@ -211,6 +211,8 @@ def test_partial_answers_are_drawn_over_the_points_never_stored_in_them(model: A
     assert drawn[0].prediction(run) == Prediction(run, (100.0, 200.0), 0.25)
     assert model.results.shown(pair_id, model.session.points())[0] is drawn[0]  # unchanged: the same drawn object
     assert model.results.shown("another pair", stored) == stored
+    moved = stored[1].moved_source((31.0, 41.0))  # asked for the old source: not drawn over the moved point
+    assert model.results.shown(pair_id, [stored[0], moved])[1] is moved
 
     model.apply_answer("current", {"backend": "sd"}, pair_id, (0, 1), xy + 1.0, confidence, True, None)
     assert model.results.partial == set() and model.results.states["current"].text == "done"
