@@ -92,8 +92,9 @@ class Results:
             cancelled (or before it reports).
 
     Events:
-        answered(variant: str): an answer was applied: ``variant_runs``, maybe ``heatmaps``, and a
-            "done" state (the predictions are in the session).
+        answered(variant: str): an answer was applied: ``variant_runs``, maybe ``heatmaps``, and
+            a "done" state with the predictions in the session; or a partial one, held here (see
+            :meth:`shown`) with the view still working.
         states_changed(names: tuple[str, ...]): the states of ``names`` changed without an answer
             (a request, progress, a failure, a cancel).
         error(message: str): a failure the user must see.
