@@ -1,61 +1,26 @@
 """App preferences persisted with QSettings: model locations, device, precision, last settings.
 
-Annotations never go here (they live in session files). :class:`AppPreferences` is a plain value;
-:class:`PreferenceStore` reads and writes it. Tests pass their own ``QSettings`` (an INI file in a
+Annotations never go here (they live in session files). The value, :class:`AppPreferences`, is
+Qt-free (``model/preferences.py``, part of the app model); :class:`PreferenceStore` reads and
+writes it. Tests pass their own ``QSettings`` (an INI file in a
 temporary folder) so they never touch the user's.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow
 
-from engine import ModelSources
-from engine.disk_cache import DEFAULT_DISK_CACHE_BYTES
 from engine.errors import EngineError
-from engine.settings import DEFAULT_DINOV2_MODEL, DEFAULT_SD_MODEL
 
+from .model.preferences import AppPreferences
 from .model.session_fields import read_settings
-from .model.settings import SessionSettings
-from .worker.messages import EngineConfig
 
 ORGANISATION = "sd4match"
 APPLICATION = "sd4match-gui"
-
-
-@dataclass(frozen=True)
-class AppPreferences:
-    """Per-user choices that outlive sessions.
-
-    Attributes:
-        sd, dinov2, prompts: model sources (hub id or folder; prompts None = the prompt library).
-        device, dtype: runtime words (see ``engine.runtime``).
-        autosave: write every action to the session file.
-        settings: the settings new sessions start with (the last ones used).
-        last_folder: where file dialogs open.
-        cache_bytes: bound of the feature cache on disk (shared with the command line).
-    """
-
-    sd: str = DEFAULT_SD_MODEL
-    dinov2: str = DEFAULT_DINOV2_MODEL
-    prompts: str | None = None
-    device: str = "auto"
-    dtype: str = "auto"
-    autosave: bool = True
-    settings: SessionSettings = field(default_factory=SessionSettings)
-    last_folder: str = ""
-    cache_bytes: int = DEFAULT_DISK_CACHE_BYTES
-
-    def replace(self, **changes: Any) -> AppPreferences:
-        return dataclasses.replace(self, **changes)
-
-    def engine_config(self) -> EngineConfig:
-        return EngineConfig(ModelSources(self.sd, self.dinov2, self.prompts), self.device, self.dtype, self.cache_bytes)
 
 
 def _non_negative_int(value: Any, default: int) -> int:

@@ -21,10 +21,10 @@ from ..bundled_files import DEMO_PAIR
 from ..gui_thread_gc import GuiThreadGarbageCollector
 from ..main_window import MainWindow
 from ..model.app_model import AppModel
-from ..model.datasets import ground_truth_points
+from ..model.preferences import AppPreferences
 from ..model.session import Session
 from ..model.settings import SessionSettings
-from ..preferences import AppPreferences, PreferenceStore
+from ..preferences import PreferenceStore
 from ..views.pair_canvas import SOURCE
 from ..worker.engine_client import EngineClient
 from .annotation import AnnotationController
@@ -80,7 +80,7 @@ class AppController(QObject):
         self.tuning = TuningController(window, model, client, self.notices, self.settings)
         self.files = FileController(window, model, self.notices, self.heatmap_export.start)
         self.files.last_folder = model.preferences.last_folder
-        self.status_progress = StatusProgress(window, self.computation, self.presenter, model, self.files.loader)
+        self.status_progress = StatusProgress(window, self.presenter, model, self.files.loader, self.computation.cancel)
         self.prefetch = PrefetchPlanner(client, model)
         self._subscribe()
         self._wire()
@@ -173,11 +173,17 @@ class AppController(QObject):
         model.set_images(images)
         for image in images:
             model.session.images[image.path.resolve()] = image_ref(image)
-        if pair.ground_truth and not model.session.points():
-            model.session.set_points(pair.pair_id, ground_truth_points(pair))
         self.lay_out_targets(force=True)
-        position = f"{model.session.current_index + 1}/{len(model.session.pairs)}"
-        self.window.setWindowTitle(f"SD4Match — {pair.title}  ({position})")
+        self._show_title()
+
+    def _show_title(self, *_path: object) -> None:
+        """The open pair, its place in the list and the session's file ("unsaved" before it has one)."""
+        session = self.model.session
+        if session.pair is None:
+            return
+        position = f"{session.current_index + 1}/{len(session.pairs)}"
+        file = session.path.name if session.path is not None else "unsaved"
+        self.window.setWindowTitle(f"SD4Match — {session.pair.title}  ({position}) · {file}")
 
     def lay_out_targets(self, force: bool = False) -> None:
         """One target panel per active variant; (re)load images into panels that are new."""
@@ -200,6 +206,7 @@ class AppController(QObject):
         model.preferences_changed.connect(self._on_preferences_changed)
         model.engine_changed.connect(self.after_change)
         model.collection_changed.connect(self._on_collection_changed)
+        model.path_changed.connect(self._show_title)
         results.answered.connect(self._on_answered)
         results.states_changed.connect(self._on_states_changed)
         results.error.connect(self.notices.report_engine_error)

@@ -49,10 +49,11 @@ class _Asked:
 
 class ComputationController(QObject):
     """Submits requests for the model's open pair and applies their answers to the model (which
-    emits ``results.answered``, ``states_changed``, ``error``, ``errors_cleared``).
+    emits ``results.answered``, ``states_changed``, ``error``, ``errors_cleared``), and the newest
+    request's progress (``results.progress_changed``, which the status bar renders).
 
-    Signals:
-        progress(ProgressReport): a stage of the newest request (status bar).
+    Signals (for tests and the benchmark; views follow the model):
+        progress(ProgressReport): a stage of the newest request.
         busy(bool): the newest request started / finished.
 
     Attributes:
@@ -155,6 +156,7 @@ class ComputationController(QObject):
         results = self._model.results
         cancelled = VariantState("cancelled", failed=True)
         results.fail({name: cancelled for name, state in results.states.items() if state.text != "done"}, "", "")
+        results.end_progress()
         self.busy.emit(False)
 
     # ---- worker answers ----
@@ -209,6 +211,8 @@ class ComputationController(QObject):
         state = self._model.results.states.get(report.variant)
         if report.stage != "done" and (state is None or not state.failed):
             self._model.results.set_states({report.variant: VariantState(WORKING, report.fraction)})
+        if not self.idle:  # a cancelled request's last reports are not shown
+            self._model.results.report_progress(report.request_id, report.text, report.fraction)
         self.progress.emit(report)
 
     @Slot(int)
@@ -220,4 +224,5 @@ class ComputationController(QObject):
     def _on_finished(self, request_id: int) -> None:
         self.finished_id = max(self.finished_id, request_id)
         if request_id == self._client.latest_id:
+            self._model.results.end_progress()
             self.busy.emit(False)

@@ -169,7 +169,7 @@ class FileController:
             return self.ask_save_session_as()
         path = with_extension(path, SESSION_FORMAT.extension) if path is not None else session.path
         path = path.resolve()
-        session.path = path
+        self._model.set_path(path)
         self.writer.submit(path, self._document_dict(session, path))
         if not self.writer.flush():
             self._notices.report_error(f"saving '{path}' timed out")

@@ -98,7 +98,7 @@ class Presenter:
 
     def render(self, session: Session) -> None:
         variants = session.settings.active_variants()
-        points = session.points()
+        points = self._results.shown(self._pair_id(session), session.points())  # partial ensembles laid over
         truth = references(session.pair, points, self._target_size(session)) if session.pair is not None else {}
         self._draw_source(session, points)
         self._draw_targets(session, variants, points, truth)
@@ -146,7 +146,7 @@ class Presenter:
         self.show_selection(session)
 
     def show_selection(self, session: Session) -> None:
-        point = session.selected_point
+        point = self._results.shown_point(self._pair_id(session), session.selected_point)
         label = self._window.selection_label
         if point is None:
             count = len(session.points())
@@ -226,7 +226,7 @@ class Presenter:
             view = canvas.targets[0].view
             links = [self._memo.get(("line", p.id), p, view, self._link) for p in points if p.trg_xy is not None]
         elif session.selected_point is not None:  # one fan of lines, from the selected point to each variant
-            point = session.selected_point
+            point = self._results.shown_point(self._pair_id(session), session.selected_point)
             for index, (panel, variant) in enumerate(zip(canvas.targets, variants, strict=False)):
                 run_id = self._results.variant_runs.get(variant.name)
                 record = point.prediction(run_id) if run_id else None
@@ -295,6 +295,10 @@ class Presenter:
         panel.table.set_rows(rows, [v.name for v in enabled], failed)
         threshold = pck_threshold(session.pair, size)
         panel.set_summary({name: pck_by_alpha(rows, name, threshold) for name in run_ids}, len(truth))
+
+    @staticmethod
+    def _pair_id(session: Session) -> str:
+        return session.pair.pair_id if session.pair is not None else ""
 
     @staticmethod
     def _target_size(session: Session) -> tuple[int, int] | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import numpy as np
 
@@ -24,14 +24,13 @@ from engine.collections.template import TemplatePoint
 from engine.export.document import CONFIDENCE_DIGITS, ImageRef, Keypoint, Point, Prediction
 
 from .collection import Collection, PointFacts, mirrored
+from .datasets import ground_truth_points
 from .events import Event
 from .history import PointEdit, PointsEdit, Step
-from .results import Heatmap, Results
+from .preferences import AppPreferences
+from .results import Heatmap, PartialPredictions, Results
 from .session import Session
 from .settings import SessionSettings
-
-if TYPE_CHECKING:
-    from ..preferences import AppPreferences
 
 
 class AppModel:
@@ -48,6 +47,10 @@ class AppModel:
         session_replaced(session: Session): another session was installed (new, opened, imported).
         edited(description: str): a user edit of the session: a point (undoable), the selection,
             the open pair, undo or redo; ``description`` names it ("add point 1", "select point 2").
+            A dataset pair opened for the first time starts with its ground-truth source points
+            (:meth:`go_to`, :meth:`set_session`, undo and redo fill them): the pair's content as
+            the dataset defines it, not an undo step, announced by the event that opened the pair.
+        path_changed(path: Path | None): the session's file changed (saved under another name).
         settings_changed(old: SessionSettings, new: SessionSettings): the session's settings.
         images_changed(images): the open pair's images were (re)loaded, or None.
         preferences_changed(old: AppPreferences, new: AppPreferences).
@@ -75,6 +78,7 @@ class AppModel:
         self.engine_changed = Event()
         self.job_changed = Event()
         self.collection_changed = Event()
+        self.path_changed = Event()
         self._followed: Collection | None = None  # the collection whose ``changed`` is forwarded
 
     # ---- the session ----
@@ -84,7 +88,14 @@ class AppModel:
         self.session = session
         self.results.clear_heatmaps()
         self._follow(session.collection)
+        self._fill_ground_truth()
         self.session_replaced.emit(session)
+
+    def set_path(self, path: Path | None) -> None:
+        """The session's file is now ``path`` (saved there; it autosaves there from now on)."""
+        if path != self.session.path:
+            self.session.path = path
+            self.path_changed.emit(path)
 
     def set_settings(self, settings: SessionSettings) -> None:
         old = self.session.settings
@@ -133,12 +144,14 @@ class AppModel:
     def undo(self) -> Step | None:
         edit = self.session.undo()
         if edit is not None:
+            self._fill_ground_truth()  # it may have opened another pair
             self.edited.emit(f"undo {edit.description}")
         return edit
 
     def redo(self) -> Step | None:
         edit = self.session.redo()
         if edit is not None:
+            self._fill_ground_truth()
             self.edited.emit(f"redo {edit.description}")
         return edit
 
@@ -146,8 +159,18 @@ class AppModel:
         """Open pair ``index``; False if it does not exist (or is open)."""
         if not self.session.go_to(index):
             return False
+        self._fill_ground_truth()
         self.edited.emit(f"open pair {index + 1}")
         return True
+
+    def _fill_ground_truth(self) -> None:
+        """The open pair, if a dataset's and still without points, starts with its ground-truth
+        source points (targets to predict). Not an undo step: undo must never remove the benchmark's
+        points, and they are the pair's starting content, not a user's edit. The caller emits."""
+        session = self.session
+        pair = session.pair
+        if pair is not None and pair.ground_truth and not session.points():
+            session.set_points(pair.pair_id, ground_truth_points(pair))
 
     # ---- the open pair's images and the engine's answers ----
 
@@ -170,10 +193,11 @@ class AppModel:
         """Store one variant's predictions of ``point_ids`` (rows of ``match_xy``, ``N x 2`` target
         pixels, and ``confidence``, ``N``) under its run, then emit ``results.answered``. A primary
         prediction also moves the target of a point still "predicted". ``partial``: the running mean
-        of part of the ensemble, replaced by the next answer of the variant. Returns the run id."""
-        refining = partial or variant in self.results.partial
+        of part of the ensemble, held in :attr:`results` (drawn over the points, never stored in
+        them, so a save never holds it) until the variant's next answer. Returns the run id."""
         session = self.session
         run_id = session.runs.register(run)
+        records, sources = {}, {}
         for row, point_id in enumerate(point_ids):
             point = session.point(point_id, pair_id)
             if point is None:
@@ -181,14 +205,17 @@ class AppModel:
             # A run's first prediction of a point stands: asked again (for its heatmap, or after
             # reopening), the point keeps it, so numbers never move by the float noise of another
             # batch, and an unchanged point stays the same object (views skip it).
-            record = point.prediction(run_id)
-            if record is None or refining:  # a partial answer is refined by the next one
+            record = None if partial else point.prediction(run_id)
+            if record is None:
                 xy = (float(match_xy[row, 0]), float(match_xy[row, 1]))
                 record = Prediction(run_id, xy, round(float(confidence[row]), CONFIDENCE_DIGITS))
-            updated = point.with_prediction(record, primary)
-            if updated != point:
-                session.replace_point(pair_id, point_id, updated)
-        self.results.answer(variant, run_id, heatmap, partial)
+            records[point_id], sources[point_id] = record, point.src_xy
+            if not partial:
+                updated = point.with_prediction(record, primary)
+                if updated != point:
+                    session.replace_point(pair_id, point_id, updated)
+        held = PartialPredictions(pair_id, records, sources, primary) if partial else None
+        self.results.answer(variant, run_id, heatmap, held)
         return run_id
 
     # ---- the collection ----

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 from engine.disk_cache import DiskCache
 from engine.settings import DTYPES
 
-from ..preferences import AppPreferences
+from ..model.preferences import AppPreferences
 from .widgets import combo
 
 GIB = 1 << 30

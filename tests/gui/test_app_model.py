@@ -14,9 +14,10 @@ from engine.export.document import Keypoint, Prediction
 from engine.frames import GridFrame
 from sd4match_gui.model import datasets
 from sd4match_gui.model.app_model import AppModel
+from sd4match_gui.model.pairs import GroundTruth, PairEntry
+from sd4match_gui.model.preferences import AppPreferences
 from sd4match_gui.model.results import Heatmap, VariantState
 from sd4match_gui.model.session import Session
-from sd4match_gui.preferences import AppPreferences
 from tests.conftest import DEMO_SOURCE, DEMO_TARGET, REPO
 
 EVENTS = (
@@ -27,6 +28,7 @@ EVENTS = (
     "preferences_changed",
     "engine_changed",
     "job_changed",
+    "path_changed",
 )
 RESULT_EVENTS = ("answered", "states_changed", "error", "errors_cleared", "weights_changed")
 FRAME = GridFrame(512, 600, 256, 32, 32)
@@ -60,8 +62,17 @@ def _second_pair():
     return [dataclasses.replace(datasets.pairs_from_images(DEMO_TARGET, DEMO_SOURCE)[0], pair_id="second")]
 
 
-def test_the_model_imports_no_qt() -> None:
-    code = "import sys, sd4match_gui.model.app_model; sys.exit('PySide6' in sys.modules)"
+def test_the_model_and_its_preferences_import_no_qt() -> None:
+    """A model built with its preferences value, in a fresh interpreter, loads no Qt (the
+    ``QSettings`` store of the preferences is outside the model)."""
+    code = (
+        "import sys\n"
+        "from sd4match_gui.model.app_model import AppModel\n"
+        "from sd4match_gui.model.preferences import AppPreferences\n"
+        "model = AppModel(AppPreferences(device='cpu'))\n"
+        "assert model.preferences.engine_config().device == 'cpu'\n"
+        "sys.exit('PySide6' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
 
 
@@ -181,3 +192,59 @@ def test_results_drawn_for_another_context_are_stale(model: AppModel) -> None:
     assert not results.is_stale("a")
     results.ask({"a": "context 2"}, {})  # e.g. another timestep: a recompute is running
     assert results.is_stale("a") and results.answered_for("a") == "context 1"
+
+
+def test_partial_answers_are_drawn_over_the_points_never_stored_in_them(model: AppModel) -> None:
+    """A progressive ensemble's running means live in the results until the final answer: the
+    session (what is saved, exported and undone) only ever holds final predictions."""
+    model.edit("add point 1", Keypoint(0, (10.0, 20.0)))
+    model.edit("add point 2", Keypoint(1, (30.0, 40.0)))
+    pair_id, stored = model.session.pair.pair_id, model.session.points()
+    events = Recorder(model)
+    xy, confidence = np.array([[100.0, 200.0], [300.0, 400.0]]), np.array([0.25, 0.5])
+    run = model.apply_answer("current", {"backend": "sd"}, pair_id, (0, 1), xy, confidence, True, None, partial=True)
+    assert events.take() == [("answered", ("current",))]
+    assert model.session.points() == stored and model.session.point(0).predictions == ()  # nothing stored
+    assert model.results.partial == {"current"} and model.results.states.get("current") is None  # still working
+    drawn = model.results.shown(pair_id, model.session.points())
+    assert [p.trg_xy for p in drawn] == [(100.0, 200.0), (300.0, 400.0)]
+    assert drawn[0].prediction(run) == Prediction(run, (100.0, 200.0), 0.25)
+    assert model.results.shown(pair_id, model.session.points())[0] is drawn[0]  # unchanged: the same drawn object
+    assert model.results.shown("another pair", stored) == stored
+    moved = stored[1].moved_source((31.0, 41.0))  # asked for the old source: not drawn over the moved point
+    assert model.results.shown(pair_id, [stored[0], moved])[1] is moved
+
+    model.apply_answer("current", {"backend": "sd"}, pair_id, (0, 1), xy + 1.0, confidence, True, None)
+    assert model.results.partial == set() and model.results.states["current"].text == "done"
+    final = model.session.point(0)
+    assert final.prediction(run).xy == (101.0, 201.0) and final.trg_xy == (101.0, 201.0)  # the final one, stored
+    assert model.results.shown(pair_id, model.session.points())[0] is final  # nothing laid over any more
+
+
+def test_a_dataset_pair_opens_with_its_ground_truth_points_in_the_event_that_opened_it(model: AppModel) -> None:
+    """Ground truth is the pair's starting content: filled as the pair opens (set_session, go_to),
+    announced by that one event, and not an undo step."""
+    truth = (GroundTruth((1.0, 2.0), (30.0, 40.0), "3"), GroundTruth((5.0, 6.0), (70.0, 80.0), "7"))
+    pairs = [PairEntry(f"p{i}", DEMO_SOURCE, DEMO_TARGET, ground_truth=truth) for i in range(2)]
+    session = Session(model.session.settings)
+    session.set_pairs(pairs)
+    events = Recorder(model)
+    model.set_session(session)
+    assert events.take() == [("session_replaced", (session,))]
+    assert [(p.src_xy, p.label, p.trg_xy) for p in session.points("p0")] == [
+        ((1.0, 2.0), "3", None),
+        ((5.0, 6.0), "7", None),
+    ]
+    assert session.points("p1") == []  # not opened yet
+    assert model.go_to(1)
+    assert events.take() == [("edited", ("open pair 2",))]
+    assert [p.label for p in session.points("p1")] == ["3", "7"]
+    assert session.history.undo_text is None  # nothing to undo: the benchmark's points stay
+
+
+def test_saving_under_a_new_name_emits_path_changed(model: AppModel, tmp_path) -> None:
+    events = Recorder(model)
+    model.set_path(tmp_path / "a.json")
+    model.set_path(tmp_path / "a.json")  # the same file: nothing
+    assert events.take() == [("path_changed", (tmp_path / "a.json",))]
+    assert model.session.path == tmp_path / "a.json"

@@ -11,6 +11,7 @@ import numpy as np
 from engine import Matcher, PromptSpec
 from engine.frames import GridFrame
 from engine.prepared_pair import MatchResult
+from sd4match_gui.model.session_file import load_session
 from sd4match_gui.worker.messages import VariantResult
 from tests.gui.conftest import TINY_SD, wait_idle
 from tests.gui.helpers import click
@@ -18,6 +19,24 @@ from tests.gui.test_waits import held_sd  # noqa: F401 (fixture)
 
 ENSEMBLE_SD = dataclasses.replace(TINY_SD, ensemble=4)
 SOURCE = -1
+
+
+def drawn_target(app) -> tuple[float, float] | None:
+    """Where the first target view draws point 1 (after the pending redraw)."""
+    app.presenter.render(app.session)
+    markers = app.window.canvas.targets[0].view.markers.markers
+    return next((m.xy for m in markers if m.key == 0 and m.style != "reference"), None)
+
+
+def partial_answer(app, xy: tuple[float, float]) -> VariantResult:
+    """A partial answer (ensemble 1/4) to the newest request, predicting every asked point at ``xy``
+    under the run the primary variant's points hold."""
+    name = app.session.settings.active_variants()[0].name
+    run_id = app.model.results.variant_runs[name]
+    details = dict(app.session.runs.items())[run_id]
+    count = len(app.computation._asked.point_ids)
+    matches = MatchResult(np.zeros((count, 2)), np.tile(xy, (count, 1)), np.full(count, 0.5), np.zeros((count, 2)))
+    return VariantResult(app.client.latest_id, name, details, matches, None, GridFrame(512, 512, 256, 16, 16), (1, 4))
 
 
 def test_partial_answers_refine_to_the_plain_result(qtbot, make_app, held_sd):  # noqa: F811
@@ -33,7 +52,7 @@ def test_partial_answers_refine_to_the_plain_result(qtbot, make_app, held_sd):  
     click(app.window.canvas, SOURCE, (200.0, 170.0))  # during the extraction: its partials answer the click
     clicked_id = app.client.latest_id
     drawn: list[tuple[float, float] | None] = []
-    app.model.results.answered.connect(lambda _variant: drawn.append(app.session.points()[0].trg_xy))
+    app.model.results.answered.connect(lambda _variant: drawn.append(drawn_target(app)))
     held.gate.set()
     wait_idle(qtbot, app)
     qtbot.waitUntil(lambda: any(a.request_id == clicked_id and not a.partial for a in answers), timeout=10000)
@@ -82,3 +101,33 @@ def test_comparison_mode_refines_every_variant(qtbot, make_app, held_sd):  # noq
         assert [e for v, e in latest if v == name] == [(1, 4), (2, 4), (3, 4), None]
     runs = app.model.results.variant_runs
     assert all(app.session.point(0).prediction(runs[name]) is not None for name in runs)
+
+
+def test_a_session_autosaved_mid_refinement_reopens_without_the_partial_prediction(
+    qtbot,
+    make_app,
+    held_sd,  # noqa: F811
+    tmp_path,
+):
+    """Partial answers are drawn but never stored in the points: a session written while a variant
+    refines (autosave, or the app killed) reopens with the last final prediction, never the partial one."""
+    matcher, _held = held_sd
+    app = make_app(matcher, ENSEMBLE_SD)
+    click(app.window.canvas, SOURCE, (200.0, 170.0))
+    wait_idle(qtbot, app)
+    assert app.files.save_session(tmp_path / "session.json")
+    final = app.session.points()[0]
+    name = app.session.settings.active_variants()[0].name
+    run_id = app.model.results.variant_runs[name]
+    assert final.prediction(run_id) is not None and final.trg_xy == final.prediction(run_id).xy
+
+    app.client.worker.result.emit(partial_answer(app, (7.0, 7.0)))  # a refinement under the same run
+    qtbot.waitUntil(lambda: name in app.model.results.partial, timeout=5000)
+    assert drawn_target(app) == (7.0, 7.0)  # drawn at once
+    app.files.autosave()
+    assert app.files.writer.flush()
+
+    reopened = load_session(tmp_path / "session.json").points(app.session.pair.pair_id)[0]
+    assert reopened.prediction(run_id) == final.prediction(run_id)
+    assert reopened.trg_xy == final.trg_xy != (7.0, 7.0)
+    assert app.session.points()[0] is final  # the point itself never held the partial prediction
