@@ -56,6 +56,9 @@ def test_partial_answers_refine_to_the_plain_result(qtbot, make_app, held_sd):  
     held.gate.set()
     wait_idle(qtbot, app)
     qtbot.waitUntil(lambda: any(a.request_id == clicked_id and not a.partial for a in answers), timeout=10000)
+    # ``answers`` fills on the engine thread: wait until the window has applied the final answer too
+    name = app.session.settings.active_variants()[0].name
+    qtbot.waitUntil(lambda: app.model.results.states[name].text == "done" and not app.model.results.partial)
 
     mine = [a for a in answers if a.request_id == clicked_id]
     assert [a.ensemble for a in mine] == [(1, 4), (2, 4), (3, 4), None]
@@ -67,7 +70,6 @@ def test_partial_answers_refine_to_the_plain_result(qtbot, make_app, held_sd):  
     images = app.current_images
     expected = plain.prepare(*images, app.session.settings.prompt, ENSEMBLE_SD).match(np.array([point.src_xy]))
     assert point.trg_xy == (float(expected.match_xy[0, 0]), float(expected.match_xy[0, 1]))
-    assert app.model.results.states[app.session.settings.active_variants()[0].name].text == "done"
 
 
 def test_partials_of_an_older_request_are_dropped(qtbot, make_app, held_sd):  # noqa: F811
