@@ -88,6 +88,33 @@ def test_clicks_take_the_next_name_and_number_keys_choose_any(make_app, qtbot, s
     assert "1 nose" in controller.window.canvas.source.view.markers.label_texts()
 
 
+def test_a_name_freed_by_undo_or_delete_is_the_next_click(make_app, qtbot, sift_matcher):
+    """Undo of a placed name, or deleting its point, makes that name the next click's again, also
+    after every name was placed (the dock must not say "every keypoint is placed" with one left)."""
+    controller = make_app(sift_matcher)
+    labels, canvas = controller.collection.labels, controller.window.canvas
+    labels.choose_schema("numbered", 3)
+    click(canvas, SOURCE, TEMPLATE_XY[0])
+    qtbot.waitUntil(lambda: len(controller.session.points()) == 1)
+    assert labels.labelling.active == "2"
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the first click
+    qtbot.waitUntil(lambda: not controller.session.points())
+    assert labels.labelling.active == "1"
+    for xy in TEMPLATE_XY[:3]:
+        click(canvas, SOURCE, xy)
+    qtbot.waitUntil(lambda: len(controller.session.points()) == 3)
+    assert [p.label for p in controller.session.points()] == ["1", "2", "3"]
+    assert labels.labelling.active is None
+    controller.model.select(controller.session.points()[0].id)
+    qtbot.keyClick(canvas, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: len(controller.session.points()) == 2)
+    assert labels.labelling.active == "1"
+    assert "Next click: 1." in controller.window.label_panel.status.text()
+    click(canvas, SOURCE, (240.0, 200.0))
+    qtbot.waitUntil(lambda: len(controller.session.points()) == 3)
+    assert sorted(p.label for p in controller.session.points()) == ["1", "2", "3"]
+
+
 def test_without_names_clicks_add_numbered_points(make_app, qtbot, sift_matcher):
     controller = make_app(sift_matcher)
     click(controller.window.canvas, SOURCE, TEMPLATE_XY[0])
