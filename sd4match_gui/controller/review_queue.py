@@ -19,7 +19,7 @@ from PySide6.QtGui import QAction
 from engine.collections.review import ReviewThresholds
 
 from ..model.app_model import AppModel
-from ..model.collection import NEEDS_REVIEW, Collection, ImageSummary, accept_passing, clear_points
+from ..model.collection import NEEDS_REVIEW, PREDICTING, STOPPED, Collection, ImageSummary, accept_passing, clear_points
 from ..model.history import PointEdit
 from ..views.review_dock import ReviewDock, ReviewRow
 from .notices import Notices
@@ -189,12 +189,15 @@ class ReviewQueue:
             counts = f"{summary.approved}/{summary.points} done · {summary.flagged} flagged"
             if image.error:
                 counts = image.error
+            state = summary.state
+            if state == PREDICTING and not self._propagating():  # after Cancel nothing predicts it
+                state = STOPPED
             rows.append(
                 ReviewRow(
                     pair_id,
                     image.path,
                     image.path.name,
-                    summary.state,
+                    state,
                     counts,
                     current is not None and current.pair_id == pair_id,
                 )

@@ -222,7 +222,12 @@ def test_cancel_stops_propagation_and_resume_goes_on(make_app, qtbot, gated_matc
     assert len(left) >= 3  # at most the image in flight (and the open pair's own computation) got done
     assert controller.collection.answered <= 1
     assert not dock.progress.isVisible()
+    # The images left are not shown as "predicting" while nothing predicts them.
+    rows = [dock.images.item(i).text() for i in range(dock.images.count())]
+    assert not any("predicting" in row for row in rows)
+    assert sum("stopped" in row for row in rows) == len(left)
     controller.window.actions["resume_propagation"].trigger()
+    assert any("predicting" in dock.images.item(i).text() for i in range(dock.images.count()))
     wait_propagated(qtbot, controller)
     assert not any(collection.missing(image) for image in collection.images)
 
