@@ -574,3 +574,16 @@ def test_a_collection_is_not_prefetched_beside_its_propagation(make_app, qtbot, 
     wait_propagated(qtbot, controller)
     assert len(controller.session.pairs) == 3
     assert controller.prefetch.sent[-1].pairs == ()
+
+
+def test_a_restored_window_layout_shows_the_review_dock_only_with_a_collection(make_app, qtbot, sift_matcher):
+    """The last run's layout (saved with a collection open) must not bring back an empty Review dock
+    with zero thresholds when the app starts without a collection."""
+    controller = make_app(sift_matcher)
+    window = controller.window
+    window.review_dock.show()  # as it was when the last run closed on a collection
+    state = window.saveState()
+    window.review_dock.hide()
+    assert window.restoreState(state)
+    assert controller.session.collection is None
+    assert window.review_dock.isHidden()
