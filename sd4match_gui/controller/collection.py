@@ -111,6 +111,12 @@ class CollectionController(QObject):
     def _on_session_replaced(self, session: Session) -> None:
         """Another session: drop answers for the previous one, go on propagating this one."""
         self._restart_job()
+        collection = session.collection
+        for image in collection.images if collection is not None else ():
+            # A file keeps only the pairs with a target read (their points); the others get the
+            # template's points again, as a new collection's pairs do, or their answers had no point to land on.
+            if not session.points(image.pair_id):
+                session.set_points(image.pair_id, collection.template_copies())
         self.running = session.collection is not None
         self._show_mode()
         self._on_edited()

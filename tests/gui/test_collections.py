@@ -587,3 +587,27 @@ def test_a_restored_window_layout_shows_the_review_dock_only_with_a_collection(m
     assert window.restoreState(state)
     assert controller.session.collection is None
     assert window.review_dock.isHidden()
+
+
+def test_a_reopened_half_propagated_collection_goes_on_propagating(make_app, qtbot, gated_matcher, tmp_path):
+    """A collection saved (or autosaved) before every image was predicted is predicted to the end
+    when reopened, as after a crash and File > Recover unsaved work."""
+    controller = make_app(gated_matcher.matcher)
+    label_template(qtbot, controller, 2)
+    wait_idle(qtbot, controller)
+    targets = make_images(tmp_path / "set", 4)
+    gated_matcher.gate.clear()
+    open_collection(qtbot, controller, targets)
+    qtbot.waitUntil(gated_matcher.held.is_set, timeout=20000)
+    controller.collection.cancel()
+    gated_matcher.gate.set()
+    qtbot.waitUntil(lambda: controller.collection.in_flight is None, timeout=30000)
+    collection = controller.session.collection
+    assert any(collection.missing(image) for image in collection.images)
+    assert controller.files.save_session(tmp_path / "half.json")
+    controller.files.open_pairs([])  # something else, as a new start of the app
+    controller.files.reopen_recovery(tmp_path / "half.json")
+    qtbot.waitUntil(lambda: controller.session.collection is not None, timeout=20000)
+    wait_propagated(qtbot, controller, timeout=30000)
+    reopened = controller.session.collection
+    assert not any(reopened.missing(image) for image in reopened.images)
