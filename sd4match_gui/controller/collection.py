@@ -331,7 +331,8 @@ class CollectionController(QObject):
         except (EngineError, OSError) as exc:
             self._notices.report_error(f"COCO export failed: {exc}")
             return None
-        self._notices.notify(f"Exported {len(document.pairs)} image(s) as COCO keypoints to {written}.")
+        images = len(document.pairs)  # the file has the template too
+        self._notices.notify(f"Exported the template and {images} image(s) as COCO keypoints to {written}.")
         return written
 
     # ---- display ----

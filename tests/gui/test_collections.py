@@ -323,6 +323,9 @@ def test_bulk_accept_clear_and_next_image_needing_review(reviewed_collection, qt
     assert all(p.status == "accepted" for p in session.points(first))
     assert controller.collection.review.summaries()[first].state == REVIEWED
     assert "reviewed" in dock.images.item(0).text()
+    QTest.mouseClick(dock.accept_image_button, Qt.MouseButton.LeftButton)  # nothing unflagged left
+    message = controller.window.statusBar().currentMessage()
+    assert message == "No unflagged prediction left to accept on this image (Shift+N selects the flagged ones)."
 
     QTest.keyClick(controller.window, Qt.Key.Key_D, Qt.KeyboardModifier.ShiftModifier)
     assert session.pair.pair_id != first
@@ -441,6 +444,10 @@ def test_coco_export_loads_with_a_coco_reader(reviewed_collection, tmp_path):
     assert category["skeleton"] and all(1 <= i <= 17 for link in category["skeleton"] for i in link)
     images = {image["id"]: image for image in data["images"]}
     assert len(images) == 1 + len(session.collection.images)  # the template, then every image
+    message = controller.window.statusBar().currentMessage()
+    assert (
+        message == f"Exported the template and {len(session.collection.images)} image(s) as COCO keypoints to {path}."
+    )
     for annotation in data["annotations"]:
         image = images[annotation["image_id"]]
         assert (path.parent / image["file_name"]).is_file()
