@@ -304,7 +304,20 @@ class CollectionController(QObject):
                 asked = {i: template[i] for i in request.point_ids if i in template}
                 refs = [ref for ref in (result.template_ref, result.target_ref) if ref is not None]
                 self._model.apply_propagation(result.pair_id, asked, result.predictions, result.run, refs)
+                self._fail_if_not_stored(result.pair_id, asked)
         self._pump()
+
+    def _fail_if_not_stored(self, pair_id: str, asked: dict[int, tuple[float, float]]) -> None:
+        """An answer for template points that have not moved must have been stored; if the image
+        still misses them, asking again would loop for ever: mark the image failed instead."""
+        collection = self.collection
+        image = collection.image(pair_id) if collection is not None else None
+        if collection is None or image is None:
+            return
+        template = collection.template
+        unmoved = {i for i, xy in asked.items() if i in template and template[i].xy == xy}
+        if unmoved & set(collection.missing(image)):
+            collection.fail(pair_id, "its predictions had no point to land on (Go > Resume tries again)")
 
     # ---- export ----
 

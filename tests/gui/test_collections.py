@@ -617,4 +617,29 @@ def test_a_reopened_half_propagated_collection_goes_on_propagating(make_app, qtb
     qtbot.waitUntil(lambda: controller.session.collection is not None, timeout=20000)
     wait_propagated(qtbot, controller, timeout=30000)
     reopened = controller.session.collection
-    assert not any(reopened.missing(image) for image in reopened.images)
+    assert not any(reopened.missing(image) or image.error for image in reopened.images)
+    assert all(len(controller.session.points(image.pair_id)) == 2 for image in reopened.images)
+    assert all(p.trg_xy is not None for i in reopened.images for p in controller.session.points(i.pair_id))
+
+
+def test_an_answer_that_cannot_be_stored_fails_the_image_instead_of_asking_again(
+    make_app, qtbot, sift_matcher, tmp_path
+):
+    """Should an image's pair lack the template's points, its answers cannot land: the image is
+    marked failed once, rather than requested again and again (one core busy for ever)."""
+    controller = make_app(sift_matcher)
+    label_template(qtbot, controller, 2)
+    open_collection(qtbot, controller, make_images(tmp_path / "set", 2))
+    wait_propagated(qtbot, controller)
+    collection, session = controller.session.collection, controller.session
+    broken = collection.images[1]
+    session.set_points(broken.pair_id, [])  # as a file that kept no points for it did before
+    collection.forget(broken.pair_id)
+    answered = controller.collection.answered
+    controller.window.actions["resume_propagation"].trigger()
+    qtbot.waitUntil(lambda: broken.error != "", timeout=30000)
+    wait_idle(qtbot, controller)
+    QTest.qWait(500)
+    assert controller.collection.in_flight is None
+    assert controller.collection.answered == answered + 1
+    assert controller.collection.review.summaries()[broken.pair_id].state == FAILED
