@@ -160,10 +160,12 @@ class MainWindow(QMainWindow):
 
     def restoreState(self, state: QByteArray, version: int = 0) -> bool:
         """Restore a saved arrangement and keep it until the window crosses :data:`COMPACT_WIDTH`."""
+        review_hidden = self.review_dock.isHidden()  # shown while a collection is open, not by the layout
         restored = super().restoreState(state, version)
         if restored:
             self._compact = self.width() < COMPACT_WIDTH
             self.compare_dock.setVisible(self._comparing)  # the mode decides, not the last session's layout
+            self.review_dock.setHidden(review_hidden)
         return restored
 
     def _arrange_docks(self) -> None:

@@ -111,6 +111,12 @@ class CollectionController(QObject):
     def _on_session_replaced(self, session: Session) -> None:
         """Another session: drop answers for the previous one, go on propagating this one."""
         self._restart_job()
+        collection = session.collection
+        for image in collection.images if collection is not None else ():
+            # A file keeps only the pairs with a target read (their points); the others get the
+            # template's points again, as a new collection's pairs do, or their answers had no point to land on.
+            if not session.points(image.pair_id):
+                session.set_points(image.pair_id, collection.template_copies())
         self.running = session.collection is not None
         self._show_mode()
         self._on_edited()
@@ -298,7 +304,20 @@ class CollectionController(QObject):
                 asked = {i: template[i] for i in request.point_ids if i in template}
                 refs = [ref for ref in (result.template_ref, result.target_ref) if ref is not None]
                 self._model.apply_propagation(result.pair_id, asked, result.predictions, result.run, refs)
+                self._fail_if_not_stored(result.pair_id, asked)
         self._pump()
+
+    def _fail_if_not_stored(self, pair_id: str, asked: dict[int, tuple[float, float]]) -> None:
+        """An answer for template points that have not moved must have been stored; if the image
+        still misses them, asking again would loop for ever: mark the image failed instead."""
+        collection = self.collection
+        image = collection.image(pair_id) if collection is not None else None
+        if collection is None or image is None:
+            return
+        template = collection.template
+        unmoved = {i for i, xy in asked.items() if i in template and template[i].xy == xy}
+        if unmoved & set(collection.missing(image)):
+            collection.fail(pair_id, "its predictions had no point to land on (Go > Resume tries again)")
 
     # ---- export ----
 
@@ -325,7 +344,8 @@ class CollectionController(QObject):
         except (EngineError, OSError) as exc:
             self._notices.report_error(f"COCO export failed: {exc}")
             return None
-        self._notices.notify(f"Exported {len(document.pairs)} image(s) as COCO keypoints to {written}.")
+        images = len(document.pairs)  # the file has the template too
+        self._notices.notify(f"Exported the template and {images} image(s) as COCO keypoints to {written}.")
         return written
 
     # ---- display ----

@@ -51,12 +51,13 @@ class LabelController:
         self._pair_schema: KeypointSchema | None = None  # the choice of pair mode, back after a collection
         self._hidden: dict[Path, set[str]] = {}  # pair mode: source image -> names marked not visible
         self._collection_shown: object = None
+        self._placed_shown: set[str] = set()  # the names placed when the dock was last drawn
         dock.schema_chosen.connect(self.choose_schema)
         dock.name_chosen.connect(self.choose_name)
         dock.not_visible_clicked.connect(self.toggle_not_visible)
         self.labelling.changed.connect(self.refresh)
         model.session_replaced.connect(self._on_session_replaced)
-        model.edited.connect(lambda _description: self.refresh())
+        model.edited.connect(self._on_edited)
         model.collection_changed.connect(self._on_collection_changed)
 
     @property
@@ -155,6 +156,15 @@ class LabelController:
             self.labelling.set_schema(schema, self.placed(), self.hidden())
         self.refresh()
 
+    def _on_edited(self, _description: str) -> None:
+        """A name freed by an edit (undo of its click, its point deleted) is the next click's again:
+        the active name restarts from the first free one, as it does when nothing was active."""
+        placed = self.placed()
+        freed = self._placed_shown - placed.keys()
+        if freed or self.labelling.active is None:
+            self.labelling.advance(placed, self.hidden(), restart=True)
+        self.refresh()
+
     def _on_collection_changed(self, pair_id: str | None) -> None:
         if pair_id is None:  # the template or its "not visible" names
             self.refresh()
@@ -166,6 +176,7 @@ class LabelController:
             self._dock.show_names([], {}, None, "Choose names to label points by name; without, points are numbered.")
             return
         placed, hidden = self.placed(), self.hidden()
+        self._placed_shown = set(placed)
         states = {name: f"point {point_id + 1}" for name, point_id in placed.items()}
         states |= {name: "not visible" for name in hidden}
         free = labelling.free(placed, hidden)

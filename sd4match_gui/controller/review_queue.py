@@ -19,10 +19,12 @@ from PySide6.QtGui import QAction
 from engine.collections.review import ReviewThresholds
 
 from ..model.app_model import AppModel
-from ..model.collection import NEEDS_REVIEW, Collection, ImageSummary, accept_passing, clear_points
+from ..model.collection import NEEDS_REVIEW, PREDICTING, STOPPED, Collection, ImageSummary, accept_passing, clear_points
 from ..model.history import PointEdit
 from ..views.review_dock import ReviewDock, ReviewRow
 from .notices import Notices
+
+NOTHING_TO_ACCEPT = "No unflagged prediction left to accept{where} (Shift+N selects the flagged ones)."
 
 
 class ReviewQueue:
@@ -146,7 +148,7 @@ class ReviewQueue:
         if self.collection is None or session.pair is None:
             return
         edits = accept_passing(self.collection, session.pair.pair_id, session.points())
-        self._do(f"accept {len(edits)} passing point(s)", edits)
+        self._do(f"accept {len(edits)} passing point(s)", edits, NOTHING_TO_ACCEPT.format(where=" on this image"))
 
     def accept_passing_everywhere(self) -> None:
         collection, session = self.collection, self._model.session
@@ -157,7 +159,7 @@ class ReviewQueue:
             for image in collection.images
             for e in accept_passing(collection, image.pair_id, session.points(image.pair_id))
         ]
-        self._do(f"accept {len(edits)} passing point(s) on every image", edits)
+        self._do(f"accept {len(edits)} passing point(s) on every image", edits, NOTHING_TO_ACCEPT.format(where=""))
 
     def clear_here(self) -> None:
         collection, session = self.collection, self._model.session
@@ -168,9 +170,9 @@ class ReviewQueue:
         collection.forget(pair_id)
         self._propagate_again()
 
-    def _do(self, description: str, edits: list[PointEdit]) -> None:
+    def _do(self, description: str, edits: list[PointEdit], nothing: str = "Nothing to change.") -> None:
         if self._model.edit_points(description, edits) is None:
-            self._notices.notify("Nothing to change.")
+            self._notices.notify(nothing)
         else:
             self._notices.notify(description.capitalize() + ".")
 
@@ -189,12 +191,15 @@ class ReviewQueue:
             counts = f"{summary.approved}/{summary.points} done · {summary.flagged} flagged"
             if image.error:
                 counts = image.error
+            state = summary.state
+            if state == PREDICTING and not self._propagating():  # after Cancel nothing predicts it
+                state = STOPPED
             rows.append(
                 ReviewRow(
                     pair_id,
                     image.path,
                     image.path.name,
-                    summary.state,
+                    state,
                     counts,
                     current is not None and current.pair_id == pair_id,
                 )

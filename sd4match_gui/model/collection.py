@@ -36,6 +36,7 @@ PREDICTING = "predicting"
 NEEDS_REVIEW = "needs review"
 REVIEWED = "reviewed"
 FAILED = "failed"
+STOPPED = "stopped"  # shown for an image still to predict while propagation is stopped (after Cancel)
 MAX_TEMPLATES = 5  # the template and up to four reviewed images predict each keypoint (cost grows with each)
 
 

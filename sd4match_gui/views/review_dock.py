@@ -1,7 +1,7 @@
 """The Review dock: a collection's images with a thumbnail, state and counts; no behaviour of its own.
 
 One row per image, in the order the controller gives (file order, or least confident first):
-thumbnail, file name, state (predicting, needs review, reviewed, failed) and counts ("12/15
+thumbnail, file name, state (predicting, stopped, needs review, reviewed, failed) and counts ("12/15
 accepted · 2 flagged"). Above: the order, the flag thresholds and the propagation progress with
 Cancel; below: the bulk actions. Thumbnails are decoded small (:class:`QImageReader` with a
 scaled size) one per event-loop turn, so a folder of hundreds of photos never blocks the window.
@@ -30,7 +30,13 @@ from PySide6.QtWidgets import (
 from .progress_widget import ProgressWidget
 
 THUMBNAIL = QSize(64, 48)
-STATE_COLOURS = {"predicting": "#8a8a8a", "needs review": "#c77800", "reviewed": "#2e7d32", "failed": "#c62828"}
+STATE_COLOURS = {
+    "predicting": "#8a8a8a",
+    "stopped": "#8a8a8a",
+    "needs review": "#c77800",
+    "reviewed": "#2e7d32",
+    "failed": "#c62828",
+}
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,33 @@ def test_clicks_take_the_next_name_and_number_keys_choose_any(make_app, qtbot, s
     assert "1 nose" in controller.window.canvas.source.view.markers.label_texts()
 
 
+def test_a_name_freed_by_undo_or_delete_is_the_next_click(make_app, qtbot, sift_matcher):
+    """Undo of a placed name, or deleting its point, makes that name the next click's again, also
+    after every name was placed (the dock must not say "every keypoint is placed" with one left)."""
+    controller = make_app(sift_matcher)
+    labels, canvas = controller.collection.labels, controller.window.canvas
+    labels.choose_schema("numbered", 3)
+    click(canvas, SOURCE, TEMPLATE_XY[0])
+    qtbot.waitUntil(lambda: len(controller.session.points()) == 1)
+    assert labels.labelling.active == "2"
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the first click
+    qtbot.waitUntil(lambda: not controller.session.points())
+    assert labels.labelling.active == "1"
+    for xy in TEMPLATE_XY[:3]:
+        click(canvas, SOURCE, xy)
+    qtbot.waitUntil(lambda: len(controller.session.points()) == 3)
+    assert [p.label for p in controller.session.points()] == ["1", "2", "3"]
+    assert labels.labelling.active is None
+    controller.model.select(controller.session.points()[0].id)
+    qtbot.keyClick(canvas, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: len(controller.session.points()) == 2)
+    assert labels.labelling.active == "1"
+    assert "Next click: 1." in controller.window.label_panel.status.text()
+    click(canvas, SOURCE, (240.0, 200.0))
+    qtbot.waitUntil(lambda: len(controller.session.points()) == 3)
+    assert sorted(p.label for p in controller.session.points()) == ["1", "2", "3"]
+
+
 def test_without_names_clicks_add_numbered_points(make_app, qtbot, sift_matcher):
     controller = make_app(sift_matcher)
     click(controller.window.canvas, SOURCE, TEMPLATE_XY[0])
@@ -195,7 +222,12 @@ def test_cancel_stops_propagation_and_resume_goes_on(make_app, qtbot, gated_matc
     assert len(left) >= 3  # at most the image in flight (and the open pair's own computation) got done
     assert controller.collection.answered <= 1
     assert not dock.progress.isVisible()
+    # The images left are not shown as "predicting" while nothing predicts them.
+    rows = [dock.images.item(i).text() for i in range(dock.images.count())]
+    assert not any("predicting" in row for row in rows)
+    assert sum("stopped" in row for row in rows) == len(left)
     controller.window.actions["resume_propagation"].trigger()
+    assert any("predicting" in dock.images.item(i).text() for i in range(dock.images.count()))
     wait_propagated(qtbot, controller)
     assert not any(collection.missing(image) for image in collection.images)
 
@@ -291,6 +323,9 @@ def test_bulk_accept_clear_and_next_image_needing_review(reviewed_collection, qt
     assert all(p.status == "accepted" for p in session.points(first))
     assert controller.collection.review.summaries()[first].state == REVIEWED
     assert "reviewed" in dock.images.item(0).text()
+    QTest.mouseClick(dock.accept_image_button, Qt.MouseButton.LeftButton)  # nothing unflagged left
+    message = controller.window.statusBar().currentMessage()
+    assert message == "No unflagged prediction left to accept on this image (Shift+N selects the flagged ones)."
 
     QTest.keyClick(controller.window, Qt.Key.Key_D, Qt.KeyboardModifier.ShiftModifier)
     assert session.pair.pair_id != first
@@ -409,6 +444,10 @@ def test_coco_export_loads_with_a_coco_reader(reviewed_collection, tmp_path):
     assert category["skeleton"] and all(1 <= i <= 17 for link in category["skeleton"] for i in link)
     images = {image["id"]: image for image in data["images"]}
     assert len(images) == 1 + len(session.collection.images)  # the template, then every image
+    message = controller.window.statusBar().currentMessage()
+    assert (
+        message == f"Exported the template and {len(session.collection.images)} image(s) as COCO keypoints to {path}."
+    )
     for annotation in data["annotations"]:
         image = images[annotation["image_id"]]
         assert (path.parent / image["file_name"]).is_file()
@@ -542,3 +581,65 @@ def test_a_collection_is_not_prefetched_beside_its_propagation(make_app, qtbot, 
     wait_propagated(qtbot, controller)
     assert len(controller.session.pairs) == 3
     assert controller.prefetch.sent[-1].pairs == ()
+
+
+def test_a_restored_window_layout_shows_the_review_dock_only_with_a_collection(make_app, qtbot, sift_matcher):
+    """The last run's layout (saved with a collection open) must not bring back an empty Review dock
+    with zero thresholds when the app starts without a collection."""
+    controller = make_app(sift_matcher)
+    window = controller.window
+    window.review_dock.show()  # as it was when the last run closed on a collection
+    state = window.saveState()
+    window.review_dock.hide()
+    assert window.restoreState(state)
+    assert controller.session.collection is None
+    assert window.review_dock.isHidden()
+
+
+def test_a_reopened_half_propagated_collection_goes_on_propagating(make_app, qtbot, gated_matcher, tmp_path):
+    """A collection saved (or autosaved) before every image was predicted is predicted to the end
+    when reopened, as after a crash and File > Recover unsaved work."""
+    controller = make_app(gated_matcher.matcher)
+    label_template(qtbot, controller, 2)
+    wait_idle(qtbot, controller)
+    targets = make_images(tmp_path / "set", 4)
+    gated_matcher.gate.clear()
+    open_collection(qtbot, controller, targets)
+    qtbot.waitUntil(gated_matcher.held.is_set, timeout=20000)
+    controller.collection.cancel()
+    gated_matcher.gate.set()
+    qtbot.waitUntil(lambda: controller.collection.in_flight is None, timeout=30000)
+    collection = controller.session.collection
+    assert any(collection.missing(image) for image in collection.images)
+    assert controller.files.save_session(tmp_path / "half.json")
+    controller.files.open_pairs([])  # something else, as a new start of the app
+    controller.files.reopen_recovery(tmp_path / "half.json")
+    qtbot.waitUntil(lambda: controller.session.collection is not None, timeout=20000)
+    wait_propagated(qtbot, controller, timeout=30000)
+    reopened = controller.session.collection
+    assert not any(reopened.missing(image) or image.error for image in reopened.images)
+    assert all(len(controller.session.points(image.pair_id)) == 2 for image in reopened.images)
+    assert all(p.trg_xy is not None for i in reopened.images for p in controller.session.points(i.pair_id))
+
+
+def test_an_answer_that_cannot_be_stored_fails_the_image_instead_of_asking_again(
+    make_app, qtbot, sift_matcher, tmp_path
+):
+    """Should an image's pair lack the template's points, its answers cannot land: the image is
+    marked failed once, rather than requested again and again (one core busy for ever)."""
+    controller = make_app(sift_matcher)
+    label_template(qtbot, controller, 2)
+    open_collection(qtbot, controller, make_images(tmp_path / "set", 2))
+    wait_propagated(qtbot, controller)
+    collection, session = controller.session.collection, controller.session
+    broken = collection.images[1]
+    session.set_points(broken.pair_id, [])  # as a file that kept no points for it did before
+    collection.forget(broken.pair_id)
+    answered = controller.collection.answered
+    controller.window.actions["resume_propagation"].trigger()
+    qtbot.waitUntil(lambda: broken.error != "", timeout=30000)
+    wait_idle(qtbot, controller)
+    QTest.qWait(500)
+    assert controller.collection.in_flight is None
+    assert controller.collection.answered == answered + 1
+    assert controller.collection.review.summaries()[broken.pair_id].state == FAILED
