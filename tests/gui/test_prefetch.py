@@ -91,7 +91,8 @@ def test_a_click_preempts_prefetch_and_the_next_pair_comes_from_the_cache(make_a
     assert events.index(f"result {clicked}") < min(
         (i for i, e in enumerate(events) if e.startswith("prefetched")), default=len(events)
     )
-    assert app.session.points()[0].trg_xy is not None
+    # ``events`` fills on the engine thread: the window applies the answer a moment later
+    qtbot.waitUntil(lambda: app.session.points()[0].trg_xy is not None)
 
     # Afterwards the prefetch resumes and prepares the two pairs ahead.
     qtbot.waitUntil(lambda: sum(e.startswith("prefetched") for e in events) == 2, timeout=20000)
