@@ -64,6 +64,12 @@ def marker_text(point: Keypoint, flagged: bool = False) -> str:
     return f"{text} {FLAG_MARK}" if flagged else text
 
 
+def _confidence(point: Keypoint, run_id: str) -> float | None:
+    """The confidence of ``point``'s prediction by run ``run_id`` (None: no prediction, or none known)."""
+    record = point.prediction(run_id)
+    return None if record is None else record.confidence
+
+
 def variant_colour(index: int) -> tuple[int, int, int]:
     return VARIANT_COLOURS[index % len(VARIANT_COLOURS)]
 
@@ -248,7 +254,12 @@ class Presenter:
         size = self._target_size(session)
         confidences = {}
         if run_id and size:
-            confidences = {p.id: record.confidence for p in points if (record := p.prediction(run_id)) is not None}
+            memo = self._memo
+            confidences = {
+                p.id: confidence
+                for p in points
+                if (confidence := memo.get(("confidence", p.id), p, run_id, _confidence)) is not None
+            }
         # Errors and PCK need the points with a reference only (a few, against every point).
         rows = comparison_rows([p for p in points if p.id in truth], runs, size, truth) if size else []
         found = errors(rows, primary.name)
