@@ -135,8 +135,7 @@ def _with_selected(
     return values
 
 
-def _point_id(point: Keypoint) -> int:
-    return point.id
+_point_id = operator.attrgetter("id")  # a point's id, at C speed
 
 
 class Presenter:

@@ -7,6 +7,7 @@ Point coordinates are original-image pixels ((0, 0) = centre of the top-left pix
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -173,5 +174,4 @@ class Session:
         return edit
 
 
-def _point_id(point: Keypoint) -> int:
-    return point.id
+_point_id = operator.attrgetter("id")  # a point's id, at C speed
