@@ -23,6 +23,7 @@ from engine.variants import Variant
 
 from ..main_window import MainWindow
 from ..model.comparison import comparison_rows, errors, pck_by_alpha, pck_rule, pck_threshold, references
+from ..model.list_memo import ListMemo
 from ..model.results import Results
 from ..model.session import Session
 from ..views.compare_panel import VariantRow, pck_summary
@@ -94,35 +95,6 @@ class PointMemo:
         value = make(point, inputs)
         self._values[key] = (point, inputs, value)
         return value
-
-
-class ListMemo:
-    """A value per point of a point list, kept between redraws: while the inputs shared by every
-    point stay the same, a redraw maps only the points between the unchanged beginning and end of
-    the list (compared by identity, at C speed), so a click among a thousand points maps one."""
-
-    def __init__(self) -> None:
-        self._points: list[Keypoint] = []
-        self._values: list = []
-        self._shared: object = None
-
-    def map(self, points: list[Keypoint], shared: Hashable, make: Callable[[Keypoint], R]) -> list[R]:
-        old, values = self._points, self._values
-        if self._shared is None or shared != self._shared:
-            values = [make(p) for p in points]
-        else:
-            common = min(len(old), len(points))
-            start = _first_difference(old, points, common)
-            end = min(_first_difference(old[::-1], points[::-1], common), common - start)
-            changed = [make(p) for p in points[start : len(points) - end]]
-            values = values[:start] + changed + values[len(old) - end :]
-        self._points, self._values, self._shared = points, values, shared
-        return list(values)
-
-
-def _first_difference(old: list[Keypoint], new: list[Keypoint], common: int) -> int:
-    """The first index where ``old`` and ``new`` hold different objects (``common`` when none does)."""
-    return next(itertools.compress(itertools.count(), map(operator.is_not, old, new)), common)
 
 
 def _with_selected(
