@@ -50,11 +50,13 @@ def to_document(session: Session) -> CorrespondenceDocument:
     return CorrespondenceDocument(runs=runs, pairs=records)
 
 
-def session_document(session: Session, path: Path, relative: Relative = relative_path) -> CorrespondenceDocument:
+def session_document(
+    session: Session, path: Path, relative: Relative = relative_path, base: Path | None = None
+) -> CorrespondenceDocument:
     """The document a session file at ``path`` holds (the export plus the ``"session"`` key);
-    ``relative`` writes its paths."""
+    ``relative`` writes its paths relative to ``base``, the file's resolved folder (found here if None)."""
     document = to_document(session)
-    base = path.resolve().parent
+    base = base or path.resolve().parent
     document.extra[SESSION_KEY] = {
         "version": SESSION_VERSION,
         "current_index": session.current_index,

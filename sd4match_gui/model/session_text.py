@@ -82,12 +82,13 @@ class SessionDocuments:
         self._keypoints: dict[str, ListMemo] = {}  # pair id -> its points' dicts
         self._pairs: dict[str, tuple[tuple[object, ...], dict[str, Any]]] = {}  # pair id -> (inputs, dict)
         self._relative = functools.lru_cache(maxsize=RESOLVED_PATHS)(relative_path)
+        self._folder = functools.lru_cache(maxsize=RESOLVED_PATHS)(_resolved_folder)
 
     def __call__(self, session: Session, path: Path) -> dict[str, Any]:
         """The document a session file at ``path`` holds (``session_file.session_document``)."""
-        document = session_document(session, path, self._relative)
+        base = self._folder(path)
+        document = session_document(session, path, self._relative, base)
         records, document.pairs = document.pairs, []
-        base = path.resolve().parent
         data = document.to_dict(base)
         keypoints, pairs = {}, {}
         for record in records:
@@ -100,6 +101,10 @@ class SessionDocuments:
             data["pairs"].append({**made[1], KEYPOINTS: memo.map(record.keypoints, True, Keypoint.to_dict)})
         self._keypoints, self._pairs = keypoints, pairs
         return data
+
+
+def _resolved_folder(path: Path) -> Path:
+    return path.resolve().parent
 
 
 class SessionText:
