@@ -73,6 +73,12 @@ class ComputationController(QObject):
         self.dropped = 0
         self.finished_id = 0
         self._asked = _Asked()
+        # Whether each point of the open pair holds current predictions, by point id: (the point,
+        # the verdict), valid for the pair and runs in ``_verdicts_for`` (points are immutable
+        # values, so an unchanged point keeps its verdict and a click checks only the new one).
+        self._verdicts: dict[int, tuple[Keypoint, bool]] = {}
+        self._verdicts_for: tuple[object, ...] = ()
+        self.points_checked = 0  # points whose predictions were looked at, for tests
         worker = client.worker
         worker.result.connect(self._on_result)
         worker.failed.connect(self._on_failure)
@@ -137,13 +143,23 @@ class ComputationController(QObject):
         if len(runs) < len(variants):
             return points, contexts, runs
         primary = runs[variants[0].name]
+        if self._verdicts_for != (session.pair.pair_id, primary, *runs.items()):
+            self._verdicts, self._verdicts_for = {}, (session.pair.pair_id, primary, *runs.items())
 
         def current(point: Keypoint) -> bool:
             if any(point.prediction(run) is None for run in runs.values()):
                 return False
             return point.status != "predicted" or point.trg_xy == point.prediction(primary).xy
 
-        return [p for p in points if p.id == session.selected or not current(p)], contexts, runs
+        verdicts, asked = self._verdicts, []
+        for point in points:
+            known = verdicts.get(point.id)
+            if known is None or known[0] is not point:
+                known = verdicts[point.id] = (point, current(point))
+                self.points_checked += 1
+            if not known[1] or point.id == session.selected:
+                asked.append(point)
+        return asked, contexts, runs
 
     @property
     def idle(self) -> bool:

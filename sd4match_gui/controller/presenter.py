@@ -8,6 +8,9 @@ a thousand points.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import operator
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
@@ -20,6 +23,7 @@ from engine.variants import Variant
 
 from ..main_window import MainWindow
 from ..model.comparison import comparison_rows, errors, pck_by_alpha, pck_rule, pck_threshold, references
+from ..model.list_memo import ListMemo
 from ..model.results import Results
 from ..model.session import Session
 from ..views.compare_panel import VariantRow, pck_summary
@@ -64,6 +68,12 @@ def marker_text(point: Keypoint, flagged: bool = False) -> str:
     return f"{text} {FLAG_MARK}" if flagged else text
 
 
+def _confidence(point: Keypoint, run_id: str) -> float | None:
+    """The confidence of ``point``'s prediction by run ``run_id`` (None: no prediction, or none known)."""
+    record = point.prediction(run_id)
+    return None if record is None else record.confidence
+
+
 def variant_colour(index: int) -> tuple[int, int, int]:
     return VARIANT_COLOURS[index % len(VARIANT_COLOURS)]
 
@@ -87,6 +97,19 @@ class PointMemo:
         return value
 
 
+def _with_selected(
+    values: list[R], points: list[Keypoint], selected: int | None, make: Callable[[Keypoint], R]
+) -> list[R]:
+    """``values`` (one per point of ``points``, sorted by id) with the selected point's replaced by ``make``'s."""
+    index = bisect.bisect_left(points, selected, key=_point_id) if selected is not None else len(points)
+    if index < len(points) and points[index].id == selected:
+        values[index] = make(points[index])
+    return values
+
+
+_point_id = operator.attrgetter("id")  # a point's id, at C speed
+
+
 class Presenter:
     """Draws the state into the window."""
 
@@ -95,6 +118,17 @@ class Presenter:
         self._results = results
         self._hover = hover
         self._memo = PointMemo()
+        self._lists: dict[Hashable, ListMemo] = {}
+
+    def _mapped(
+        self, kind: Hashable, points: list[Keypoint], shared: Hashable, make: Callable[[Keypoint], R]
+    ) -> list[R]:
+        """``make`` of every point, through the :class:`ListMemo` of ``kind`` (``shared``: what
+        ``make`` depends on besides the point)."""
+        memo = self._lists.get(kind)
+        if memo is None:
+            memo = self._lists[kind] = ListMemo()
+        return memo.map(points, shared, make)
 
     def render(self, session: Session) -> None:
         variants = session.settings.active_variants()
@@ -171,9 +205,13 @@ class Presenter:
     def _draw_source(self, session: Session, points: list[Keypoint]) -> None:
         canvas = self._window.canvas
         canvas.source.set_title(f"source · {session.pair.source.name}" if session.pair else "source")
-        canvas.source.set_markers(
-            [self._memo.get(("source", p.id), p, p.id == session.selected, self._source_marker) for p in points]
-        )
+        memo = self._memo
+
+        def marker(selected: bool) -> Callable[[Keypoint], Marker]:
+            return lambda p: memo.get(("source", p.id), p, selected, self._source_marker)
+
+        markers = self._mapped("source", points, True, marker(False))
+        canvas.source.set_markers(_with_selected(markers, points, session.selected, marker(True)))
 
     @staticmethod
     def _source_marker(point: Keypoint, selected: bool) -> Marker:
@@ -183,19 +221,41 @@ class Presenter:
         self, session: Session, variants: list[Variant], points: list[Keypoint], truth: dict[int, Point]
     ) -> None:
         comparing = session.settings.compare.active
-        collection, pair_id = session.collection, session.pair.pair_id if session.pair is not None else ""
         for index, (panel, variant) in enumerate(zip(self._window.canvas.targets, variants, strict=False)):
             panel.set_title(self._target_title(session, variant))
             run_id = self._results.variant_runs.get(variant.name) if comparing else None
             colour = variant_colour(index) if comparing else None
-            markers = []
-            for point in points:
-                flagged = collection is not None and collection.flagged(pair_id, point)
-                inputs = (point.id == session.selected, truth.get(point.id), run_id, colour, flagged)
-                markers += self._memo.get(("target", index, point.id), point, inputs, self._target_markers)
+            markers = self._target_view_markers(session, index, points, truth, run_id, colour)
             panel.set_markers(markers)
             panel.set_stale(self._results.is_stale(variant.name))
         self.show_heatmaps(session)
+
+    def _target_view_markers(
+        self,
+        session: Session,
+        index: int,
+        points: list[Keypoint],
+        truth: dict[int, Point],
+        run_id: str | None,
+        colour: tuple[int, int, int] | None,
+    ) -> list[Marker]:
+        """The markers of target view ``index``, in the points' order."""
+        collection, pair_id = session.collection, session.pair.pair_id if session.pair is not None else ""
+
+        def markers(selected: bool) -> Callable[[Keypoint], list[Marker]]:
+            def make(point: Keypoint) -> list[Marker]:
+                flagged = collection is not None and collection.flagged(pair_id, point)
+                inputs = (selected, truth.get(point.id), run_id, colour, flagged)
+                return self._memo.get(("target", index, point.id), point, inputs, self._target_markers)
+
+            return make
+
+        if collection is None:  # nothing is flagged: a point's markers depend on the point and these alone
+            per_point = self._mapped(("target", index), points, (run_id, colour, tuple(truth.items())), markers(False))
+        else:  # flags follow the collection's thresholds and templates: asked of every point
+            per_point = [markers(False)(point) for point in points]
+        per_point = _with_selected(per_point, points, session.selected, markers(True))
+        return list(itertools.chain.from_iterable(per_point))
 
     @staticmethod
     def _target_markers(
@@ -224,7 +284,8 @@ class Presenter:
         links = []
         if not session.settings.compare.active:
             view = canvas.targets[0].view
-            links = [self._memo.get(("line", p.id), p, view, self._link) for p in points if p.trg_xy is not None]
+            made = self._mapped("lines", points, view, lambda p: None if p.trg_xy is None else self._link(p, view))
+            links = [link for link in made if link is not None]
         elif session.selected_point is not None:  # one fan of lines, from the selected point to each variant
             point = self._results.shown_point(self._pair_id(session), session.selected_point)
             for index, (panel, variant) in enumerate(zip(canvas.targets, variants, strict=False)):
@@ -248,7 +309,8 @@ class Presenter:
         size = self._target_size(session)
         confidences = {}
         if run_id and size:
-            confidences = {p.id: record.confidence for p in points if (record := p.prediction(run_id)) is not None}
+            made = self._mapped("confidences", points, run_id, lambda p: _confidence(p, run_id))
+            confidences = dict(zip(map(_point_id, points), made, strict=True))
         # Errors and PCK need the points with a reference only (a few, against every point).
         rows = comparison_rows([p for p in points if p.id in truth], runs, size, truth) if size else []
         found = errors(rows, primary.name)

@@ -9,6 +9,7 @@ points already propagated are not computed again. Paths are relative to the sess
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,15 @@ COLLECTION_KEY = "collection"
 VERSION = 1
 
 
-def collection_to_dict(collection: Collection, base: Path) -> dict[str, Any]:
+def collection_to_dict(
+    collection: Collection, base: Path, relative: Callable[[Path, Path], str] = relative_path
+) -> dict[str, Any]:
+    """The collection part of a session file in folder ``base``; ``relative`` writes its paths."""
     return {
         "version": VERSION,
         "schema": collection.schema.to_dict(),
         "template": {
-            "image": relative_path(collection.template_path, base),
+            "image": relative(collection.template_path, base),
             "points": [{"id": i, "label": p.label, "xy": list(p.xy)} for i, p in sorted(collection.template.items())],
             "not_visible": sorted(collection.not_visible),
         },
@@ -37,7 +41,7 @@ def collection_to_dict(collection: Collection, base: Path) -> dict[str, Any]:
             "max_cycle_error": collection.thresholds.max_cycle_error,
             "min_confidence": collection.thresholds.min_confidence,
         },
-        "images": [_image_to_dict(image, base) for image in collection.images],
+        "images": [_image_to_dict(image, base, relative) for image in collection.images],
     }
 
 
@@ -77,10 +81,10 @@ def collection_from_dict(data: Any, base: Path) -> Collection:
     return collection
 
 
-def _image_to_dict(image: CollectionImage, base: Path) -> dict[str, Any]:
+def _image_to_dict(image: CollectionImage, base: Path, relative: Callable[[Path, Path], str]) -> dict[str, Any]:
     return {
         "pair_id": image.pair_id,
-        "path": relative_path(image.path, base),
+        "path": relative(image.path, base),
         "error": image.error,
         "points": [
             {

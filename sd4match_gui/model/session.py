@@ -6,6 +6,8 @@ Point coordinates are original-image pixels ((0, 0) = centre of the top-left pix
 
 from __future__ import annotations
 
+import bisect
+import operator
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,6 +49,9 @@ class Session:
         self.dataset: DatasetRef | None = None
         self.collection: Collection | None = None
         self._points: dict[str, dict[int, Keypoint]] = {}
+        # Per pair: its points by id, kept in step with ``_points`` by the mutators (a click
+        # among a thousand points must not sort them all again for each of its readers).
+        self._sorted: dict[str, list[Keypoint]] = {}
 
     # ---- pairs ----
 
@@ -72,9 +77,12 @@ class Session:
     # ---- points ----
 
     def points(self, pair_id: str | None = None) -> list[Keypoint]:
-        """Points of a pair (default: the open one), by id."""
+        """Points of a pair (default: the open one), by id (a new list: callers may keep or change it)."""
         pair_id = pair_id or self._current_id()
-        return sorted(self._points.get(pair_id, {}).values(), key=lambda p: p.id)
+        ordered = self._sorted.get(pair_id)
+        if ordered is None:
+            ordered = self._sorted[pair_id] = sorted(self._points.get(pair_id, {}).values(), key=_point_id)
+        return list(ordered)
 
     def point(self, point_id: int | None, pair_id: str | None = None) -> Keypoint | None:
         if point_id is None:
@@ -95,15 +103,24 @@ class Session:
     def replace_point(self, pair_id: str, point_id: int, point: Keypoint | None) -> None:
         """Low level: store ``point`` (or remove it when None). Undoable changes go through :meth:`edit`."""
         points = self._points.setdefault(pair_id, {})
+        ordered = self._sorted.get(pair_id)
         if point is None:
-            points.pop(point_id, None)
+            if points.pop(point_id, None) is not None and ordered is not None:
+                del ordered[bisect.bisect_left(ordered, point_id, key=_point_id)]
             if self.selected == point_id and pair_id == self._current_id():
                 self.selected = None
         else:
+            if ordered is not None:
+                index = bisect.bisect_left(ordered, point_id, key=_point_id)
+                if point_id in points:
+                    ordered[index] = point
+                else:
+                    ordered.insert(index, point)
             points[point_id] = point
 
     def set_points(self, pair_id: str, points: list[Keypoint]) -> None:
         self._points[pair_id] = {p.id: p for p in points}
+        self._sorted.pop(pair_id, None)
 
     def edit(
         self, description: str, after: Keypoint | None, before_id: int | None = None, run: str | None = None
@@ -155,3 +172,6 @@ class Session:
         remaining = edit.before if undo else edit.after
         self.selected = remaining.id if remaining is not None else None
         return edit
+
+
+_point_id = operator.attrgetter("id")  # a point's id, at C speed

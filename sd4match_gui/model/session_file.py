@@ -10,6 +10,7 @@ are relative to the file.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,9 @@ from .session import Session
 from .session_fields import SESSION_VERSION, read_session_part
 
 SESSION_KEY = "session"
+
+# A path as a session file at a folder writes it: ``relative_path`` or a memoised copy of it.
+Relative = Callable[[Path, Path], str]
 
 
 def to_document(session: Session) -> CorrespondenceDocument:
@@ -46,10 +50,13 @@ def to_document(session: Session) -> CorrespondenceDocument:
     return CorrespondenceDocument(runs=runs, pairs=records)
 
 
-def session_document(session: Session, path: Path) -> CorrespondenceDocument:
-    """The document a session file at ``path`` holds (the export plus the ``"session"`` key)."""
+def session_document(
+    session: Session, path: Path, relative: Relative = relative_path, base: Path | None = None
+) -> CorrespondenceDocument:
+    """The document a session file at ``path`` holds (the export plus the ``"session"`` key);
+    ``relative`` writes its paths relative to ``base``, the file's resolved folder (found here if None)."""
     document = to_document(session)
-    base = path.resolve().parent
+    base = base or path.resolve().parent
     document.extra[SESSION_KEY] = {
         "version": SESSION_VERSION,
         "current_index": session.current_index,
@@ -60,13 +67,13 @@ def session_document(session: Session, path: Path) -> CorrespondenceDocument:
         dataset = session.dataset
         document.extra[SESSION_KEY]["dataset"] = {
             "kind": dataset.kind,
-            "root": relative_path(dataset.root, base),
+            "root": relative(dataset.root, base),
             "split": dataset.split,
         }
     else:
-        document.extra[SESSION_KEY]["pairs"] = [_pair_to_dict(pair, base) for pair in session.pairs]
+        document.extra[SESSION_KEY]["pairs"] = [_pair_to_dict(pair, base, relative) for pair in session.pairs]
     if session.collection is not None:
-        document.extra[COLLECTION_KEY] = collection_to_dict(session.collection, base)
+        document.extra[COLLECTION_KEY] = collection_to_dict(session.collection, base, relative)
     return document
 
 
@@ -178,11 +185,11 @@ def _entry_from_record(record: PairRecord) -> PairEntry:
     )
 
 
-def _pair_to_dict(pair: PairEntry, base: Path) -> dict[str, Any]:
+def _pair_to_dict(pair: PairEntry, base: Path, relative: Relative) -> dict[str, Any]:
     data: dict[str, Any] = {
         "pair_id": pair.pair_id,
-        "source": relative_path(pair.source, base),
-        "target": relative_path(pair.target, base),
+        "source": relative(pair.source, base),
+        "target": relative(pair.target, base),
         "category": pair.category,
     }
     data["source_bbox"] = list(pair.source_bbox) if pair.source_bbox else None

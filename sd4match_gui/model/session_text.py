@@ -7,16 +7,17 @@ the GUI thread), running the loader's readers over the whole document (about 14 
 writer thread but holding the interpreter lock that the window and the engine thread need.
 
 :class:`SessionDocuments` (GUI thread) reuses the dict of every point that is the same object as
-at the last build (points are immutable values). :class:`SessionText` (writer thread) reuses the
-line of JSON of every keypoint dict it wrote before, runs the readers on the document with only
-the keypoints it has not passed before (a keypoint is known by its dict, or else by its whole
-text, so any change is read again), and lays the file out as indented JSON with one keypoint per
-line.
+at the last build (points are immutable values), and of every pair whose images stay.
+:class:`SessionText` (writer thread) reuses the line of JSON of every keypoint dict it wrote
+before, runs the readers on the document with only the keypoints it has not passed before (a
+keypoint is known by its dict, or else by its whole text, so any change is read again), and lays
+the file out as indented JSON with one keypoint per line.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import secrets
@@ -25,11 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import EngineError, NumericError
+from engine.export.document import Keypoint, relative_path
 
+from .list_memo import ListMemo
 from .session import Session
 from .session_file import session_document
 
 KEYPOINTS = "keypoints"
+RESOLVED_PATHS = 4096  # image paths a session's saves remember resolved (a dataset split has thousands)
 
 # Raises EngineError for a document the loader would refuse (``session_file.check_session_data``).
 Check = Callable[[Path, dict[str, Any]], None]
@@ -67,31 +71,40 @@ def _repeated_ids(keypoints: list[Any]) -> bool:
 class SessionDocuments:
     """Builds the JSON document of a session file; call it on the GUI thread (it reads the session).
 
-    The dicts of unchanged points are those of the previous build: the writer knows them by identity.
-    They are never changed afterwards (the writer thread reads them).
+    What did not change since the previous build is that build's: the dicts of unchanged points
+    (the writer knows them by identity; they are never changed afterwards, the writer thread reads
+    them), each pair's dict while its images and category stay, and every path written relative
+    to the file (resolved once, not at each save: a link changed under an open session is seen
+    at the next start).
     """
 
     def __init__(self) -> None:
-        self._dicts: dict[int, tuple[object, dict[str, Any]]] = {}  # id(point) -> (point, its dict)
+        self._keypoints: dict[str, ListMemo] = {}  # pair id -> its points' dicts
+        self._pairs: dict[str, tuple[tuple[object, ...], dict[str, Any]]] = {}  # pair id -> (inputs, dict)
+        self._relative = functools.lru_cache(maxsize=RESOLVED_PATHS)(relative_path)
+        self._folder = functools.lru_cache(maxsize=RESOLVED_PATHS)(_resolved_folder)
 
     def __call__(self, session: Session, path: Path) -> dict[str, Any]:
         """The document a session file at ``path`` holds (``session_file.session_document``)."""
-        document = session_document(session, path)
-        records = document.pairs
-        document.pairs = [dataclasses.replace(record, keypoints=[]) for record in records]
-        data = document.to_dict(path.resolve().parent)
-        made = {}
-        for pair, record in zip(data["pairs"], records, strict=True):
-            dicts = []
-            for point, keypoint in zip(session.points(record.pair_id), record.keypoints, strict=True):
-                cached = self._dicts.get(id(point))
-                if cached is None or cached[0] is not point:
-                    cached = (point, keypoint.to_dict())
-                made[id(point)] = cached
-                dicts.append(cached[1])
-            pair[KEYPOINTS] = dicts
-        self._dicts = made
+        base = self._folder(path)
+        document = session_document(session, path, self._relative, base)
+        records, document.pairs = document.pairs, []
+        data = document.to_dict(base)
+        keypoints, pairs = {}, {}
+        for record in records:
+            inputs = (record.source, record.target, record.category, base)
+            made = self._pairs.get(record.pair_id)
+            if made is None or made[0] != inputs:
+                made = (inputs, dataclasses.replace(record, keypoints=[]).to_dict(base))
+            pairs[record.pair_id] = made
+            memo = keypoints[record.pair_id] = self._keypoints.get(record.pair_id) or ListMemo()
+            data["pairs"].append({**made[1], KEYPOINTS: memo.map(record.keypoints, True, Keypoint.to_dict)})
+        self._keypoints, self._pairs = keypoints, pairs
         return data
+
+
+def _resolved_folder(path: Path) -> Path:
+    return path.resolve().parent
 
 
 class SessionText:

@@ -9,6 +9,9 @@ shortcuts (visibility) give way to the list while it has the focus.
 
 from __future__ import annotations
 
+import itertools
+import operator
+
 from PySide6.QtCore import QElapsedTimer, QEvent, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
@@ -100,6 +103,8 @@ class LabelDock(QWidget):
         self.count.setValue(10)
         self.count.setToolTip("How many names a numbered schema has")
         self.names = NameList()
+        self._shown_names: list[str] = []  # the rows' names and (text, bold), as last shown
+        self._shown_rows: list[tuple[str, bool]] = []
         self.names.setToolTip("Click a name, or type its number here, to place it (or move it) next.")
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -131,25 +136,30 @@ class LabelDock(QWidget):
         self.count.setEnabled(not fixed)
 
     def show_names(self, names: list[str], states: dict[str, str], active: str | None, status: str) -> None:
-        """Rows for ``names`` (``states``: name -> "placed as 3" / "not visible"), ``active`` current."""
+        """Rows for ``names`` (``states``: name -> "placed as 3" / "not visible"), ``active`` current.
+        Only rows whose text or emphasis changed are touched (this runs after every click)."""
         self.names.blockSignals(True)
-        if [self.names.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.names.count())] != names:
+        if self._shown_names != names:
             self.names.clear()
             for name in names:
                 item = QListWidgetItem()
                 item.setData(Qt.ItemDataRole.UserRole, name)
                 self.names.addItem(item)
-        for row, name in enumerate(names):
-            item = self.names.item(row)
-            state = states.get(name, "")
-            text = f"{row + 1:>2}  {name}" + (f"   — {state}" if state else "")
-            if item.text() != text:
-                item.setText(text)
+            self._shown_names, self._shown_rows = list(names), [("", False)] * len(names)
+        rows = [
+            (f"{row + 1:>2}  {name}" + (f"   — {state}" if (state := states.get(name, "")) else ""), name == active)
+            for row, name in enumerate(names)
+        ]
+        for row in itertools.compress(itertools.count(), map(operator.ne, rows, self._shown_rows)):
+            item, (text, bold) = self.names.item(row), rows[row]
+            item.setText(text)
             font = item.font()
-            if font.bold() != (name == active):
-                font.setBold(name == active)
-                item.setFont(font)
-        self.names.setCurrentRow(names.index(active) if active in names else -1)
+            font.setBold(bold)
+            item.setFont(font)
+        self._shown_rows = rows
+        current = names.index(active) if active in names else -1
+        if self.names.currentRow() != current:
+            self.names.setCurrentRow(current)
         self.names.blockSignals(False)
         self.not_visible.setEnabled(active is not None)
         self.status.setText(status)

@@ -11,7 +11,9 @@ answer changes one or two), so their cost does not grow with the points.
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
@@ -64,6 +66,9 @@ def _row(point: Keypoint, confidence: float | None, error: float | None) -> tupl
     )
 
 
+_ID = operator.attrgetter("id")  # a point's id, at C speed
+
+
 class PointsTable(QTableWidget):
     """Signals: point_selected(id), label_edited(id, text)."""
 
@@ -104,6 +109,8 @@ class PointsTable(QTableWidget):
         self._rows: list[tuple[str, ...]] = []
         self._selected: int | None = None
         self._formatted: dict[int, tuple[Keypoint, float | None, float | None, tuple[str, ...]]] = {}
+        # What the rows were made of, one entry per row: the points, their confidences and errors.
+        self._made_of: tuple[list[Keypoint], list[float | None], list[float | None]] = ([], [], [])
         self._updating = False  # our own changes are not the user's (no signal blocking: see set_points)
 
     def sizeHint(self) -> QSize:
@@ -154,8 +161,8 @@ class PointsTable(QTableWidget):
         whose signals lay the rows out and repaint them (blocking them left rows of the previous
         pair on screen). The user-facing signals are muted by ``_updating`` instead.
         """
-        ids = [p.id for p in points]
-        rows = [self._formatted_row(p, confidences.get(p.id), errors.get(p.id)) for p in points]
+        ids = list(map(_ID, points))
+        rows = self._rows_of(points, list(map(confidences.get, ids)), list(map(errors.get, ids)))
         if rows == self._rows and ids == self._ids and selected == self._selected:
             return
         self._updating = True
@@ -169,6 +176,29 @@ class PointsTable(QTableWidget):
             self._selected = selected
         finally:
             self._updating = False
+
+    def _rows_of(
+        self, points: list[Keypoint], confidences: list[float | None], errors: list[float | None]
+    ) -> list[tuple[str, ...]]:
+        """The rows' texts: those of the previous call where the point, its confidence and its error
+        at that row are the same (compared at C speed: a click among a thousand points formats one)."""
+        old_points, old_confidences, old_errors = self._made_of
+        same = map(
+            all,
+            zip(
+                map(operator.is_, points, old_points),
+                map(operator.eq, confidences, old_confidences),
+                map(operator.eq, errors, old_errors),
+                strict=True,
+            ),
+        )
+        kept = min(len(points), len(self._rows))
+        rows = self._rows[:kept]
+        for row in itertools.compress(itertools.count(), map(operator.not_, same)):
+            rows[row] = self._formatted_row(points[row], confidences[row], errors[row])
+        rows += map(self._formatted_row, points[kept:], confidences[kept:], errors[kept:])
+        self._made_of = (points, confidences, errors)
+        return rows
 
     def _formatted_row(self, point: Keypoint, confidence: float | None, error: float | None) -> tuple[str, ...]:
         """The texts of a point's row, formatted again only when the point or its numbers changed."""
@@ -199,10 +229,11 @@ class PointsTable(QTableWidget):
         kept = [*range(start), *range(len(ids) - end, len(ids))]
         offset = len(old_ids) - len(ids)
         relabelled = len(old_ids) - end > start  # rows went: the widest label may have gone
-        for row in kept:
+        same = map(
+            operator.is_, [rows[row] for row in kept], [old_rows[row if row < start else row + offset] for row in kept]
+        )
+        for row in itertools.compress(kept, map(operator.not_, same)):
             old = old_rows[row if row < start else row + offset]
-            if rows[row] is old:
-                continue
             for column, (text, before) in enumerate(zip(rows[row], old, strict=True)):
                 if text != before:
                     self.item(row, column).setText(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pathlib
 import shutil
 
 import pytest
@@ -133,3 +134,26 @@ def test_a_build_reuses_the_dicts_of_unchanged_points(tmp_path):
 
     whole = session_document(session, path).to_dict(path.resolve().parent)
     assert undated(json.loads(json.dumps(data))) == undated(whole)
+
+
+def test_a_build_after_a_point_edit_resolves_no_image_path_again(tmp_path, monkeypatch):
+    """Pair dicts, relative paths and the file's folder are those of the previous build while the
+    images stay: a save after a click resolves no path, not every image of every pair."""
+    session = small_session(tmp_path)
+    path = tmp_path / "work.json"
+    documents = SessionDocuments()
+    documents(session, path)
+    [point] = session.points("p1")
+    session.replace_point("p1", point.id, dataclasses.replace(point, label="moved"))
+    resolved = []
+    resolve = pathlib.Path.resolve
+    monkeypatch.setattr(
+        pathlib.Path, "resolve", lambda self, strict=False: (resolved.append(self), resolve(self, strict))[1]
+    )
+
+    data = documents(session, path)
+
+    assert not resolved
+    monkeypatch.undo()
+    whole = session_document(session, path).to_dict(path.resolve().parent)
+    assert json.loads(json.dumps(data)) == {**whole, "created_at": data["created_at"]}

@@ -8,6 +8,7 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from engine.export.document import Keypoint
+from sd4match_gui.model import session as session_module
 from sd4match_gui.views import markers
 from sd4match_gui.views.connection_lines import ConnectionLines
 from sd4match_gui.views.pair_canvas import SOURCE
@@ -151,3 +152,31 @@ def test_a_comparison_grid_that_loses_a_view_draws_as_a_full_redraw(make_app, qt
     for cache in caches(app):
         cache.invalidate()
     assert len(canvas.lines.links) == 3 and canvas_image(app) == incremental
+
+
+def test_a_click_among_a_thousand_points_reads_only_the_new_point_and_sorts_nothing(
+    make_app, qtbot, sift_matcher, monkeypatch
+):
+    """Request, redraws and autosave of a click keep what they know of the unchanged points: only
+    the new point's predictions are looked at, and the sorted point list is kept, not sorted again."""
+    app = with_points(make_app, qtbot, sift_matcher, MANY)
+    app.annotation.select(0)  # a request once every point holds its prediction: what follows knows them
+    wait_idle(qtbot, app)
+    looked: list[int] = []
+    sorts: list[int] = []
+    prediction = Keypoint.prediction
+    monkeypatch.setattr(
+        Keypoint, "prediction", lambda self, run_id: (looked.append(self.id), prediction(self, run_id))[1]
+    )
+    monkeypatch.setattr(
+        session_module, "sorted", lambda *args, **kw: (sorts.append(1), sorted(*args, **kw))[1], raising=False
+    )
+
+    click(app.window.canvas, SOURCE, (450.0, 300.0))
+    wait_idle(qtbot, app)
+    app.window.canvas.viewport().repaint()
+
+    assert app.session.point(MANY).trg_xy is not None
+    assert looked and set(looked) == {MANY}
+    assert not sorts
+    assert [p.id for p in app.session.points()] == list(range(MANY + 1))
