@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--modules", action="store_true", help="also time each block once per batch size")
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # lines show as they come when written to a file
 
     configure_process(RuntimeOptions.from_environment(), "cpu")
     runtime = resolve_runtime("cpu", "auto")
