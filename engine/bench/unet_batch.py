@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import time
@@ -64,15 +65,13 @@ def module_timer(modules: dict[str, torch.nn.Module]) -> Iterator[dict[str, floa
 
 
 def timed_modules(unet: torch.nn.Module) -> dict[str, torch.nn.Module]:
-    """The UNet's blocks, their resnets and attention layers (self and cross), by qualified name."""
-    wanted = ("down_blocks.", "mid_block", "up_blocks.0", "up_blocks.1")
-    return {
-        name: module
-        for name, module in unet.named_modules()
-        if name.startswith(wanted)
-        and (name.count(".") == 1 or name.endswith(("attn1", "attn2", "ff")) or ".resnets." in name)
-        and not name.endswith(("norm1", "norm2", "conv1", "conv2"))
-    }
+    """The blocks the truncated pass runs, their resnets and their transformers' self-attention,
+    cross-attention and feed-forward layers, by qualified name."""
+    wanted = re.compile(
+        r"(down_blocks\.\d+|mid_block|up_blocks\.[01])"
+        r"(\.resnets\.\d+|\.attentions\.\d+\.transformer_blocks\.\d+\.(attn1|attn2|ff))?"
+    )
+    return {name: module for name, module in unet.named_modules() if wanted.fullmatch(name)}
 
 
 def main(argv: list[str] | None = None) -> None:
