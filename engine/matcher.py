@@ -56,7 +56,7 @@ class Matcher:
         sources: where the SD, DINOv2 and learned-prompt files are.
         runtime: device and precision (default: ``resolve_runtime("auto", "auto")``).
         feature_cache_bytes: budget of the feature-map LRU (SD2-1 layer 1 at 768: 11.8 MB a map).
-        max_batch: most ensemble members per UNet call (default 8 on CUDA, 2 elsewhere).
+        max_batch: most ensemble members per UNet call (default 8 on CUDA, 1 elsewhere).
         disk_cache: the persistent feature cache under the memory one; None keeps nothing on disk.
     """
 

@@ -33,8 +33,10 @@ def backend_identity(weights: LocatedWeights, runtime: Runtime) -> str:
 
 
 def default_max_batch(runtime: Runtime) -> int:
-    """Ensemble members per UNet call unless told: 8 on CUDA, 2 elsewhere (bounds CPU memory)."""
-    return 8 if runtime.device.type == "cuda" else 2
+    """Ensemble members per UNet call unless told: 8 on CUDA, where batching fills the device; 1
+    elsewhere, where a member costs no less in a batch of two (docs/benchmarks.md, *Measured
+    choices*), so every member's features arrive as soon as they exist and memory stays lowest."""
+    return 8 if runtime.device.type == "cuda" else 1
 
 
 def disk_key(weights: str, runtime: Runtime, max_batch: int) -> dict[str, Any]:

@@ -47,7 +47,7 @@ def reference_features(folder, rgb: np.ndarray, text: str, t: int, layer: int, e
 @pytest.mark.parametrize(
     ("timestep", "layer", "ensemble", "seed", "tolerance"),
     [
-        # Three members run as UNet batches of 2 + 1 on the CPU (bounded memory): other GEMM shapes, other rounding.
+        # Three members run one per UNet call on the CPU, the reference as one batch: other GEMM shapes, rounding.
         (50, 1, 3, 0, 1e-5),
         # One member in float32: diffusers' own computation, so equal bit for bit.
         (261, 2, 1, 7, 0.0),

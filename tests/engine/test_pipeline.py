@@ -17,7 +17,7 @@ POINTS = np.array([[0.0, 0.0], [12.5, 30.0], [49.0, 39.0], [-0.5, 20.25]])
 @pytest.mark.parametrize(
     ("prompt", "settings", "localisation"),
     [
-        # Three members run as UNet batches of 2 + 1 on the CPU; kernel soft-argmax.
+        # Three members, one per UNet call on the CPU; kernel soft-argmax.
         (
             PromptSpec("text", category="cat"),
             FeatureSettings(timestep=50, ensemble=3, size=TEST_SIZE, seed=4),

@@ -23,7 +23,7 @@ from engine.variants import parse_variants
 from tests.conftest import TEST_SIZE, random_rgb
 
 POINTS = np.array([[3.0, 4.0], [25.5, 19.0], [49.0, 39.0]])
-# Five members run as UNet batches of 2 + 2 + 1 on the CPU: two partial rounds, then the final one.
+# Five members: on the CPU one member per UNet call, so four partial rounds, then the final one.
 FIVE = FeatureSettings(timestep=50, ensemble=5, size=TEST_SIZE, seed=3)
 TWO_TIMESTEPS = FeatureSettings(timestep=50, extra_timesteps=(200,), ensemble=3, size=TEST_SIZE)
 
@@ -68,13 +68,13 @@ def test_the_final_result_is_the_non_progressive_one_bit_for_bit(matcher_factory
     assert partials and all(0 < p.done < p.passes for p in partials)
 
 
-def test_partials_refine_after_each_round_of_batches(matcher_factory, images):
+def test_partials_refine_after_each_member_on_the_cpu(matcher_factory, images):
     partials = []
     final = matcher_factory().prepare(*images, PromptSpec(), FIVE, on_partial=partials.append)
-    assert [(p.done, p.passes) for p in partials] == [(2, 5), (4, 5)]
+    assert [(p.done, p.passes) for p in partials] == [(1, 5), (2, 5), (3, 5), (4, 5)]
     first = partials[0].pair
     assert first.target.features.shape == final.target.features.shape
-    assert not torch.equal(first.target.features, final.target.features)  # two members, not five
+    assert not torch.equal(first.target.features, final.target.features)  # one member, not five
     assert np.isfinite(first.match(POINTS).match_xy).all()
     assert np.isfinite(first.score_maps(POINTS[:1])).all()
 
@@ -99,7 +99,7 @@ def test_a_cached_image_is_used_whole_while_the_other_refines(matcher_factory, i
     partials = []
     other = image_from_array(random_rgb(50, 50, 23))
     matcher.prepare(images[0], other, PromptSpec(), FIVE, on_partial=partials.append)
-    assert [(p.done, p.passes) for p in partials] == [(2, 5), (4, 5)]
+    assert [(p.done, p.passes) for p in partials] == [(1, 5), (2, 5), (3, 5), (4, 5)]
     assert all(p.pair.source is first.source for p in partials)
 
 
@@ -119,7 +119,7 @@ def test_compare_variants_reports_partials_and_returns_the_plain_answers(matcher
     partials = []
     answers = compare_variants(matcher_factory(), *images, variants, POINTS, localisation, on_partial=partials.append)
     plain = compare_variants(matcher_factory(), *images, variants, POINTS, localisation)
-    assert [(p.variant.name, p.done, p.passes) for p in partials] == [("text:a cat", 2, 5), ("text:a cat", 4, 5)]
+    assert [(p.variant.name, p.done, p.passes) for p in partials] == [("text:a cat", k, 5) for k in range(1, 5)]
     assert [a.variant.name for a in answers] == ["text:a cat", "sift"] and all(a.final for a in answers)
     for answer, expected in zip(answers, plain, strict=True):
         _same_pair(answer.pair, expected.pair)
