@@ -8,6 +8,8 @@ Two threads answer: the engine thread (``engine_worker.py``: extraction, prefetc
 tuning, exports) and the query lane (``query_worker.py``: requests whose features are all prepared,
 and hover previews), so a click on the open pair is answered while the engine computes something
 else. The lane's signals are forwarded into ``client.worker``'s, so receivers see one worker.
+Connect them to slots of GUI objects: a plain function has the worker as its context, so an answer
+of the lane would wait for the engine thread's event loop.
 """
 
 from __future__ import annotations
@@ -38,12 +40,12 @@ class EngineClient(QObject):
 
     def __init__(self, make_matcher: MatcherFactory = default_matcher, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._routing = ComputeRouting()
+        self.routing = ComputeRouting()
         self._previews: LatestMailbox[PreviewRequest] = LatestMailbox()
         self._prefetches: LatestMailbox[PrefetchRequest] = LatestMailbox()
         self._thread = QThread()
         self._thread.setObjectName("sd4match-engine")
-        self.worker = EngineWorker(make_matcher, self._routing, self._prefetches)
+        self.worker = EngineWorker(make_matcher, self.routing, self._prefetches)
         self.worker.moveToThread(self._thread)
         self._thread.started.connect(self.worker.lower_priority)  # runs on the new thread, before any work
         self._thread.finished.connect(self.worker.deleteLater)
@@ -56,7 +58,7 @@ class EngineClient(QObject):
 
         self._lane_thread = QThread()
         self._lane_thread.setObjectName("sd4match-query")
-        self.lane = QueryWorker(self._routing, self._previews, lambda: self.worker.cancel_upto, self._to_engine)
+        self.lane = QueryWorker(self.routing, self._previews, lambda: self.worker.cancel_upto, self._to_engine)
         self.lane.moveToThread(self._lane_thread)
         self._lane_thread.finished.connect(self.lane.deleteLater)
         self._wake_lane.connect(self.lane.drain)
@@ -79,7 +81,7 @@ class EngineClient(QObject):
     def submit(self, request: ComputeRequest) -> None:
         """Replace any unread request with ``request`` and wake the thread that answers it: the lane
         if every variant is prepared, else the engine thread (a prefetch there gives way)."""
-        if self._routing.submit(request):
+        if self.routing.submit(request):
             self._to_engine()
         else:
             self._wake_lane.emit()
@@ -129,7 +131,7 @@ class EngineClient(QObject):
 
     def cancel(self) -> None:
         """Drop the unread request and stop the running one at its next stage boundary."""
-        self._routing.clear()
+        self.routing.clear()
         self.worker.cancel_upto = self._last_id
 
     def shutdown(self) -> None:

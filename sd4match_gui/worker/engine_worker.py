@@ -352,7 +352,7 @@ class EngineWorker(QObject):
             self._config = config
         if self._matcher is None or config != self._config:
             if self._matcher is None:
-                fix_engine_threads()  # before the lane can query (and set its one thread): see torch_threads.py
+                fix_engine_threads()  # torch's default, whatever another thread left (torch_threads.py)
             self._matcher = self._make_matcher(config)
             self._prepared.reset(config)  # the old matcher's pairs go; the lane answers from these models only
             self._config = config

@@ -2,16 +2,20 @@
 
 Measured on torch's OpenMP build (docs/architecture.md, "Threads"): the count that
 :func:`torch.set_num_threads` sets is kept per thread (OpenMP's ``nthreads`` and MKL's local
-count), so the query lane setting 1 does not change the threads or the speed of an extraction
-running on the engine thread. But torch also keeps one process-wide number, and a thread takes it
-as its own at its first parallel operation: a thread that first uses torch while the lane's 1 is the
-process-wide number would compute on one thread for good. Hence the engine thread fixes its count
-(:func:`fix_engine_threads`) before it builds its first model, which is before any pair exists for
-the lane to query, and every other thread of the app keeps its count fixed the same way.
+count), so the query lane computing on one thread does not change the threads or the speed of an
+extraction running on the engine thread. But torch also keeps one process-wide number, which
+``set_num_threads`` sets too, and a thread takes that number as its own at its first torch call
+(overriding a count it set before that call). Hence:
+
+* the engine thread sets its count explicitly, to torch's default as the first engine thread
+  found it (:func:`fix_engine_threads`), whatever another thread left as the process-wide number;
+* the lane initialises itself, sets one thread, and has a throwaway thread put the process-wide
+  number back (:func:`use_one_thread`), so a thread that starts using torch later (a second
+  window's engine, a script or test on the main thread) still gets the default.
 
 Per-click maths runs on one thread everywhere (:func:`single_threaded_torch` on the engine thread,
-:func:`use_one_thread` once on the lane): CPU sums split over threads differ in the last bits, and
-the answers must not depend on which thread gave them.
+the lane's own count): CPU sums split over threads differ in the last bits, and the answers must
+not depend on which thread gave them.
 """
 
 from __future__ import annotations
@@ -43,20 +47,30 @@ def single_threaded_torch() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def use_one_thread() -> None:
-    """Make the calling thread (the query lane) compute on one thread from now on; other threads
-    that already used torch keep their own count (see the module docstring)."""
-    import torch
-
-    torch.set_num_threads(1)
+_default_threads: int | None = None  # torch's own count, as the first engine thread found it
 
 
 def fix_engine_threads() -> None:
-    """Fix the engine thread's torch thread count now, from the process-wide default (all cores),
-    before the lane can ever have changed that default."""
+    """Give the calling (engine) thread torch's default count, before it builds its first model."""
     import torch
 
-    torch.get_num_threads()  # a thread's first call takes the process-wide number as its own
+    global _default_threads
+    threads = torch.get_num_threads()  # a thread's first call takes the process-wide number
+    if _default_threads is None:
+        _default_threads = threads
+    torch.set_num_threads(_default_threads)
+
+
+def use_one_thread() -> None:
+    """Make the calling thread (the query lane) compute on one thread from now on, leaving the
+    process-wide number at the default (see the module docstring)."""
+    import torch
+
+    default = torch.get_num_threads()  # first call: initialise this thread, or it would undo the 1 later
+    torch.set_num_threads(1)
+    restore = threading.Thread(target=torch.set_num_threads, args=(_default_threads or default,))
+    restore.start()
+    restore.join()
 
 
 def lower_priority() -> None:
