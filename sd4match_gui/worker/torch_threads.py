@@ -13,6 +13,13 @@ extraction running on the engine thread. But torch also keeps one process-wide n
   number back (:func:`use_one_thread`), so a thread that starts using torch later (a second
   window's engine, a script or test on the main thread) still gets the default.
 
+The engine thread runs at nice +10 (:func:`lower_priority`, Linux): on two cores the window and
+the lane then get the CPU first while an extraction, prefetch or propagation runs. Measured in the
+app (docs/benchmarks.md, sections 3.1 and 10): clicks while a collection propagates went from a
+p95 of 138 ms to 53 ms, hovers while a prefetch runs from a median of 36-39 ms to 22-31 ms; the
+cost is that the engine's work gives way to every other process too (a loaded machine ran the
+propagation 2.5x slower). With nothing else running it keeps the whole CPU.
+
 Per-click maths runs on one thread everywhere (:func:`single_threaded_torch` on the engine thread,
 the lane's own count): CPU sums split over threads differ in the last bits, and the answers must
 not depend on which thread gave them.
