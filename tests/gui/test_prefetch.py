@@ -119,8 +119,8 @@ def prefetch_held(make_app, qtbot, counted, pair_list):
     app = make_app(matcher, ENSEMBLE_SD, demo=False)
     unet.gate.clear()
     assert app.files.open_path(pair_list)
-    wait_idle(qtbot, app)
-    assert unet.entered.wait(timeout=20) and unet.calls == PAIR_CALLS + 1
+    wait_idle(qtbot, app, timeout=60000)  # the engine thread runs niced: slow on a loaded machine
+    assert unet.entered.wait(timeout=60) and unet.calls == PAIR_CALLS + 1
     yield app, unet
     unet.gate.set()
 
