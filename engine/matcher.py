@@ -9,9 +9,10 @@ Models load lazily on first use. Feature maps are cached by (backend and weights
 prompt identity, settings); VAE posteriors by image; prompt conditioning by prompt. Given a
 :class:`~engine.disk_cache.DiskCache`, feature maps and posteriors also persist between runs and
 processes (memory first, then disk, then compute; a pair whose maps are all on disk loads no
-model). All torch work must run on one thread at a time (the app's single engine worker does
-this). The steps themselves read in order in :mod:`engine.pipeline`; docs/architecture.md#caches
-lists every cache.
+model). A matcher must be used from one thread at a time (the app's engine worker does this); a
+prepared pair, immutable, can be queried from another thread meanwhile (the app's query lane).
+The steps themselves read in order in :mod:`engine.pipeline`; docs/architecture.md#caches lists
+every cache.
 """
 
 from __future__ import annotations

@@ -14,7 +14,15 @@ included) meanwhile: the work an event costs, which a busy machine does not infl
 inflates the latency. Runs offscreen; preferences and autosave go to a temporary folder.
 
 Backends: ``sift`` (the weights-free backend at its default input size, 768: a 48 x 48 grid like
-SD2-1's layer 1) and ``tiny-sd`` (a tiny random Stable Diffusion at 256: 16 x 16 grid).
+SD2-1's layer 1), ``tiny-sd`` (a tiny random Stable Diffusion at 256: 16 x 16 grid) and ``sd2-1``
+(the real SD2-1 architecture with random weights, at ``--size``, E = 1; minutes per pair on a CPU).
+
+``--while-prefetch``: the same clicks and hovers while the engine thread prefetches. A list of four
+images (crops of the demo photos) opens as a pair list; once the first pair is answered, the app
+prefetches the features of the two pairs ahead (two new images) and the clicks and hovers are made
+on the first pair meanwhile. Only events drawn before the prefetch finished count; their number is
+reported. Use a backend whose extraction outlasts the clicks (``sd2-1``, or ``tiny-sd`` at a large
+``--size``).
 """
 
 from __future__ import annotations
@@ -44,16 +52,22 @@ def _isolate(folder: Path) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def _matcher_and_features(backend: str, folder: Path):
+def _matcher_and_features(backend: str, folder: Path, size: int | None = None):
     from engine import FeatureSettings, Matcher, ModelSources, resolve_runtime
 
     if backend == "sift":
-        return Matcher(), FeatureSettings(backend="sift")
+        return Matcher(), FeatureSettings(backend="sift", size=size or 768)
     from engine.bench.random_init import random_stable_diffusion, save_stable_diffusion
 
+    if backend == "sd2-1":
+        from engine.bench.pipelines import parts_from_random
+
+        runtime = resolve_runtime("auto", "auto")
+        parts = parts_from_random(random_stable_diffusion("sd2-1", seed=0), runtime, "sd2-1")
+        return Matcher.from_parts(parts), FeatureSettings(backend="sd", size=size or 768, ensemble=1)
     model = save_stable_diffusion(random_stable_diffusion("tiny", seed=0), folder / "tiny-sd")
     matcher = Matcher(ModelSources(sd=str(model)), runtime=resolve_runtime("cpu", "float32"))
-    return matcher, FeatureSettings(backend="sd", size=256, ensemble=1)
+    return matcher, FeatureSettings(backend="sd", size=size or 256, ensemble=1)
 
 
 def _wait(app, condition) -> None:
@@ -187,9 +201,8 @@ def _summary(timings: list[tuple[float, float, float]]) -> dict[str, float]:
     }
 
 
-def measure(backend: str, clicks: int, folder: Path, counts: tuple[int, ...] = POINT_COUNTS, seed: int = 0):
-    """Latencies in milliseconds for one backend: ``{count: {"click": ..., "hover": ...}}`` and the
-    number of feature extractions."""
+def _window(backend: str, folder: Path, size: int | None, name: str):
+    """The main window on ``backend``'s matcher (isolated preferences), shown, nothing open; and the matcher."""
     from PySide6.QtCore import QSettings
 
     from engine import PromptSpec
@@ -197,12 +210,19 @@ def measure(backend: str, clicks: int, folder: Path, counts: tuple[int, ...] = P
     from .app import build
     from .preferences import PreferenceStore
 
-    matcher, features = _matcher_and_features(backend, folder)
-    store = PreferenceStore(QSettings(str(folder / f"{backend}.ini"), QSettings.Format.IniFormat))
+    matcher, features = _matcher_and_features(backend, folder, size)
+    store = PreferenceStore(QSettings(str(folder / f"{name}.ini"), QSettings.Format.IniFormat))
     app = build(store, lambda _config: matcher)
     app.window.resize(1500, 860)
     app.window.show()
     app.settings.set_engine(PromptSpec(), features)
+    return app, matcher
+
+
+def measure(backend: str, clicks: int, folder: Path, counts: tuple[int, ...] = POINT_COUNTS, seed: int = 0, size=None):
+    """Latencies in milliseconds for one backend: ``{count: {"click": ..., "hover": ...}}`` and the
+    number of feature extractions."""
+    app, matcher = _window(backend, folder, size, backend)
     app.open_demo()
     _wait(app, lambda: app.computation.idle and app.computation.applied > 0)
     rng = np.random.default_rng(seed)
@@ -213,7 +233,39 @@ def measure(backend: str, clicks: int, folder: Path, counts: tuple[int, ...] = P
     return {"points": results, "feature_extractions": misses}
 
 
-def _measure_count(app, count: int, clicks: int, rng: np.random.Generator) -> dict[str, dict[str, float]]:
+def measure_while_prefetch(
+    backend: str, clicks: int, folder: Path, counts: tuple[int, ...] = (10,), seed: int = 0, size=None
+):
+    """As :func:`measure`, on the first pair of a four-image list while the app prefetches the two
+    pairs ahead; only events drawn before the prefetch ended count (``prefetch_done`` says whether
+    it ended before the last one)."""
+    from PySide6.QtCore import Qt
+
+    from .collection_benchmark import make_images
+
+    app, _matcher = _window(backend, folder, size, f"{backend}-prefetch")
+    make_images(folder / f"{backend}-list", 4)
+    prefetched: list[float] = []  # when each prefetched item was done (engine thread)
+    app.client.worker.prefetched.connect(lambda _item: prefetched.append(1.0), Qt.ConnectionType.DirectConnection)
+    app.files.open_path(folder / f"{backend}-list")
+    started = time.perf_counter()
+    _wait(app, lambda: app.computation.idle and app.computation.applied > 0)
+    first_pair_s = time.perf_counter() - started
+    planned = len(app.prefetch.sent[-1].pairs) if app.prefetch.sent else 0
+    rng = np.random.default_rng(seed)
+    results = {
+        count: _measure_count(app, count, clicks, rng, keep=lambda: len(prefetched) < planned) for count in counts
+    }
+    done = len(prefetched) >= planned
+    app.window.close()
+    return {"points": results, "first_pair_s": round(first_pair_s, 1), "prefetch_done": done}
+
+
+def _measure_count(
+    app, count: int, clicks: int, rng: np.random.Generator, keep=lambda: True
+) -> dict[str, dict[str, float]]:
+    """Click and hover timings on the open pair with ``count`` points; an event counts only if
+    ``keep()`` still holds once it is drawn."""
     from engine.export.document import Keypoint
 
     canvas = app.window.canvas
@@ -232,7 +284,7 @@ def _measure_count(app, count: int, clicks: int, rng: np.random.Generator) -> di
     for index, xy in enumerate(spots):
         new_id = app.session.next_point_id()
         timing = _timed(painted, lambda new_id=new_id: _drawn(app, new_id), lambda xy=xy: _mouse(canvas, xy, CLICK))
-        if index >= WARM_UP:
+        if index >= WARM_UP and keep():
             click_timings.append(timing)
         app.annotation.undo()
         _wait(app, lambda: app.computation.idle)
@@ -240,11 +292,13 @@ def _measure_count(app, count: int, clicks: int, rng: np.random.Generator) -> di
     hover_timings = []
     for index, xy in enumerate(spots):
         timing = _timed(painted, lambda xy=xy: _preview_drawn(app, xy), lambda xy=xy: _mouse(canvas, xy, HOVER))
-        if index >= WARM_UP:
+        if index >= WARM_UP and keep():
             hover_timings.append(timing)
         _wait_until(lambda: not app.hover.cooling_down)
     painted.remove()
-    return {"click": _summary(click_timings), "hover": _summary(hover_timings)}
+    return {
+        event: _summary(t) if t else {"count": 0} for event, t in (("click", click_timings), ("hover", hover_timings))
+    }
 
 
 def _preview_drawn(app, xy: np.ndarray) -> bool:
@@ -275,12 +329,16 @@ def _drawn(app, point_id: int) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sd4match_gui.benchmark", description=__doc__.split("\n\n")[0])
     parser.add_argument("--clicks", type=int, default=200, help="measured clicks (and hovers) per backend and count")
-    parser.add_argument("--backends", nargs="+", default=["sift", "tiny-sd"], choices=["sift", "tiny-sd"])
+    parser.add_argument("--backends", nargs="+", default=None, choices=["sift", "tiny-sd", "sd2-1"])
+    parser.add_argument("--size", type=int, default=None, help="input size (default: 768 sift and sd2-1, 256 tiny-sd)")
     parser.add_argument(
-        "--points", nargs="+", type=int, default=list(POINT_COUNTS), help="points on the pair (one run each)"
+        "--while-prefetch", action="store_true", help="measure on a pair list while the pairs ahead are prefetched"
     )
+    parser.add_argument("--points", nargs="+", type=int, default=None, help="points on the pair (one run each)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args(argv)
+    args.backends = args.backends or (["sd2-1"] if args.while_prefetch else ["sift", "tiny-sd"])
+    args.points = args.points or ([10] if args.while_prefetch else list(POINT_COUNTS))
     if any(count < 0 for count in args.points) or args.clicks < 1:
         parser.error("--points must be >= 0 and --clicks >= 1")
     from engine.runtime import RuntimeOptions, configure_process
@@ -292,18 +350,30 @@ def main(argv: list[str] | None = None) -> int:
         from PySide6.QtWidgets import QApplication
 
         QApplication.instance() or QApplication(sys.argv[:1])
-        results = {backend: measure(backend, args.clicks, folder, tuple(args.points)) for backend in args.backends}
-    print(f"latency to drawn, {args.clicks} each, cached features, offscreen")
-    columns = "median ms | p95 ms | max ms | GUI CPU ms (median) | process CPU ms (median) | feature extractions"
+        run = measure_while_prefetch if args.while_prefetch else measure
+        results = {b: run(b, args.clicks, folder, tuple(args.points), size=args.size) for b in args.backends}
+    situation = "while the pairs ahead are prefetched" if args.while_prefetch else "cached features"
+    print(f"latency to drawn, {args.clicks} each, {situation}, offscreen; load {os.getloadavg()}")
+    columns = (
+        "median ms | p95 ms | max ms | GUI CPU ms (median) | process CPU ms (median) | events | feature extractions"
+    )
     print(f"| backend | points | event | {columns} |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for backend, r in results.items():
         for count, events in r["points"].items():
             for event in ("click", "hover"):
                 e = events[event]
+                if not e["count"]:
+                    print(f"| {backend} | {count} | {event} | no event before the prefetch ended |")
+                    continue
                 times = f"{e['median_ms']:.1f} | {e['p95_ms']:.1f} | {e['max_ms']:.1f}"
                 times += f" | {e['gui_cpu_median_ms']:.1f} | {e['process_cpu_median_ms']:.1f}"
-                print(f"| {backend} | {count} | {event} | {times} | {r['feature_extractions']} |")
+                times += f" | {e['count']}"
+                print(f"| {backend} | {count} | {event} | {times} | {r.get('feature_extractions', '')} |")
+        if "prefetch_done" in r:
+            print(
+                f"{backend}: first pair {r['first_pair_s']} s; prefetch ended during the events: {r['prefetch_done']}"
+            )
     if args.json is not None:
         from engine import atomic
 

@@ -1,24 +1,36 @@
-"""The GUI-side handle of the engine thread: submit, cancel, shut down.
+"""The GUI-side handle of the worker threads: submit, cancel, shut down.
 
 Create one per window. Connect to ``client.worker``'s signals (they arrive on the GUI thread);
 call :meth:`submit` with each new request. Results whose id is not :attr:`latest_id` are stale and
 must be dropped by the receiver.
+
+Two threads answer: the engine thread (``engine_worker.py``: extraction, prefetch, propagation,
+tuning, exports) and the query lane (``query_worker.py``: requests whose features are all prepared,
+and hover previews), so a click on the open pair is answered while the engine computes something
+else. The lane's signals are forwarded into ``client.worker``'s, so receivers see one worker.
+Connect them to slots of GUI objects: a plain function has the worker as its context, so an answer
+of the lane would wait for the engine thread's event loop.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Qt, QThread, Signal
 
 from .engine_worker import EngineWorker, MatcherFactory, default_matcher
 from .mailbox import LatestMailbox
 from .messages import ComputeRequest, EngineConfig, HeatmapsRequest, PrefetchRequest, PreviewRequest, TrainingRequest
 from .propagation_job import PropagationRequest
+from .query_worker import QueryWorker
+from .routing import ComputeRouting
+
+FORWARDED = ("started", "progress", "result", "failed", "finished", "preview")  # lane signal -> worker signal
 
 
 class EngineClient(QObject):
-    """Owns the engine thread and its single worker."""
+    """Owns the engine thread, the query lane, and their workers."""
 
     _wake = Signal()
+    _wake_lane = Signal()
     _wake_preview = Signal()
     _wake_prefetch = Signal()
     _check_weights = Signal(object)
@@ -28,23 +40,34 @@ class EngineClient(QObject):
 
     def __init__(self, make_matcher: MatcherFactory = default_matcher, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._mailbox: LatestMailbox[ComputeRequest] = LatestMailbox()
+        self.routing = ComputeRouting()
         self._previews: LatestMailbox[PreviewRequest] = LatestMailbox()
         self._prefetches: LatestMailbox[PrefetchRequest] = LatestMailbox()
         self._thread = QThread()
         self._thread.setObjectName("sd4match-engine")
-        self.worker = EngineWorker(make_matcher, self._mailbox, self._previews, self._prefetches)
+        self.worker = EngineWorker(make_matcher, self.routing, self._prefetches)
         self.worker.moveToThread(self._thread)
+        self._thread.started.connect(self.worker.lower_priority)  # runs on the new thread, before any work
         self._thread.finished.connect(self.worker.deleteLater)
         self._wake.connect(self.worker.drain)
-        self._wake_preview.connect(self.worker.drain_preview)
         self._wake_prefetch.connect(self.worker.drain_prefetch)
         self._check_weights.connect(self.worker.check_weights)
         self._train.connect(self.worker.train)
         self._heatmaps.connect(self.worker.heatmaps)
         self._propagate.connect(self.worker.propagate)
+
+        self._lane_thread = QThread()
+        self._lane_thread.setObjectName("sd4match-query")
+        self.lane = QueryWorker(self.routing, self._previews, lambda: self.worker.cancel_upto, self._to_engine)
+        self.lane.moveToThread(self._lane_thread)
+        self._lane_thread.finished.connect(self.lane.deleteLater)
+        self._wake_lane.connect(self.lane.drain)
+        self._wake_preview.connect(self.lane.drain_preview)
+        for name in FORWARDED:  # emitted on the lane thread, then queued to each receiver as usual
+            getattr(self.lane, name).connect(getattr(self.worker, name), Qt.ConnectionType.DirectConnection)
         self._last_id = 0
         self._thread.start()
+        self._lane_thread.start()
 
     @property
     def latest_id(self) -> int:
@@ -56,15 +79,17 @@ class EngineClient(QObject):
         return self._last_id
 
     def submit(self, request: ComputeRequest) -> None:
-        """Replace any unread request with ``request`` and wake the worker (a prefetch gives way)."""
-        self._mailbox.put(request)
-        self.worker.foreground.set()
-        self._wake.emit()
+        """Replace any unread request with ``request`` and wake the thread that answers it: the lane
+        if every variant is prepared, else the engine thread (a prefetch there gives way)."""
+        if self.routing.submit(request):
+            self._to_engine()
+        else:
+            self._wake_lane.emit()
 
     def preview(self, request: PreviewRequest) -> None:
-        """Replace any unread hover preview with ``request``; answers come as ``worker.preview``."""
+        """Replace any unread hover preview with ``request``; the lane answers it as ``worker.preview``
+        (from prepared pairs only: a hover never stops the engine's work)."""
         self._previews.put(request)
-        self.worker.foreground.set()
         self._wake_preview.emit()
 
     def prefetch(self, request: PrefetchRequest) -> None:
@@ -106,15 +131,21 @@ class EngineClient(QObject):
 
     def cancel(self) -> None:
         """Drop the unread request and stop the running one at its next stage boundary."""
-        self._mailbox.clear()
+        self.routing.clear()
         self.worker.cancel_upto = self._last_id
 
     def shutdown(self) -> None:
-        """Stop the thread; a forward pass in flight finishes first (it cannot be interrupted)."""
+        """Stop both threads; a forward pass in flight finishes first (it cannot be interrupted)."""
         self.cancel()
         self._prefetches.clear()
         self.worker.foreground.set()  # a running prefetch stops at its next model block
         self.stop_training()
         self.stop_heatmaps()
-        self._thread.quit()
-        self._thread.wait()
+        for thread in (self._lane_thread, self._thread):
+            thread.quit()
+            thread.wait()
+
+    def _to_engine(self) -> None:
+        """Wake the engine thread for the request in its mailbox (from the GUI or the lane thread)."""
+        self.worker.foreground.set()
+        self._wake.emit()

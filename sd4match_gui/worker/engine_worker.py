@@ -7,17 +7,18 @@ Progress is reported for the whole request (``worker/job_progress.py``): one fra
 variant's steps, weighted by measured step times, with the time left.
 Between variants, and at every engine stage, the worker gives up a request that was cancelled or
 that a newer request no longer needs (the newer one then reuses whatever reached the cache).
-Hover previews have a mailbox of their own and only query pairs that a computation prepared.
+A request whose every variant is prepared never comes here: the query lane (``query_worker.py``)
+answers it, and every hover preview, from the pairs this worker prepared (``prepared_store.py``),
+beside whatever this thread computes. This thread runs at a lower CPU priority (``torch_threads.py``).
 With E > 1 a computation also sends partial answers from the running ensemble means (marked k/E).
 In idle time the worker computes the features of the pairs ahead (``worker/prefetch_job.py``);
-anything the user asks (the client sets :attr:`EngineWorker.foreground` first) stops that within one
-layer of the model, and the prefetch resumes once the user's work is done.
+anything the user asks of this thread (the client sets :attr:`EngineWorker.foreground` first) stops
+that within one layer of the model, and the prefetch resumes once the user's work is done.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import sys
 import threading
 import traceback
@@ -33,6 +34,7 @@ from engine.export.from_matches import run_details
 from engine.progress import Progress
 from engine.variants import Variant, require_stable_diffusion
 
+from .answers import failure, variant_result
 from .job_progress import JobProgress, JobReport, StepTimes, sentence, variant_steps
 from .mailbox import LatestMailbox
 from .messages import (
@@ -43,45 +45,21 @@ from .messages import (
     HeatmapsRequest,
     PairHeatmaps,
     PrefetchRequest,
-    PreviewAnswer,
-    PreviewRequest,
     ProgressReport,
     TrainingRequest,
-    VariantPreview,
-    VariantResult,
     WeightsStatus,
 )
 from .prefetch_job import PrefetchJob
+from .prepared_store import prepared_key
 from .propagation_job import PropagationRequest, propagate
+from .routing import ComputeRouting
+from .torch_threads import fix_engine_threads, lower_priority, single_threaded_torch
 
 if TYPE_CHECKING:  # torch loads with the first model, on the engine thread: the window shows without it
     from engine import Matcher
     from engine.prepared_pair import PartialPair, PreparedPair
 
 MatcherFactory = Callable[[EngineConfig], "Matcher"]
-PreparedKey = tuple[str, str, object, object]  # source digest, target digest, prompt, feature settings
-
-
-def _prepared_key(source_digest: str, target_digest: str, variant: Variant) -> PreparedKey:
-    return (source_digest, target_digest, variant.prompt, variant.settings)
-
-
-@contextlib.contextmanager
-def single_threaded_torch() -> Iterator[None]:
-    """Run the per-click maths on one thread.
-
-    The matching tensors are tiny (N x C by C x h*w); split across OpenMP threads they spend their
-    time at barriers, and when the GUI thread (or anything else) holds the other core a match
-    takes 30-50 ms instead of under 1 ms. Extraction keeps every thread.
-    """
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def default_matcher(config: EngineConfig) -> Matcher:
@@ -99,15 +77,18 @@ class EngineWorker(QObject):
         started(int): a request was taken from the mailbox.
         progress(ProgressReport), result(VariantResult), failed(Failure): per variant.
         finished(int): the request is done (or abandoned).
-        preview(PreviewAnswer): the answer of :meth:`drain_preview`.
+        preview(PreviewAnswer): a hover's answer (the query lane's; the client forwards it here).
         heatmaps_stage(str, float), heatmaps_done(HeatmapsOutcome): reports of :meth:`heatmaps`.
         weights(WeightsStatus): answer to :meth:`check_weights`.
         training_stage(str, float), training_step(StepReport), training_epoch(EpochReport):
             reports of a :meth:`train` run; training_done(TrainingOutcome) ends it.
         prefetched(Prefetched): a pair ahead has one more variant's features cached.
 
+    The client forwards the query lane's started/progress/result/failed/finished/preview into these
+    signals, so receivers see one worker; the request ids keep the two threads' answers in order.
+
     Attributes:
-        computations: requests taken so far (tests count them to prove coalescing).
+        computations: requests started so far here and on the lane (tests count them to prove coalescing).
         step_times: running estimates of how long each extraction step takes here (progress).
         stop_training: set (from any thread) to stop the running :meth:`train` between steps.
         stop_heatmaps: set (from any thread) to stop the running :meth:`heatmaps` between stages.
@@ -135,30 +116,36 @@ class EngineWorker(QObject):
     def __init__(
         self,
         make_matcher: MatcherFactory,
-        mailbox: LatestMailbox[ComputeRequest],
-        previews: LatestMailbox[PreviewRequest],
+        routing: ComputeRouting | None = None,
         prefetches: LatestMailbox[PrefetchRequest] | None = None,
     ) -> None:
         super().__init__()
         self._make_matcher = make_matcher
-        self._mailbox = mailbox
-        self._previews = previews
+        self._routing = routing or ComputeRouting()
+        self._mailbox = self._routing.engine
+        self._prepared = self._routing.store  # what the newest computation shows; the lane queries it
         self._prefetches: LatestMailbox[PrefetchRequest] = prefetches or LatestMailbox()
         self._prefetch: PrefetchJob | None = None
         self.foreground = threading.Event()
         # Queued even though sender and receiver share the thread: the resume runs after every
         # slot of the user's work already posted.
         self._resume_prefetch.connect(self.drain_prefetch, Qt.ConnectionType.QueuedConnection)
-        # The prepared variants the newest computation shows: previews query these and never
-        # extract. Each computation drops the others, so only what is on screen is held.
-        self._prepared: dict[PreparedKey, PreparedPair] = {}
         self._config: EngineConfig | None = None
         self._matcher: Matcher | None = None
         self.cancel_upto = 0  # requests with an id up to this were cancelled (an int store is atomic)
-        self.computations = 0
         self.step_times = StepTimes()  # measured on this machine, kept across jobs for the time estimates
         self.stop_training = threading.Event()
         self.stop_heatmaps = threading.Event()
+
+    @property
+    def computations(self) -> int:
+        return self._routing.computations
+
+    @Slot()
+    def lower_priority(self) -> None:
+        """Run at a lower CPU priority than the window and the lane (connected to the thread's start,
+        before any torch work, so that the OpenMP workers this thread starts inherit it)."""
+        lower_priority()
 
     @Slot()
     def drain(self) -> None:
@@ -167,7 +154,7 @@ class EngineWorker(QObject):
             request = self._mailbox.take()
             if request is None:
                 return
-            self.computations += 1
+            self._routing.started()
             self.started.emit(request.request_id)
             try:
                 self._compute(request)
@@ -186,32 +173,6 @@ class EngineWorker(QObject):
         if self._matcher is None or job.plan.engine != self._config:
             return  # for other models than those loaded: the user's next request decides which
         job.run(self._matcher, self.foreground.is_set, self.prefetched.emit)
-
-    @Slot()
-    def drain_preview(self) -> None:
-        """Answer the newest hover preview from the prepared variants (a few milliseconds)."""
-        with self._foreground_work():
-            self._answer_preview()
-
-    def _answer_preview(self) -> None:
-        request = self._previews.take()
-        if request is None:
-            return
-        point = np.array([request.point_xy], dtype=np.float64)
-        answers = {}
-        for variant in request.variants:
-            pair = self._prepared.get(_prepared_key(request.source_digest, request.target_digest, variant))
-            if pair is None:
-                continue
-            try:
-                with single_threaded_torch():
-                    matches = pair.match(point, request.localisation)
-                    heatmap = np.ascontiguousarray(pair.score_maps(point)[0], dtype=np.float32)
-            except EngineError:
-                break  # e.g. a point just off the image: a preview has nothing to say
-            xy = (float(matches.match_xy[0, 0]), float(matches.match_xy[0, 1]))
-            answers[variant.name] = VariantPreview(xy, float(matches.confidence[0]), heatmap, pair.target.frame)
-        self.preview.emit(PreviewAnswer(request.preview_id, answers))
 
     @Slot(object)
     def check_weights(self, config: EngineConfig) -> None:
@@ -305,11 +266,11 @@ class EngineWorker(QObject):
         except EngineError as exc:
             self.failed.emit(Failure(request.request_id, None, str(exc)))
             return
-        shown = {_prepared_key(request.source.digest, request.target.digest, v) for v in request.variants}
-        self._prepared = {key: pair for key, pair in self._prepared.items() if key in shown}
+        source, target = request.source.digest, request.target.digest
+        self._prepared.keep_only({prepared_key(source, target, v) for v in request.variants})
         for index, variant in enumerate(request.variants):
-            if self._mailbox.peek() is not None:
-                return  # superseded: the newer request redoes this variant from the cache, in milliseconds
+            if self._superseded(request):
+                return  # the newer request redoes this variant from the cache (or the lane answers it)
             if request.request_id <= self.cancel_upto:
                 self.failed.emit(Failure(request.request_id, None, "cancelled", cancelled=True))
                 return
@@ -318,12 +279,8 @@ class EngineWorker(QObject):
             except Cancelled:
                 self.failed.emit(Failure(request.request_id, variant.name, "cancelled", cancelled=True))
                 return
-            except EngineError as exc:
-                self.failed.emit(Failure(request.request_id, variant.name, str(exc)))
             except Exception as exc:  # a bug must not kill the thread; the user sees one line
-                traceback.print_exc(file=sys.stderr)
-                message = f"internal error ({type(exc).__name__}: {exc}); details on the console"
-                self.failed.emit(Failure(request.request_id, variant.name, message))
+                self.failed.emit(failure(request.request_id, variant.name, exc))
             self._report(request, variant, "done", job.finish_variant(index))
 
     def _compute_variant(self, matcher: Matcher, request: ComputeRequest, index: int, job: JobProgress) -> None:
@@ -355,7 +312,7 @@ class EngineWorker(QObject):
             self._report(request, variant, "partial", job.showing(index, *ensemble))
 
         pair = matcher.prepare(request.source, request.target, variant.prompt, variant.settings, progress, partial)
-        self._prepared[_prepared_key(request.source.digest, request.target.digest, variant)] = pair
+        self._prepared.put(prepared_key(request.source.digest, request.target.digest, variant), pair)
         self._emit_answer(request, variant, pair)
 
     def _emit_answer(
@@ -363,13 +320,7 @@ class EngineWorker(QObject):
     ) -> None:
         """Match the request's points on ``pair`` (and its heatmap point) and send the answer."""
         with single_threaded_torch():
-            matches = pair.match(request.points_xy, request.localisation)
-            heatmap = None
-            if request.heatmap_row is not None:
-                row = request.points_xy[request.heatmap_row : request.heatmap_row + 1]
-                heatmap = np.ascontiguousarray(pair.score_maps(row)[0], dtype=np.float32)
-        run = run_details(pair, request.localisation)
-        answer = VariantResult(request.request_id, variant.name, run, matches, heatmap, pair.target.frame, ensemble)
+            answer = variant_result(request, variant, pair, ensemble)
         self.result.emit(answer)
 
     def _report(self, request: ComputeRequest, variant: Variant, stage: str, where: JobReport) -> None:
@@ -380,24 +331,29 @@ class EngineWorker(QObject):
         request_id = pending.request_id if serves else request.request_id
         self.progress.emit(ProgressReport(request_id, variant.name, stage, where.fraction, sentence(where)))
 
+    def _superseded(self, request: ComputeRequest) -> bool:
+        """A newer request was submitted (waiting here, or answered on the lane)."""
+        newest = self._routing.newest
+        return newest is not None and newest.request_id > request.request_id
+
     def _abandoned(self, request: ComputeRequest, variant: Variant) -> bool:
         """Cancelled by the user, or replaced by a request that does not need this variant."""
         if request.request_id <= self.cancel_upto:
             return True
-        pending = self._mailbox.peek()
-        return pending is not None and not pending.needs(request.source.digest, request.target.digest, variant)
+        newest = self._routing.newest
+        return self._superseded(request) and not newest.needs(request.source.digest, request.target.digest, variant)
 
     def _matcher_for(self, config: EngineConfig) -> Matcher:
-        same_models = self._config is not None and config == dataclasses.replace(
-            self._config, cache_bytes=config.cache_bytes
-        )
+        same_models = self._config is not None and self._config.same_models(config)
         if self._matcher is not None and same_models and self._matcher.disk_cache is not None:
             # Only the disk cache's bound changed: keep the loaded models and memory caches.
             self._matcher.disk_cache.max_bytes = config.cache_bytes
             self._matcher.disk_cache.evict()
             self._config = config
         if self._matcher is None or config != self._config:
-            self._prepared.clear()  # they belong to the old matcher's models
+            if self._matcher is None:
+                fix_engine_threads()  # torch's default, whatever another thread left (torch_threads.py)
             self._matcher = self._make_matcher(config)
+            self._prepared.reset(config)  # the old matcher's pairs go; the lane answers from these models only
             self._config = config
         return self._matcher

@@ -6,6 +6,7 @@ since replaced. Coordinates are original-image pixels ((0, 0) = centre of the to
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,10 @@ class EngineConfig:
     device: str = "auto"
     dtype: str = "auto"
     cache_bytes: int = DEFAULT_DISK_CACHE_BYTES
+
+    def same_models(self, other: EngineConfig) -> bool:
+        """Whether ``other`` builds the same models (it may bound the disk cache differently)."""
+        return dataclasses.replace(self, cache_bytes=other.cache_bytes) == other
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,11 +1,12 @@
 """Prefetch on the engine thread: the features of the pairs ahead, computed in idle time.
 
-The worker runs a :class:`PrefetchJob` only when no request of the user waits, and gives it a stop
-test that turns true the moment one arrives: the engine checks it between stages and before every
-layer of the UNet and VAE blocks (``engine/models/interrupt.py``), so a click waits at most one
-layer. The job then returns with its place kept, and the worker resumes it once the user's work
-is done. What a preempted extraction had finished stays cached (the VAE posterior); its running
-ensemble is redone.
+The worker runs a :class:`PrefetchJob` only when no request of the user waits on the engine thread,
+and gives it a stop test that turns true the moment one arrives: the engine checks it between
+stages and before every layer of the UNet and VAE blocks (``engine/models/interrupt.py``), so a
+request that needs extraction waits at most one layer. (Clicks on prepared pairs and hovers do not
+stop it: the query lane answers them beside it.) The job then returns with its place kept, and the
+worker resumes it once the user's work is done. What a preempted extraction had finished stays
+cached (the VAE posterior); its running ensemble is redone.
 
 Qt-free: the worker forwards :class:`Prefetched` reports as a signal.
 """

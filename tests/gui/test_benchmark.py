@@ -23,3 +23,19 @@ def test_benchmark_measures_clicks_and_hovers_at_each_point_count(tmp_path, caps
     assert result["feature_extractions"] == 2  # source and target once; every measured event used the cache
     printed = capsys.readouterr().out
     assert "| sift | 10 | click |" in printed and "| sift | 1000 | hover |" in printed
+
+
+def test_benchmark_measures_clicks_while_the_pairs_ahead_are_prefetched(tmp_path, capsys, monkeypatch):
+    for name, value in (("QT_QPA_PLATFORM", "offscreen"), ("HF_HUB_OFFLINE", "1"), ("SD4MATCH_HOME", "")):
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "latency.json"
+    argv = ["--while-prefetch", "--backends", "tiny-sd", "--size", "512", "--clicks", "2", "--json", str(out)]
+    assert benchmark.main(argv) == 0
+    result = json.loads(out.read_text())["tiny-sd"]
+    assert result["first_pair_s"] > 0 and isinstance(result["prefetch_done"], bool)
+    events = result["points"]["10"]  # ten points by default in this mode
+    # Events drawn after the prefetch ended are left out: at most the clicks asked for, all if it ran on.
+    assert all(0 <= events[event]["count"] <= 2 for event in ("click", "hover"))
+    if not result["prefetch_done"]:
+        assert events["click"]["count"] == events["hover"]["count"] == 2
+    assert "while the pairs ahead are prefetched" in capsys.readouterr().out

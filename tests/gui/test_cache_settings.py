@@ -12,7 +12,6 @@ from engine import Matcher
 from engine.disk_cache import CACHE_ENV, DiskCache
 from sd4match_gui.views.settings_dialog import SettingsDialog
 from sd4match_gui.worker.engine_worker import EngineWorker
-from sd4match_gui.worker.mailbox import LatestMailbox
 from sd4match_gui.worker.messages import EngineConfig
 from tests.gui.conftest import SIFT
 
@@ -50,7 +49,7 @@ def test_a_new_cache_size_keeps_the_loaded_models_and_evicts_at_once(tmp_path, m
         built.append(config)
         return Matcher(disk_cache=DiskCache(max_bytes=config.cache_bytes))
 
-    worker = EngineWorker(factory, LatestMailbox(), LatestMailbox())
+    worker = EngineWorker(factory)
     config = EngineConfig()
     matcher = worker._matcher_for(config)
     smaller = dataclasses.replace(config, cache_bytes=5000)  # room for one entry

@@ -93,7 +93,7 @@ def test_toggling_a_variant_reuses_the_cache(make_app, qtbot, fresh_matcher):
     wait_idle(qtbot, app)
 
     assert stats.misses == misses  # no new extraction
-    assert stats.hits > hits
+    assert stats.hits == hits  # the three are still prepared: the query lane answered, not even a cache lookup
     assert [p.title for p in app.window.canvas.targets] == ["empty", "single", "class"]
     assert [m.key for m in app.window.canvas.targets[1].view.markers.markers] == [0]
 

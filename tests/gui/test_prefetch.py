@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from sd4match_gui.controller.prefetch import pairs_ahead
 from tests.conftest import random_rgb
 from tests.gui.conftest import TINY_SD, wait_idle
-from tests.gui.helpers import click
+from tests.gui.helpers import click, hover
 
 ENSEMBLE_SD = dataclasses.replace(TINY_SD, ensemble=4)
 SOURCE = -1
@@ -71,7 +71,9 @@ def test_the_plan_is_the_next_two_pairs(make_app, qtbot, sift_matcher, pair_list
     assert app.prefetch.sent[-1].pairs == ()
 
 
-def test_a_click_preempts_prefetch_and_the_next_pair_comes_from_the_cache(make_app, qtbot, counted, pair_list):
+def test_a_click_for_the_engine_preempts_prefetch_and_the_next_pair_comes_from_the_cache(
+    make_app, qtbot, counted, pair_list
+):
     matcher, unet = counted
     app = make_app(matcher, ENSEMBLE_SD, demo=False)
     worker = app.client.worker
@@ -83,6 +85,9 @@ def test_a_click_preempts_prefetch_and_the_next_pair_comes_from_the_cache(make_a
     wait_idle(qtbot, app)
     assert unet.entered.wait(timeout=20) and unet.calls == PAIR_CALLS + 1
 
+    # A click the engine thread must answer (the lane answers those on prepared pairs: see
+    # test_query_lane.py); here its pair is dropped from the prepared ones, as a new pair would be.
+    app.client.routing.store.keep_only(set())
     click(app.window.canvas, SOURCE, (30.0, 25.0))
     clicked = app.client.latest_id
     unet.gate.set()  # the held call goes on into the UNet and stops at its first block
@@ -105,3 +110,40 @@ def test_a_click_preempts_prefetch_and_the_next_pair_comes_from_the_cache(make_a
     assert unet.calls == calls  # served from the cache: no UNet pass
     name = app.session.settings.active_variants()[0].name
     assert app.model.results.states[name].text == "done"
+
+
+@pytest.fixture
+def prefetch_held(make_app, qtbot, counted, pair_list):
+    """The first pair open and answered, its prefetch held inside its first UNet call."""
+    matcher, unet = counted
+    app = make_app(matcher, ENSEMBLE_SD, demo=False)
+    unet.gate.clear()
+    assert app.files.open_path(pair_list)
+    wait_idle(qtbot, app, timeout=60000)  # the engine thread runs niced: slow on a loaded machine
+    assert unet.entered.wait(timeout=60) and unet.calls == PAIR_CALLS + 1
+    yield app, unet
+    unet.gate.set()
+
+
+def test_a_click_on_the_open_pair_is_answered_while_the_prefetch_runs_on(qtbot, prefetch_held):
+    app, unet = prefetch_held
+    click(app.window.canvas, SOURCE, (30.0, 25.0))
+    # Answered and drawn while the engine thread is still inside the prefetch's UNet call.
+    qtbot.waitUntil(lambda: app.computation.idle and app.session.points()[0].trg_xy is not None, timeout=5000)
+    assert not unet.gate.is_set() and not app.client.worker.foreground.is_set()
+    unet.gate.set()
+    # Nothing was stopped or redone: the two new images ahead cost their 2 x 4 UNet calls once.
+    qtbot.waitUntil(lambda: unet.calls == 2 * PAIR_CALLS, timeout=20000)
+    qtbot.wait(200)
+    assert unet.calls == 2 * PAIR_CALLS
+
+
+def test_a_hover_does_not_stop_the_prefetch(qtbot, prefetch_held):
+    app, unet = prefetch_held
+    hover(app.window.canvas, SOURCE, (40.0, 30.0))
+    qtbot.waitUntil(lambda: "current" in app.hover.previews, timeout=5000)
+    assert not unet.gate.is_set() and not app.client.worker.foreground.is_set()
+    unet.gate.set()
+    qtbot.waitUntil(lambda: unet.calls == 2 * PAIR_CALLS, timeout=20000)
+    qtbot.wait(200)
+    assert unet.calls == 2 * PAIR_CALLS

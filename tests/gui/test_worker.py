@@ -6,6 +6,7 @@ import threading
 
 from engine.errors import PromptError
 from sd4match_gui.views.pair_canvas import SOURCE
+from sd4match_gui.worker import query_worker
 from tests.gui.conftest import SIFT, TINY_SD, wait_idle
 from tests.gui.helpers import click
 
@@ -31,11 +32,31 @@ class Gate:
         return self.original(source, target, prompt, settings, progress, on_partial)
 
 
+class LaneGate:
+    """Makes the query lane's next answer to a click block until opened: a click on a prepared pair,
+    held still on the lane that answers it."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+        self.armed = True
+        original = query_worker.variant_result
+
+        def variant_result(*args):
+            if self.armed:
+                self.armed = False
+                self.entered.set()
+                self.opened.wait(timeout=30)
+            return original(*args)
+
+        monkeypatch.setattr(query_worker, "variant_result", variant_result)
+
+
 def test_piled_up_clicks_compute_only_the_newest(make_app, qtbot, sift_matcher, monkeypatch):
     app = make_app(sift_matcher, SIFT)
     worker, computation = app.client.worker, app.computation
     computations, applied = worker.computations, computation.applied
-    gate = Gate(monkeypatch, sift_matcher)
+    gate = LaneGate(monkeypatch)  # the demo pair is prepared: the lane answers its clicks
     shown: list[int] = []  # target markers drawn at every redraw caused by an answer
     app.model.results.answered.connect(
         lambda _variant: shown.append(len(app.window.canvas.targets[0].view.markers.markers))
@@ -67,6 +88,7 @@ def test_engine_errors_become_messages_and_the_next_click_works(make_app, qtbot,
         return original(*args)
 
     monkeypatch.setattr(sift_matcher, "prepare", failing)
+    app.client.routing.store.keep_only(set())  # nothing prepared: the clicks go to the engine thread
     banner = app.window.message_banner
     click(app.window.canvas, SOURCE, (100.0, 100.0))
     wait_idle(qtbot, app)
