@@ -119,8 +119,8 @@ class HoverPreviewController(QObject):
         session, images = self._model.session, self._model.images
         if images is None or session.pair is None:
             return None
-        settings = session.settings
-        return (images[0].digest, images[1].digest, tuple(settings.active_variants()), settings.localisation)
+        settings, engine = session.settings, self._model.preferences.engine_config()
+        return (images[0].digest, images[1].digest, tuple(settings.active_variants()), settings.localisation, engine)
 
     def _send(self) -> None:
         context = self._request_context()
@@ -129,10 +129,12 @@ class HoverPreviewController(QObject):
         if not self._model.session.settings.display.hover_preview:
             self.clear()
             return
-        source_digest, target_digest, variants, localisation = context
+        source_digest, target_digest, variants, localisation, engine = context
         self._hovered, self._pending, self._last_request = self._pending, None, context
         self._latest_id += 1
-        request = PreviewRequest(self._latest_id, source_digest, target_digest, variants, localisation, self._hovered)
+        request = PreviewRequest(
+            self._latest_id, source_digest, target_digest, variants, localisation, self._hovered, engine
+        )
         self._client.preview(request)
         self.sent += 1
         self._timer.start()

@@ -140,6 +140,7 @@ class PreviewRequest:
         variants: the variants on screen.
         localisation: score map -> point.
         point_xy: the source pixel under the cursor.
+        engine: the models asked for: pairs prepared by others are not used (the settings changed).
     """
 
     preview_id: int
@@ -148,6 +149,7 @@ class PreviewRequest:
     variants: tuple[Variant, ...]
     localisation: LocalisationSettings
     point_xy: tuple[float, float]
+    engine: EngineConfig
 
 
 @dataclass(frozen=True, eq=False)

@@ -50,8 +50,11 @@ class PreparedStore:
         with self._lock:
             self._pairs = {key: pair for key, pair in self._pairs.items() if key in keys}
 
-    def get(self, key: PreparedKey) -> PreparedPair | None:
+    def get(self, key: PreparedKey, models: EngineConfig) -> PreparedPair | None:
+        """The pair prepared under ``key`` by ``models``, if any."""
         with self._lock:
+            if self._models is None or not self._models.same_models(models):
+                return None
             return self._pairs.get(key)
 
     def pairs_for(self, request: ComputeRequest) -> list[PreparedPair] | None:

@@ -95,7 +95,9 @@ class QueryWorker(QObject):
         if request is None:
             return
         store, source, target = self._routing.store, request.source_digest, request.target_digest
-        found = [(variant, store.get(prepared_key(source, target, variant))) for variant in request.variants]
+        found = [
+            (variant, store.get(prepared_key(source, target, variant), request.engine)) for variant in request.variants
+        ]
         pairs = [(variant, pair) for variant, pair in found if pair is not None]
         if pairs:
             self._pin_threads()

@@ -8,8 +8,11 @@ import threading
 import numpy as np
 from PySide6.QtCore import Qt
 
+from engine import FeatureSettings, PromptSpec
+from engine.variants import Variant
 from sd4match_gui.views.pair_canvas import SOURCE
-from sd4match_gui.worker.messages import ComputeRequest, VariantResult
+from sd4match_gui.worker.messages import ComputeRequest, EngineConfig, VariantResult
+from sd4match_gui.worker.prepared_store import PreparedStore, prepared_key
 from sd4match_gui.worker.torch_threads import fix_engine_threads, use_one_thread
 from tests.gui.conftest import SIFT, wait_idle
 from tests.gui.helpers import click
@@ -107,3 +110,15 @@ def _threads() -> int:
     import torch
 
     return torch.get_num_threads()
+
+
+def test_a_pair_prepared_by_other_models_answers_no_preview():
+    """After a change of models, a hover until the engine's next computation must not show the old ones' answer."""
+    store = PreparedStore()
+    old, new = EngineConfig(dtype="float32"), EngineConfig(dtype="bfloat16")
+    key = prepared_key("s", "t", Variant("sift", PromptSpec(), FeatureSettings(backend="sift")))
+    pair = object()
+    store.reset(old)
+    store.put(key, pair)
+    assert store.get(key, EngineConfig(dtype="float32", cache_bytes=1)) is pair  # the same models
+    assert store.get(key, new) is None
