@@ -3,9 +3,10 @@ signals to the controllers, and subscribes to the model's events: after every ch
 asks the engine for fresh predictions and autosaves.
 
 Flow of a click: ``PairCanvas.clicked`` -> :class:`AnnotationController` edits the model ->
-``AppModel.edited`` -> :meth:`AppController.after_change` -> :class:`Presenter` draws the new marker
-at once, :class:`ComputationController` submits a request, :class:`FileController` autosaves -> the
-worker answers -> the computation controller applies it to the model -> ``results.answered`` -> redraw.
+``AppModel.edited`` -> :meth:`AppController.after_change` -> :class:`ComputationController` submits a
+request, :class:`FileController` autosaves -> the worker answers -> the computation controller applies
+it to the model -> ``results.answered`` -> :class:`Presenter` redraws. The canvas paints the click and
+its answer in one frame when the answer comes within a few tens of milliseconds (``answer_wait.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..preferences import PreferenceStore
 from ..views.pair_canvas import SOURCE
 from ..worker.engine_client import EngineClient
 from .annotation import AnnotationController
+from .answer_wait import AnswerWait
 from .collection import CollectionController
 from .computation import ComputationController
 from .files import FileController
@@ -74,6 +76,7 @@ class AppController(QObject):
         self.computation = ComputationController(client, model)
         self.hover = HoverPreviewController(client, model, self.computation)
         self.presenter = Presenter(window, model.results, self.hover)
+        self.answer_wait = AnswerWait(window.canvas)
         self.annotation = AnnotationController(model, self.notices)
         self.settings = SettingsActions(window, model, client, self.notices)
         self.heatmap_export = HeatmapExport(window, model, client, self.notices)
@@ -114,12 +117,19 @@ class AppController(QObject):
     def open_demo(self) -> None:
         self.files.open_images(*DEMO_PAIR)
 
-    def after_change(self) -> None:
-        """Redraw, ask the engine, autosave: runs after every change of what is shown or computed."""
+    def after_change(self, point_edit: bool = False) -> None:
+        """Redraw, ask the engine, autosave: runs after every change of what is shown or computed.
+
+        ``point_edit``: only points of the open pair changed (a click, a move, a selection): the
+        canvas may keep its pixels until the engine's answer is drawn too (``answer_wait.py``).
+        """
         session = self.model.session
-        self._show_pair_if_changed()
-        self.presenter.render(session)
+        same_pair = not self._show_pair_if_changed()
+        # Asked first, so that the engine computes while the window updates the rest.
         self.computation.request()
+        if point_edit and same_pair and self.computation.awaiting_points:
+            self.answer_wait.start()  # painted with the answer, which comes at once when cached
+        self.presenter.render(session)
         self.prefetch.refresh()  # the pairs ahead, computed when the engine is idle
         self.presenter.show_request_state(session)  # e.g. a recompute marks the drawn results stale
         self.hover.refresh()
@@ -157,11 +167,12 @@ class AppController(QObject):
 
     # ---- pairs ----
 
-    def _show_pair_if_changed(self) -> None:
+    def _show_pair_if_changed(self) -> bool:
+        """Load and lay out the open pair if another one was shown; whether it was."""
         model = self.model
         pair = model.session.pair
         if pair is None or pair.pair_id == self._shown_pair:
-            return
+            return False
         self._shown_pair = pair.pair_id
         model.results.forget_errors()
         try:
@@ -169,12 +180,13 @@ class AppController(QObject):
         except EngineError as exc:
             model.set_images(None)
             self.notices.report_error(str(exc))
-            return
+            return True
         model.set_images(images)
         for image in images:
             model.session.images[image.path.resolve()] = image_ref(image)
         self.lay_out_targets(force=True)
         self._show_title()
+        return True
 
     def _show_title(self, *_path: object) -> None:
         """The open pair, its place in the list and the session's file ("unsaved" before it has one)."""
@@ -208,6 +220,7 @@ class AppController(QObject):
         model.collection_changed.connect(self._on_collection_changed)
         model.path_changed.connect(self._show_title)
         results.answered.connect(self._on_answered)
+        self.computation.busy.connect(lambda busy: busy or self.answer_wait.end())  # no answer comes
         results.states_changed.connect(self._on_states_changed)
         results.error.connect(self.notices.report_engine_error)
         results.errors_cleared.connect(self.notices.engine_errors_cleared)
@@ -218,7 +231,7 @@ class AppController(QObject):
         self.after_change()
 
     def _on_edited(self, _description: str) -> None:
-        self.after_change()
+        self.after_change(point_edit=True)
 
     def _on_settings_changed(self, old: SessionSettings, new: SessionSettings) -> None:
         """Display options only redraw (and save lazily); anything else may change the variants."""
@@ -237,6 +250,7 @@ class AppController(QObject):
 
     def _on_answered(self, _variant: str) -> None:
         self.presenter.render(self.model.session)
+        self.answer_wait.end()
         self.hover.refresh()  # features that were missing may be ready now
         self.files.autosave_later()
 

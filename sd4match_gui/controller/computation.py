@@ -162,6 +162,11 @@ class ComputationController(QObject):
         return asked, contexts, runs
 
     @property
+    def awaiting_points(self) -> bool:
+        """The newest request asks for points and has not finished."""
+        return bool(self._asked.point_ids) and not self.idle
+
+    @property
     def idle(self) -> bool:
         """True once the newest request has been answered (or cancelled)."""
         return self.finished_id >= self._client.latest_id

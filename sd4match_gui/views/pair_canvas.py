@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Signal
 
 from .connection_lines import ConnectionLines
 from .coords import from_view, inside_image
@@ -45,6 +45,25 @@ class PairCanvas(pg.GraphicsLayoutWidget):
         self.scene().addItem(self.lines)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.set_target_count(1)
+
+    @property
+    def holding(self) -> bool:
+        """Whether the canvas keeps its pixels (:meth:`hold_paint`)."""
+        return not self.viewport().updatesEnabled()
+
+    def hold_paint(self) -> None:
+        """Keep the canvas's pixels until :meth:`release_paint`: items change meanwhile as usual,
+        only their drawing waits (``controller/answer_wait.py`` bounds how long)."""
+        self.viewport().setUpdatesEnabled(False)
+
+    def release_paint(self) -> None:
+        """Draw what changed during a hold: one repaint of the whole canvas (nothing without a hold).
+
+        The scene hands its changed items to the view in a queued call; that call runs first, while
+        the hold still stands, or it would repaint them a second time after the full repaint."""
+        if self.holding:
+            QCoreApplication.sendPostedEvents(self.scene(), QEvent.Type.MetaCall)
+            self.viewport().setUpdatesEnabled(True)
 
     def panel(self, index: int) -> ImagePanel:
         return self.source if index == SOURCE else self.targets[index]

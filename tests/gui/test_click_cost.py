@@ -1,13 +1,16 @@
 """A click among a thousand points does the work of one point: one match, one row, one marker and
 one line drawn on top of what is cached; an undo, an edit or a selection redraws the changed
-markers and lines in place; and the result looks as a full redraw would."""
+markers and lines in place; the click and its answer are painted in one repaint; and the result
+looks as a full redraw would."""
 
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QImage
 
 from engine.export.document import Keypoint
+from sd4match_gui.controller import answer_wait
 from sd4match_gui.model import session as session_module
 from sd4match_gui.views import markers
 from sd4match_gui.views.connection_lines import ConnectionLines
@@ -180,3 +183,56 @@ def test_a_click_among_a_thousand_points_reads_only_the_new_point_and_sorts_noth
     assert looked and set(looked) == {MANY}
     assert not sorts
     assert [p.id for p in app.session.points()] == list(range(MANY + 1))
+
+
+class PaintCount(QObject):
+    """Counts the paint events of a widget."""
+
+    def __init__(self, widget) -> None:
+        super().__init__()
+        self.count = 0
+        widget.installEventFilter(self)
+
+    def eventFilter(self, _watched, event) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def _settled(qtbot, app) -> None:
+    wait_idle(qtbot, app)
+    qtbot.waitUntil(lambda: not app.window.canvas.holding)
+    qtbot.wait(100)  # every paint that follows from the click has happened
+
+
+def test_a_click_and_its_answer_are_painted_in_one_repaint(make_app, qtbot, sift_matcher, monkeypatch):
+    """Without the wait, the canvas paints the click, then the answer a few milliseconds later."""
+    monkeypatch.setattr(answer_wait, "ANSWER_WAIT_MS", 10_000)  # the mechanism, not this machine's speed
+    app = make_app(sift_matcher)
+    app.settings.set_display(hover_preview=False)
+    _settled(qtbot, app)
+    paints = PaintCount(app.window.canvas.viewport())
+
+    click(app.window.canvas, SOURCE, (450.0, 300.0))
+    _settled(qtbot, app)
+
+    assert app.session.points()[-1].trg_xy is not None
+    assert paints.count == 1
+    painted = canvas_image(app)
+    for cache in caches(app):
+        cache.invalidate()
+    assert canvas_image(app) == painted  # what was painted is the answer, as a full redraw draws it
+
+
+def test_a_click_whose_answer_does_not_come_is_painted_after_the_wait(make_app, qtbot, sift_matcher, monkeypatch):
+    app = make_app(sift_matcher)
+    app.settings.set_display(hover_preview=False)
+    _settled(qtbot, app)
+    monkeypatch.setattr(app.client, "submit", lambda _request: None)  # an engine busy elsewhere
+    paints = PaintCount(app.window.canvas.viewport())
+
+    click(app.window.canvas, SOURCE, (450.0, 300.0))
+    assert app.window.canvas.holding and paints.count == 0
+    qtbot.waitUntil(lambda: paints.count == 1, timeout=answer_wait.ANSWER_WAIT_MS + 1000)
+    assert not app.window.canvas.holding
+    assert app.session.points()[-1].trg_xy is None  # the new source marker is on screen alone
