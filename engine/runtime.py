@@ -39,24 +39,28 @@ class RuntimeOptions:
             when the process computes on the CPU, and threads share one heap
             (:mod:`engine.models.cpu_memory`; costs: the process keeps its peak memory).
         blockwise_attention: ``SD4MATCH_BLOCKWISE_ATTENTION``: models placed on the CPU get the
-            blockwise attention processor (:mod:`engine.models.blockwise_attention`: faster in
-            bfloat16, the same maths; float32 results equal diffusers' own processor).
+            blockwise attention processor (:mod:`engine.models.blockwise_attention`: the same maths;
+            float32 results equal diffusers' own processor). None (the variable unset) chooses by
+            the CPU: on one with AMX tiles PyTorch's flash kernel is the faster one, elsewhere the
+            blockwise attention (:func:`blockwise_attention_is_faster`).
     """
 
     tune_allocator: bool = True
-    blockwise_attention: bool = True
+    blockwise_attention: bool | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> RuntimeOptions:
         """The options as the environment sets them; SettingsError for a value that is not a yes or no."""
         return cls(
             tune_allocator=_switch(environ, "SD4MATCH_TUNE_ALLOCATOR"),
-            blockwise_attention=_switch(environ, "SD4MATCH_BLOCKWISE_ATTENTION"),
+            blockwise_attention=_switch(environ, "SD4MATCH_BLOCKWISE_ATTENTION", None),
         )
 
 
-def _switch(environ: Mapping[str, str], name: str) -> bool:
-    value = environ.get(name, "1").strip().lower()
+def _switch(environ: Mapping[str, str], name: str, unset: bool | None = True) -> bool | None:
+    if name not in environ:
+        return unset
+    value = environ[name].strip().lower()
     if value not in OFF + ON:
         raise SettingsError(f"{name}={environ[name]!r}: use 0 (off) or 1 (on)")
     return value in ON
@@ -121,12 +125,27 @@ def cpu_has_native_bf16() -> bool:
         return False
 
 
+def blockwise_attention_is_faster() -> bool:
+    """Whether the blockwise attention beats PyTorch's CPU flash kernel on this CPU: not where it
+    has AMX tiles, whose matrix units the flash kernel uses (measured on SD2-1's 9,216-token
+    self-attention in bf16: 177 ms for the flash kernel against 371 ms, and a whole UNet pass 1.89 s
+    against 2.42 s; on an AVX512-BF16 CPU without AMX the blockwise one was 1.4-2x faster,
+    docs/benchmarks.md section 1). torch reports AMX through a private call; without it, blockwise."""
+    has_amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return not (has_amx is not None and has_amx())
+    except RuntimeError:
+        return True
+
+
 def resolve_runtime(device: str = "auto", dtype: str = "auto", options: RuntimeOptions | None = None) -> Runtime:
     """Turn the user's ``--device`` / ``--dtype`` words into a :class:`Runtime`.
 
     ``options`` default to :meth:`RuntimeOptions.from_environment`.
     """
     blockwise = (options or RuntimeOptions.from_environment()).blockwise_attention
+    if blockwise is None:
+        blockwise = blockwise_attention_is_faster()
     if device not in DEVICES:
         raise SettingsError(f"unknown device '{device}'; choose one of {', '.join(DEVICES)}")
     if dtype not in DTYPES:

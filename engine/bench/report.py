@@ -67,6 +67,6 @@ def to_markdown_waits(report: BenchReport) -> str:
 def _wait_note(row: dict[str, object]) -> str:
     if "vs_e1_cold" in row:
         return f"{row['vs_e1_cold']:.2f}x the E=1 cold time"
-    if "preempted" in row:
-        return f"median, max {row['max_s']:.3f} s; {row['preempted']} of {row['clicks']} clicks stopped a prefetch"
+    if "p95_s" in row:
+        return f"median of {row['clicks']} clicks; p95 {row['p95_s']:.3f} s, max {row['max_s']:.3f} s"
     return ""

@@ -6,8 +6,9 @@
   match (after the first UNet batch of each image) and the final one;
 * the next pair of a list after prefetch: its features were computed while the user stayed on
   the current pair, so its first match is a cache hit;
-* a click while prefetch runs: the prefetch stops within one model block (the interrupt hooks of
-  ``engine/models/interrupt.py``), then the click's match on the open pair.
+* a click while prefetch runs: the click's match on the open (prepared) pair, on a thread of its
+  own with one torch thread, beside a prefetch of a new pair that keeps running on another, as the
+  app's query lane answers it (``sd4match_gui/worker/query_worker.py``).
 
 Each wait covers prompt, features and the match of one point. Fresh matchers (empty caches) for
 each cold row, after one untimed pair (kernel set-up); the images are random, 480 x 640, a new one
@@ -22,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from ..errors import Cancelled
 from ..images import LoadedImage, image_from_array
 from ..matcher import Matcher
 from ..models.stable_diffusion import StableDiffusionParts
@@ -39,13 +40,13 @@ PROMPT = PromptSpec()
 @dataclass(frozen=True)
 class WaitOptions:
     """``ensemble``: E of the progressive rows; ``size``, ``timestep``, ``layer`` as the bench's;
-    ``clicks``: clicks made while a prefetch runs (each stops a fresh one)."""
+    ``clicks``: clicks made while a prefetch runs (0.05 s apart)."""
 
     ensemble: int
     size: int
     timestep: int
     layer: int
-    clicks: int = 3
+    clicks: int = 20
 
 
 def wait_rows(parts: StableDiffusionParts, options: WaitOptions, log: Callable[[str], None]) -> list[dict[str, object]]:
@@ -60,8 +61,7 @@ def wait_rows(parts: StableDiffusionParts, options: WaitOptions, log: Callable[[
     log("first match on a new pair, E=1, cold")
     matcher = Matcher.from_parts(parts)
     source, target = images.new(), images.new()
-    cold_stages: dict[str, float] = {}  # when each stage started
-    cold, _ = _timed(lambda: matcher.prepare(source, target, PROMPT, one, _recorder(cold_stages)).match(POINT))
+    cold, _ = _timed(lambda: matcher.prepare(source, target, PROMPT, one).match(POINT))
     rows.append({"what": "first match on a new pair, E=1, cold (VAE + UNet, both images)", "wait_s": cold})
 
     if options.ensemble > 1:
@@ -78,31 +78,19 @@ def wait_rows(parts: StableDiffusionParts, options: WaitOptions, log: Callable[[
 
     log("next pair after prefetch")
     following = images.new()
-    stages: dict[str, float] = {}
-    matcher.prepare(target, following, PROMPT, one, _recorder(stages))
-    unet = f"UNet t={options.timestep}"
-    vae_s = min(  # one VAE pass, the shortest of the three measured (the machine may be shared)
-        cold_stages[f"source: {unet}"] - cold_stages["source: VAE latent"],
-        cold_stages[f"target: {unet}"] - cold_stages["target: VAE latent"],
-        stages[f"target: {unet}"] - stages["target: VAE latent"],
-    )
+    matcher.prepare(target, following, PROMPT, one)
     after, _ = _timed(lambda: matcher.prepare(target, following, PROMPT, one).match(POINT))
     rows.append({"what": "next pair after prefetch, E=1 (features computed ahead)", "wait_s": after})
 
     log(f"{options.clicks} clicks while a prefetch runs")
     open_pair = matcher.prepare(source, target, PROMPT, one)
-    # Each click lands at a random moment of the prefetch's first VAE pass (one took vae_s above).
-    moments = np.random.default_rng(3).uniform(0.1, 0.9, options.clicks) * vae_s
-    clicks = [_click_during_prefetch(matcher, open_pair, images, one, float(after)) for after in moments]
-    # A click that came after the prefetch had ended (a fast machine, a small model) stopped
-    # nothing: the median is over the clicks that did, when any did.
-    stopping = [seconds for seconds, preempted in clicks if preempted] or [seconds for seconds, _ in clicks]
+    clicks = _clicks_beside_prefetch(matcher, open_pair, (images.new(), images.new()), one, options.clicks)
     rows.append(
         {
-            "what": "click while prefetch runs: prefetch stopped + match",
-            "wait_s": float(np.median(stopping)),
-            "max_s": max(stopping),
-            "preempted": sum(preempted for _, preempted in clicks),
+            "what": "click while prefetch runs: its match beside the running prefetch",
+            "wait_s": float(np.median(clicks)),
+            "p95_s": float(np.percentile(clicks, 95)),
+            "max_s": max(clicks),
             "clicks": len(clicks),
         }
     )
@@ -126,40 +114,41 @@ def _progressive(
     return (first[0] if first else final), final
 
 
-def _click_during_prefetch(
-    matcher: Matcher, open_pair: PreparedPair, images: _ImageSource, settings: FeatureSettings, after_s: float
-) -> tuple[float, bool]:
-    """Seconds from a click (the stop flag set ``after_s`` into the VAE pass of a prefetch of a new
-    pair) to its match on the open pair: the prefetch's unwinding plus the match; and whether the
-    click did stop the prefetch (False: it had already finished)."""
-    clicked, encoding, stopped = threading.Event(), threading.Event(), threading.Event()
-    preempted: list[bool] = []
-    source, target = images.new(), images.new()
+def _clicks_beside_prefetch(
+    matcher: Matcher,
+    open_pair: PreparedPair,
+    pair: tuple[LoadedImage, LoadedImage],
+    settings: FeatureSettings,
+    count: int,
+) -> list[float]:
+    """Seconds of up to ``count`` clicks' matches on ``open_pair``, 0.05 s apart, made on this thread
+    with one torch thread while another thread prefetches ``pair`` (never stopped); only clicks that
+    ended before the prefetch did count (at least one is made)."""
+    running, ended = threading.Event(), threading.Event()
 
     def prefetch() -> None:
-        progress = Progress(lambda stage, _: encoding.set() if "VAE" in stage else None, clicked.is_set)
         try:
-            matcher.prepare(source, target, PROMPT, settings, progress)
-        except Cancelled:
-            preempted.append(True)
-        stopped.set()
+            matcher.prepare(*pair, PROMPT, settings, Progress(lambda _stage, _fraction: running.set()))
+        finally:
+            running.set()
+            ended.set()
 
     worker = threading.Thread(target=prefetch, name="bench-prefetch")
     worker.start()
-    encoding.wait()
-    time.sleep(after_s)
-    start = time.perf_counter()
-    clicked.set()
-    stopped.wait()
-    open_pair.match(POINT)
-    seconds = time.perf_counter() - start
-    worker.join()
-    return seconds, bool(preempted)
-
-
-def _recorder(stages: dict[str, float]) -> Progress:
-    """A reporter that notes when each stage started (``perf_counter`` seconds) into ``stages``."""
-    return Progress(lambda stage, _: stages.setdefault(stage, time.perf_counter()))
+    running.wait()  # the prefetch thread has made its first torch call with the process's thread count
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # per-click maths on one thread, as the app's lane and engine thread do
+    seconds: list[float] = []
+    try:
+        while len(seconds) < count and not (ended.is_set() and seconds):
+            took, _ = _timed(lambda: open_pair.match(POINT))
+            if not ended.is_set() or not seconds:
+                seconds.append(took)
+            time.sleep(0.05)
+    finally:
+        torch.set_num_threads(threads)
+        worker.join()
+    return seconds
 
 
 def _timed(call: Callable[[], object]) -> tuple[float, object]:
@@ -195,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--ensemble", type=int, default=8)
     parser.add_argument("--size", type=int, default=768)
-    parser.add_argument("--clicks", type=int, default=3)
+    parser.add_argument("--clicks", type=int, default=20)
     args = parser.parse_args(argv)
     quiet_library_output()
     runtime = resolve_runtime(args.device, args.dtype)

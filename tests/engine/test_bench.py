@@ -41,3 +41,5 @@ def test_bench_reports_the_waits_on_a_new_pair():
     # A cache hit: far below a cold pair.
     assert waits["next pair after prefetch, E=1"]["wait_s"] < waits["first match on a new pair, E=1, cold"]["wait_s"]
     assert "| first match on a new pair, E=4, progressive: first partial match |" in to_markdown(report)
+    click = waits["click while prefetch runs"]  # matched beside a prefetch that was never stopped
+    assert 1 <= click["clicks"] <= 20 and 0 < click["wait_s"] <= click["p95_s"] <= click["max_s"]

@@ -26,14 +26,25 @@ def processors(matcher: Matcher) -> list[object]:
 
 
 def test_the_environment_turns_each_option_off():
-    assert RuntimeOptions.from_environment({}) == RuntimeOptions(tune_allocator=True, blockwise_attention=True)
+    assert RuntimeOptions.from_environment({}) == RuntimeOptions(tune_allocator=True, blockwise_attention=None)
+    on = {"SD4MATCH_BLOCKWISE_ATTENTION": "1"}
+    assert RuntimeOptions.from_environment(on) == RuntimeOptions(blockwise_attention=True)
     off = {"SD4MATCH_TUNE_ALLOCATOR": "0", "SD4MATCH_BLOCKWISE_ATTENTION": "off"}
     assert RuntimeOptions.from_environment(off) == RuntimeOptions(tune_allocator=False, blockwise_attention=False)
     with pytest.raises(SettingsError, match="SD4MATCH_TUNE_ALLOCATOR='maybe'"):
         RuntimeOptions.from_environment({"SD4MATCH_TUNE_ALLOCATOR": "maybe"})
 
 
-def test_loading_a_model_leaves_the_allocator_alone(tiny_sd_dir, allocator_calls):
+@pytest.mark.parametrize("amx", [True, False])
+def test_unset_the_attention_follows_the_cpu(monkeypatch, amx):
+    """The flash kernel where the CPU has AMX tiles (there it is the faster one), else blockwise."""
+    monkeypatch.setattr(engine.runtime.torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    assert resolve_runtime("cpu", "float32", RuntimeOptions()).blockwise_attention is (not amx)
+    assert resolve_runtime("cpu", "float32", RuntimeOptions(blockwise_attention=True)).blockwise_attention
+
+
+def test_loading_a_model_leaves_the_allocator_alone(tiny_sd_dir, allocator_calls, monkeypatch):
+    monkeypatch.setenv("SD4MATCH_BLOCKWISE_ATTENTION", "1")
     matcher = Matcher(ModelSources(sd=str(tiny_sd_dir)), runtime=resolve_runtime("cpu", "float32"))
     assert all(isinstance(processor, BlockwiseAttentionProcessor) for processor in processors(matcher))
     assert allocator_calls == []

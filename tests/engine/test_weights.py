@@ -88,7 +88,8 @@ def test_hub_ids_and_paths_are_told_apart(text, is_path):
     assert looks_like_path(text) is is_path
 
 
-def test_runtime_resolution():
+def test_runtime_resolution(monkeypatch):
+    monkeypatch.setenv("SD4MATCH_BLOCKWISE_ATTENTION", "1")  # unset, it depends on the CPU
     cpu32 = resolve_runtime("cpu", "float32")
     assert cpu32 == Runtime(torch.device("cpu"), torch.float32)
     cpu_bf16 = resolve_runtime("cpu", "bfloat16")
