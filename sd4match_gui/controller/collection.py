@@ -81,7 +81,13 @@ class CollectionController(QObject):
         self._files = files
         self.labels = LabelController(window, window.label_panel, model, notices, lambda: files.last_folder)
         self.review = ReviewQueue(
-            window.review_panel, window.actions, model, notices, lambda: self.running, self._propagate_again
+            window.review_panel,
+            window.collection_label,
+            window.actions,
+            model,
+            notices,
+            lambda: self.running,
+            self._propagate_again,
         )
         self.running = False
         self.in_flight: PropagationRequest | None = None
@@ -353,5 +359,6 @@ class CollectionController(QObject):
     def _show_mode(self) -> None:
         active = self.collection is not None
         self._window.review_dock.setVisible(active)
+        self._window.collection_label.setVisible(active)
         if active:
             self._window.review_dock.raise_()

@@ -316,7 +316,8 @@ class Presenter:
         found = errors(rows, primary.name)
         self._window.points_table.set_points(points, confidences, found, session.selected)
         label = self._window.pck_label
-        if session.settings.compare.active or not truth or not size:
+        # A collection has no ground truth: its status shows review counts instead (review_queue.py).
+        if session.settings.compare.active or session.collection is not None or not truth or not size:
             label.setText("")
             return
         threshold = pck_threshold(session.pair, size)

@@ -15,16 +15,27 @@ from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QLabel
 
 from engine.collections.review import ReviewThresholds
 
 from ..model.app_model import AppModel
-from ..model.collection import NEEDS_REVIEW, PREDICTING, STOPPED, Collection, ImageSummary, accept_passing, clear_points
+from ..model.collection import (
+    NEEDS_REVIEW,
+    PREDICTING,
+    REVIEWED,
+    STOPPED,
+    Collection,
+    ImageSummary,
+    accept_passing,
+    clear_points,
+)
 from ..model.history import PointEdit
 from ..views.review_dock import ReviewDock, ReviewRow
 from .notices import Notices
 
 NOTHING_TO_ACCEPT = "No unflagged prediction left to accept{where} (Shift+N selects the flagged ones)."
+FLAG_NOTE = "Flagged: a prediction whose confidence or cycle error crosses the Review dock's thresholds."
 
 
 class ReviewQueue:
@@ -32,6 +43,7 @@ class ReviewQueue:
 
     Args:
         dock: the Review dock.
+        status: the status bar's collection text (image k of n, reviewed and flagged counts).
         actions: the window's actions (the jumps and bulk actions are connected here).
         model: the app model (the collection, the points; bulk actions are its edits).
         notices: the status bar and message banner.
@@ -45,6 +57,7 @@ class ReviewQueue:
     def __init__(
         self,
         dock: ReviewDock,
+        status: QLabel,
         actions: Mapping[str, QAction],
         model: AppModel,
         notices: Notices,
@@ -52,6 +65,7 @@ class ReviewQueue:
         propagate_again: Callable[[], None],
     ) -> None:
         self._dock = dock
+        self._status = status
         self._model = model
         self._notices = notices
         self._propagating = propagating
@@ -205,6 +219,7 @@ class ReviewQueue:
                 )
             )
         self._dock.show_rows(rows)
+        self._show_status(summaries)
         self._dock.show_thresholds(collection.thresholds.max_cycle_error, collection.thresholds.min_confidence)
         left = sum(1 for image in collection.images if collection.missing(image))
         done = len(collection.images) - left
@@ -212,6 +227,18 @@ class ReviewQueue:
             self._dock.progress.show_stage(f"Predicting {done}/{len(collection.images)}", done / len(collection.images))
         else:
             self._dock.progress.hide()
+
+    def _show_status(self, summaries: dict[str, ImageSummary]) -> None:
+        """The status bar's collection text: which image is open, how far the review has come."""
+        session = self._model.session
+        current = session.pair.pair_id if session.pair is not None else None
+        ids = list(summaries)
+        where = f"image {ids.index(current) + 1} of {len(ids)}" if current in summaries else f"{len(ids)} images"
+        here = f" · {summaries[current].flagged} flagged here" if current in summaries else ""
+        reviewed = sum(s.state == REVIEWED for s in summaries.values())
+        flagged = sum(s.flagged for s in summaries.values())
+        self._status.setText(f"{where}{here} · {reviewed}/{len(ids)} reviewed · {flagged} flagged in all")
+        self._status.setToolTip(FLAG_NOTE)
 
     def _refresh_soon(self, *_changed: object) -> None:
         # Coalesced: a template edit changes every image at once, and each row needs its summary.
