@@ -64,8 +64,8 @@ TOOLBAR_ACTIONS = (
 WINDOW_TITLE = "SD4Match"
 CURSOR_TEXT_SAMPLE = "source x 999.9  y 999.9 px → target x 999.9  y 999.9 · confidence 0.00"
 COMPACT_WIDTH = 1200  # narrower windows put the Engine dock in the right column's tabs
-RIGHT_COLUMN_SHARE = 0.24  # of the window width, within RIGHT_COLUMN_WIDTH
-RIGHT_COLUMN_WIDTH = (240, 420)
+RIGHT_COLUMN_SHARE = 0.26  # of the window width, within RIGHT_COLUMN_WIDTH
+RIGHT_COLUMN_WIDTH = (248, 440)
 CURSOR_SHARE = 0.25  # of the window width at most, for the cursor's reading in the status bar
 PROGRESS_TEXT_SHARE = 0.25  # of the window width at most, for a progress bar's step in words
 
