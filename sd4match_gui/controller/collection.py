@@ -212,8 +212,19 @@ class CollectionController(QObject):
             new.collection = collection
 
         message = f"New collection: {len(pairs)} image(s) from template {template_path.name}."
-        self._files.open_pairs(pairs, message=message, fill=fill)
+        self._files.open_pairs(pairs, message=message, fill=fill, carries_over=self._source_work_only(template))
         return True
+
+    def _source_work_only(self, template: Path | None) -> bool:
+        """Whether a collection made from ``template`` holds all the open session's work: its template
+        is the open pair's source with its points (names, positions), and no other pair has points
+        and no target there is one a person placed or accepted (predictions are made again)."""
+        session = self._model.session
+        if template is not None or session.pair is None:
+            return False
+        if set(session.annotated_pair_ids()) - {session.pair.pair_id}:
+            return False
+        return not any(point.approved or point.visibility != 2 for point in session.points())
 
     def _template_from_source(self) -> tuple[KeypointSchema, dict[int, TemplatePoint]]:
         """The schema and template points of the open pair's source: the names in use when every point

@@ -93,15 +93,17 @@ class FileController:
         dataset: datasets.DatasetRef | None = None,
         message: str = "",
         fill: Callable[[Session], None] | None = None,
+        carries_over: bool = False,
     ) -> None:
         """Start a new untitled session on ``pairs`` with the current settings; ``message`` says so;
-        ``fill`` completes the session before it is installed (a new collection's points)."""
+        ``fill`` completes the session before it is installed (a new collection's points);
+        ``carries_over``: the new session holds all the work of the current one (nothing to recover)."""
         self.loader.abandon()  # the user opened something else meanwhile
         session = Session(self._model.session.settings)
         session.set_pairs(pairs, dataset=dataset)
         if fill is not None:
             fill(session)
-        kept = self._leave_current()
+        kept = self._leave_current(carries_over)
         self.recovery_path = new_recovery_path()
         self._model.set_session(session)
         self._say(message, kept)
@@ -346,13 +348,14 @@ class FileController:
 
     # ---- internals ----
 
-    def _leave_current(self) -> str:
+    def _leave_current(self, carried_over: bool = False) -> str:
         """Before switching sessions: an untitled session's recovery file is its only copy, so it
-        stays (File > Recover unsaved work lists it) unless the session holds no points. Returns a
-        sentence saying where that work went, or ""."""
+        stays (File > Recover unsaved work lists it) unless the session holds no points or the next
+        session holds all its work (``carried_over``). Returns a sentence saying where that work
+        went, or ""."""
         current = self._model.session
         annotated = current.annotated_pair_ids()
-        if current.path is None and not annotated:
+        if current.path is None and (not annotated or carried_over):
             self._delete_recovery()
             return ""
         self.writer.flush()
