@@ -32,6 +32,18 @@ def _non_negative_int(value: Any, default: int) -> int:
     return number if number >= 0 else default
 
 
+def _folders(value: Any) -> dict[str, str]:
+    """Stored folders per kind of file read back; {} if unreadable (the dialogs then start where
+    the last one did)."""
+    try:
+        folders = json.loads(str(value))
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(folders, dict):
+        return {}
+    return {str(kind): folder for kind, folder in folders.items() if isinstance(folder, str)}
+
+
 class PreferenceStore:
     """Reads and writes :class:`AppPreferences` and the window layout."""
 
@@ -57,6 +69,7 @@ class PreferenceStore:
             autosave=str(value("files/autosave", "true")).lower() == "true",
             settings=settings,
             last_folder=str(value("files/last_folder", "")),
+            folders=_folders(value("files/folders", "{}")),
             cache_bytes=_non_negative_int(value("cache/bytes", defaults.cache_bytes), defaults.cache_bytes),
         )
 
@@ -69,6 +82,7 @@ class PreferenceStore:
         set_value("runtime/dtype", preferences.dtype)
         set_value("files/autosave", "true" if preferences.autosave else "false")
         set_value("files/last_folder", preferences.last_folder)
+        set_value("files/folders", json.dumps(preferences.folders))
         set_value("cache/bytes", str(preferences.cache_bytes))
         set_value("session/settings", json.dumps(preferences.settings.to_dict()))
         self.qsettings.sync()

@@ -80,6 +80,7 @@ class AppController(QObject):
         self.tuning = TuningController(window, model, client, self.notices, self.settings)
         self.files = FileController(window, model, self.notices, self.heatmap_export.start)
         self.files.last_folder = model.preferences.last_folder
+        self.files.folders = dict(model.preferences.folders)
         self.status_progress = StatusProgress(window, self.presenter, model, self.files.loader, self.computation.cancel)
         self.prefetch = PrefetchPlanner(client, model)
         self._subscribe()
@@ -146,7 +147,11 @@ class AppController(QObject):
         self._shut_down = True
         preferences = self.model.preferences  # saved by _on_preferences_changed
         self.model.set_preferences(
-            preferences.replace(settings=self.model.session.settings, last_folder=self.files.last_folder)
+            preferences.replace(
+                settings=self.model.session.settings,
+                last_folder=self.files.last_folder,
+                folders=dict(self.files.folders),
+            )
         )
         self.store.save_window(self.window)
         self.files.close()

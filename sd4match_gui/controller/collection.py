@@ -44,7 +44,7 @@ from ..model.settings import SessionSettings
 from ..views.new_collection_dialog import NewCollectionDialog
 from ..worker.engine_client import EngineClient
 from ..worker.propagation_job import PropagationRequest, PropagationResult, TemplateImage
-from .files import FileController
+from .files import EXPORTS, IMAGES, FileController
 from .labels import LabelController
 from .notices import Notices
 from .review_queue import ReviewQueue
@@ -79,7 +79,7 @@ class CollectionController(QObject):
         self._client = client
         self._notices = notices
         self._files = files
-        self.labels = LabelController(window, window.label_panel, model, notices, lambda: files.last_folder)
+        self.labels = LabelController(window, window.label_panel, model, notices, files)
         self.review = ReviewQueue(
             window.review_panel,
             window.collection_label,
@@ -159,13 +159,17 @@ class CollectionController(QObject):
         session = self._model.session
         pair = session.pair
         points = len(session.points()) if pair is not None else 0
-        self._dialog = NewCollectionDialog(points, pair.source.name if pair else "none", self._window)
+        self._dialog = NewCollectionDialog(
+            points, pair.source.name if pair else "none", self._files.folder_for(IMAGES), self._window
+        )
         self._dialog.finished.connect(self._dialog_finished)
         self._dialog.open()
 
     def _dialog_finished(self, result: int) -> None:
         dialog, self._dialog = self._dialog, None
         if dialog is not None and result == QDialog.DialogCode.Accepted:
+            if dialog.folder:
+                self._files.remember_folder(IMAGES, Path(dialog.folder))
             self.new_collection(dialog.template_path(), dialog.target_paths())
 
     def new_collection(self, template: Path | None, targets: Sequence[Path]) -> bool:
@@ -343,9 +347,10 @@ class CollectionController(QObject):
             self._notices.notify("COCO keypoints of a collection: open one first (File > New collection).")
             return
         path, _ = QFileDialog.getSaveFileName(
-            self._window, "Export COCO keypoints", self._files.last_folder, COCO_FILTER
+            self._window, "Export COCO keypoints", self._files.folder_for(EXPORTS), COCO_FILTER
         )
         if path:
+            self._files.remember_folder(EXPORTS, Path(path).parent)
             self.export_coco(Path(path))
 
     def export_coco(self, path: Path) -> Path | None:

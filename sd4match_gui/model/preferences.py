@@ -28,7 +28,9 @@ class AppPreferences:
         device, dtype: runtime words (see ``engine.runtime``).
         autosave: write every action to the session file.
         settings: the settings new sessions start with (the last ones used).
-        last_folder: where file dialogs open.
+        last_folder: the folder the last file dialog used (where a dialog of a kind not used yet opens).
+        folders: kind of file (see ``sd4match_gui.controller.files.FOLDER_KINDS``) -> the folder its
+            dialogs last used, where they open next.
         cache_bytes: bound of the feature cache on disk (shared with the command line).
     """
 
@@ -40,6 +42,7 @@ class AppPreferences:
     autosave: bool = True
     settings: SessionSettings = field(default_factory=SessionSettings)
     last_folder: str = ""
+    folders: dict[str, str] = field(default_factory=dict)
     cache_bytes: int = DEFAULT_DISK_CACHE_BYTES
 
     def replace(self, **changes: Any) -> AppPreferences:
