@@ -88,6 +88,9 @@ class AppController(QObject):
         # Collection mode: a model part (model.collection) with its docks, actions and propagation.
         self.collection = CollectionController(window, model, client, self.notices, self.files)
         self.annotation.source_click = self.collection.labels.source_click  # clicks place keypoint names
+        # The last run's review order (the dock's box tells the queue) and keypoint names.
+        window.review_panel.least_confident_first.setChecked(model.preferences.least_confident_first)
+        self.collection.labels.use_schema(model.preferences.schema, model.preferences.schema_choice)
         store.restore_window(window)
         window.before_close = self.shutdown
         self._collector = GuiThreadGarbageCollector(window)
@@ -151,6 +154,9 @@ class AppController(QObject):
                 settings=self.model.session.settings,
                 last_folder=self.files.last_folder,
                 folders=dict(self.files.folders),
+                least_confident_first=self.collection.review.least_confident_first,
+                schema_choice=self.collection.labels.pair_choice[0],
+                schema=self.collection.labels.pair_choice[1],
             )
         )
         self.store.save_window(self.window)

@@ -61,6 +61,11 @@ class LabelController:
         model.collection_changed.connect(self._on_collection_changed)
 
     @property
+    def pair_choice(self) -> tuple[str, KeypointSchema | None]:
+        """The dock's choice for pair mode (kept while a collection fixes the names): its key and schema."""
+        return self._choice, self._pair_schema
+
+    @property
     def _session(self) -> Session:
         return self._model.session
 
