@@ -58,7 +58,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-FLAG_MARK = "?"  # ends the label of a target marker flagged for review (a collection's doubtful prediction)
+# Ends the label of a target marker flagged for review (a collection's doubtful prediction; in
+# comparison mode on the primary variant's view only, the variant the collection propagates with).
+FLAG_MARK = "?"
 
 
 def marker_text(point: Keypoint, flagged: bool = False) -> str:
@@ -260,7 +262,8 @@ class Presenter:
 
         def markers(selected: bool) -> Callable[[Keypoint], list[Marker]]:
             def make(point: Keypoint) -> list[Marker]:
-                flagged = collection is not None and collection.flagged(pair_id, point)
+                # The flag is about the collection's prediction: the primary variant's (view 0).
+                flagged = collection is not None and index == 0 and collection.flagged(pair_id, point)
                 inputs = (selected, truth.get(point.id), run_id, colour, flagged)
                 return self._memo.get(("target", index, point.id), point, inputs, self._target_markers)
 
