@@ -39,6 +39,7 @@ from .views.pair_canvas import PairCanvas
 from .views.points_table import PointsTable
 from .views.progress_widget import ProgressWidget
 from .views.review_dock import ReviewDock
+from .views.status_bar import StatusBar
 from .views.text_entry import TextEntryKeys, TypingSafeDelegate
 from .views.widgets import ElidedLabel, combo
 
@@ -138,7 +139,8 @@ class MainWindow(QMainWindow):
         self.backend_label = QLabel()
         self.progress = ProgressWidget()
         self.loading = ProgressWidget("Stop waiting for it; the open session stays as it is.")
-        status = self.statusBar()
+        status = StatusBar()
+        self.setStatusBar(status)
         status.addWidget(self.cursor_label)
         status.addWidget(self.selection_label, 1)
         status.addPermanentWidget(self.pck_label)

@@ -72,3 +72,24 @@ def test_pair_status_texts_fit_a_small_window(make_app, qtbot, sift_matcher):
     window.progress.show_stage("Preparing image 1 of 2 (Stable Diffusion, member 3/8) — about 40 s left", 0.3)
     qtbot.wait(100)
     assert status_texts_fit(window) == []
+
+
+def test_a_long_message_is_cut_with_an_ellipsis_and_shown_whole_in_the_tooltip(make_app, qtbot, sift_matcher, tmp_path):
+    app = make_app(sift_matcher)
+    label_template(qtbot, app)
+    open_collection(qtbot, app, make_images(tmp_path / "set", 2))
+    wait_propagated(qtbot, app)
+    window = app.window
+    window.review_panel.min_confidence.setValue(1.0)  # every prediction is flagged
+    window.resize(*SMALL)
+    qtbot.wait(100)
+    QTest.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)  # says why the point is flagged
+    bar = window.statusBar()
+    message = bar.currentMessage()
+    assert message.startswith("Point 1 (nose): confidence")
+    window.repaint()
+    assert bar.toolTip() == message
+    assert bar.shown_message().endswith("…") and message.startswith(bar.shown_message()[:-1])
+    bar.clearMessage()
+    window.repaint()
+    assert bar.toolTip() == ""
