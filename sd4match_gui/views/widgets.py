@@ -63,7 +63,7 @@ class ElidedLabel(QLabel):
         self._note = ""
 
     def setText(self, text: str) -> None:
-        self.full_text = " ".join(text.split())  # one line: newlines would make it taller
+        self.full_text = " ".join(text.splitlines())  # one line: newlines would make it taller
         self._elide()
         self.updateGeometry()
 

@@ -181,7 +181,7 @@ def test_status_texts_never_move_the_images_or_each_other(qtbot, make_app, sift_
     window.cursor_label.setText("source x 1234.5  y 999.5 px → target x 1234.5  y 999.5 · confidence 0.93")
     qtbot.wait(50)
     assert geometry() == before
-    assert window.progress.stage.toolTip() == long.strip()
+    assert window.progress.stage.toolTip() == long
 
 
 def test_cancel_stops_inside_the_running_unet_call(qtbot, make_app, held_sd):
