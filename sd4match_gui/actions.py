@@ -185,7 +185,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "next_to_review",
         "Next image needing review",
         ("Shift+D",),
-        "Collection: open the next image in the review queue that has unreviewed predictions.",
+        "Collection: open the highest image of the review queue (in the order shown) that has unreviewed "
+        "predictions and was not opened yet.",
         "Go",
     ),
     ActionSpec(

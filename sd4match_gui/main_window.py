@@ -39,8 +39,9 @@ from .views.pair_canvas import PairCanvas
 from .views.points_table import PointsTable
 from .views.progress_widget import ProgressWidget
 from .views.review_dock import ReviewDock
+from .views.status_bar import StatusBar
 from .views.text_entry import TextEntryKeys, TypingSafeDelegate
-from .views.widgets import combo
+from .views.widgets import ElidedLabel, combo
 
 TOOLBAR_ACTIONS = (
     "open_images",
@@ -64,8 +65,10 @@ TOOLBAR_ACTIONS = (
 WINDOW_TITLE = "SD4Match"
 CURSOR_TEXT_SAMPLE = "source x 999.9  y 999.9 px → target x 999.9  y 999.9 · confidence 0.00"
 COMPACT_WIDTH = 1200  # narrower windows put the Engine dock in the right column's tabs
-RIGHT_COLUMN_SHARE = 0.24  # of the window width, within RIGHT_COLUMN_WIDTH
-RIGHT_COLUMN_WIDTH = (240, 420)
+RIGHT_COLUMN_SHARE = 0.26  # of the window width, within RIGHT_COLUMN_WIDTH
+RIGHT_COLUMN_WIDTH = (248, 440)
+CURSOR_SHARE = 0.25  # of the window width at most, for the cursor's reading in the status bar
+PROGRESS_TEXT_SHARE = 0.25  # of the window width at most, for a progress bar's step in words
 
 
 class MainWindow(QMainWindow):
@@ -125,20 +128,23 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
 
         # Status texts change at every hover and click: their widths must not follow the text, or
-        # the neighbours shift and overlap (the cursor's reading has a fixed width, the selection
-        # takes what is left and clips).
-        self.cursor_label = QLabel()
-        self.cursor_label.setFixedWidth(self.cursor_label.fontMetrics().horizontalAdvance(CURSOR_TEXT_SAMPLE) + 8)
-        self.selection_label = QLabel()
-        self.selection_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.pck_label = QLabel()  # the current variant's PCK on this pair, outside comparison mode
+        # the neighbours shift and overlap (the cursor's reading has a width set by the window's, the
+        # selection takes what is left). Every text is cut with "…" where the window is too narrow
+        # for it, the whole text in its tooltip.
+        self.cursor_label = ElidedLabel()
+        self.selection_label = ElidedLabel()
+        self.pck_label = self._summary_label()  # the current variant's PCK on this pair, outside comparison mode
+        self.collection_label = self._summary_label()  # a collection's image k of n and counts, in collection mode
+        self.collection_label.hide()
         self.backend_label = QLabel()
         self.progress = ProgressWidget()
         self.loading = ProgressWidget("Stop waiting for it; the open session stays as it is.")
-        status = self.statusBar()
+        status = StatusBar()
+        self.setStatusBar(status)
         status.addWidget(self.cursor_label)
         status.addWidget(self.selection_label, 1)
         status.addPermanentWidget(self.pck_label)
+        status.addPermanentWidget(self.collection_label)
         status.addPermanentWidget(self.progress)
         status.addPermanentWidget(self.loading)
         status.addPermanentWidget(self.backend_label)
@@ -157,6 +163,23 @@ class MainWindow(QMainWindow):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._arrange_docks()
+        self._fit_status_texts()
+
+    def _fit_status_texts(self) -> None:
+        """Widths of the status bar's fixed texts, from the window's: the cursor's reading whole in
+        a wide window, and room for the selection and the progress in a narrow one."""
+        width = self.width()
+        sample = self.cursor_label.fontMetrics().horizontalAdvance(CURSOR_TEXT_SAMPLE) + 8
+        self.cursor_label.setFixedWidth(min(sample, round(CURSOR_SHARE * width)))
+        for bar in (self.progress, self.loading):
+            bar.set_text_width(round(PROGRESS_TEXT_SHARE * width))
+
+    @staticmethod
+    def _summary_label() -> ElidedLabel:
+        """A permanent status text: as wide as its text while there is room, cut when there is not."""
+        label = ElidedLabel()
+        label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        return label
 
     def restoreState(self, state: QByteArray, version: int = 0) -> bool:
         """Restore a saved arrangement and keep it until the window crosses :data:`COMPACT_WIDTH`."""

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow
 
+from engine.collections.schema import KeypointSchema
 from engine.errors import EngineError
 
 from .model.preferences import AppPreferences
@@ -30,6 +31,30 @@ def _non_negative_int(value: Any, default: int) -> int:
     except (TypeError, ValueError):
         return default
     return number if number >= 0 else default
+
+
+def _folders(value: Any) -> dict[str, str]:
+    """Stored folders per kind of file read back; {} if unreadable (the dialogs then start where
+    the last one did)."""
+    try:
+        folders = json.loads(str(value))
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(folders, dict):
+        return {}
+    return {str(kind): folder for kind, folder in folders.items() if isinstance(folder, str)}
+
+
+def _schema_choice(value: Any) -> dict[str, Any]:
+    """The stored Keypoints dock choice read back as ``schema_choice`` and ``schema``; none (numbered
+    points) if unreadable."""
+    try:
+        data = json.loads(str(value))
+        schema = KeypointSchema.from_dict(data["schema"]) if data.get("schema") is not None else None
+        choice = str(data.get("choice", "none"))
+    except (ValueError, RecursionError, TypeError, AttributeError, KeyError, EngineError):
+        return {}
+    return {"schema_choice": choice if schema is not None else "none", "schema": schema}
 
 
 class PreferenceStore:
@@ -57,6 +82,9 @@ class PreferenceStore:
             autosave=str(value("files/autosave", "true")).lower() == "true",
             settings=settings,
             last_folder=str(value("files/last_folder", "")),
+            folders=_folders(value("files/folders", "{}")),
+            least_confident_first=str(value("review/least_confident_first", "false")).lower() == "true",
+            **_schema_choice(value("labels/schema", "")),
             cache_bytes=_non_negative_int(value("cache/bytes", defaults.cache_bytes), defaults.cache_bytes),
         )
 
@@ -69,6 +97,10 @@ class PreferenceStore:
         set_value("runtime/dtype", preferences.dtype)
         set_value("files/autosave", "true" if preferences.autosave else "false")
         set_value("files/last_folder", preferences.last_folder)
+        set_value("files/folders", json.dumps(preferences.folders))
+        set_value("review/least_confident_first", "true" if preferences.least_confident_first else "false")
+        schema = preferences.schema.to_dict() if preferences.schema is not None else None
+        set_value("labels/schema", json.dumps({"choice": preferences.schema_choice, "schema": schema}))
         set_value("cache/bytes", str(preferences.cache_bytes))
         set_value("session/settings", json.dumps(preferences.settings.to_dict()))
         self.qsettings.sync()

@@ -231,7 +231,9 @@ def coco_box(ref: ImageRef, points: list[tuple[float, float]]) -> list[float]:
         x2, y2 = max(p[0] for p in points), max(p[1] for p in points)
     else:
         x1, y1, x2, y2 = 0.0, 0.0, float(ref.width - 1), float(ref.height - 1)
-    return [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)]
+    # Corners rounded as the keypoints are, the size from them: the box still encloses the points.
+    x1, y1, x2, y2 = (round(v, 2) for v in (x1, y1, x2, y2))
+    return [x1, y1, round(x2 - x1, 2), round(y2 - y1, 2)]
 
 
 # ---- labelme ----

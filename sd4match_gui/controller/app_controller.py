@@ -83,6 +83,7 @@ class AppController(QObject):
         self.tuning = TuningController(window, model, client, self.notices, self.settings)
         self.files = FileController(window, model, self.notices, self.heatmap_export.start)
         self.files.last_folder = model.preferences.last_folder
+        self.files.folders = dict(model.preferences.folders)
         self.status_progress = StatusProgress(window, self.presenter, model, self.files.loader, self.computation.cancel)
         self.prefetch = PrefetchPlanner(client, model)
         self._subscribe()
@@ -90,6 +91,9 @@ class AppController(QObject):
         # Collection mode: a model part (model.collection) with its docks, actions and propagation.
         self.collection = CollectionController(window, model, client, self.notices, self.files)
         self.annotation.source_click = self.collection.labels.source_click  # clicks place keypoint names
+        # The last run's review order (the dock's box tells the queue) and keypoint names.
+        window.review_panel.least_confident_first.setChecked(model.preferences.least_confident_first)
+        self.collection.labels.use_schema(model.preferences.schema, model.preferences.schema_choice)
         store.restore_window(window)
         window.before_close = self.shutdown
         self._collector = GuiThreadGarbageCollector(window)
@@ -156,7 +160,14 @@ class AppController(QObject):
         self._shut_down = True
         preferences = self.model.preferences  # saved by _on_preferences_changed
         self.model.set_preferences(
-            preferences.replace(settings=self.model.session.settings, last_folder=self.files.last_folder)
+            preferences.replace(
+                settings=self.model.session.settings,
+                last_folder=self.files.last_folder,
+                folders=dict(self.files.folders),
+                least_confident_first=self.collection.review.least_confident_first,
+                schema_choice=self.collection.labels.pair_choice[0],
+                schema=self.collection.labels.pair_choice[1],
+            )
         )
         self.store.save_window(self.window)
         self.files.close()

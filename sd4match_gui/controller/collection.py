@@ -44,7 +44,7 @@ from ..model.settings import SessionSettings
 from ..views.new_collection_dialog import NewCollectionDialog
 from ..worker.engine_client import EngineClient
 from ..worker.propagation_job import PropagationRequest, PropagationResult, TemplateImage
-from .files import FileController
+from .files import EXPORTS, IMAGES, FileController
 from .labels import LabelController
 from .notices import Notices
 from .review_queue import ReviewQueue
@@ -79,9 +79,15 @@ class CollectionController(QObject):
         self._client = client
         self._notices = notices
         self._files = files
-        self.labels = LabelController(window, window.label_panel, model, notices, lambda: files.last_folder)
+        self.labels = LabelController(window, window.label_panel, model, notices, files)
         self.review = ReviewQueue(
-            window.review_panel, window.actions, model, notices, lambda: self.running, self._propagate_again
+            window.review_panel,
+            window.collection_label,
+            window.actions,
+            model,
+            notices,
+            lambda: self.running,
+            self._propagate_again,
         )
         self.running = False
         self.in_flight: PropagationRequest | None = None
@@ -153,13 +159,17 @@ class CollectionController(QObject):
         session = self._model.session
         pair = session.pair
         points = len(session.points()) if pair is not None else 0
-        self._dialog = NewCollectionDialog(points, pair.source.name if pair else "none", self._window)
+        self._dialog = NewCollectionDialog(
+            points, pair.source.name if pair else "none", self._files.folder_for(IMAGES), self._window
+        )
         self._dialog.finished.connect(self._dialog_finished)
         self._dialog.open()
 
     def _dialog_finished(self, result: int) -> None:
         dialog, self._dialog = self._dialog, None
         if dialog is not None and result == QDialog.DialogCode.Accepted:
+            if dialog.folder:
+                self._files.remember_folder(IMAGES, Path(dialog.folder))
             self.new_collection(dialog.template_path(), dialog.target_paths())
 
     def new_collection(self, template: Path | None, targets: Sequence[Path]) -> bool:
@@ -206,8 +216,19 @@ class CollectionController(QObject):
             new.collection = collection
 
         message = f"New collection: {len(pairs)} image(s) from template {template_path.name}."
-        self._files.open_pairs(pairs, message=message, fill=fill)
+        self._files.open_pairs(pairs, message=message, fill=fill, carries_over=self._source_work_only(template))
         return True
+
+    def _source_work_only(self, template: Path | None) -> bool:
+        """Whether a collection made from ``template`` holds all the open session's work: its template
+        is the open pair's source with its points (names, positions), and no other pair has points
+        and no target there is one a person placed or accepted (predictions are made again)."""
+        session = self._model.session
+        if template is not None or session.pair is None:
+            return False
+        if set(session.annotated_pair_ids()) - {session.pair.pair_id}:
+            return False
+        return not any(point.approved or point.visibility != 2 for point in session.points())
 
     def _template_from_source(self) -> tuple[KeypointSchema, dict[int, TemplatePoint]]:
         """The schema and template points of the open pair's source: the names in use when every point
@@ -326,9 +347,10 @@ class CollectionController(QObject):
             self._notices.notify("COCO keypoints of a collection: open one first (File > New collection).")
             return
         path, _ = QFileDialog.getSaveFileName(
-            self._window, "Export COCO keypoints", self._files.last_folder, COCO_FILTER
+            self._window, "Export COCO keypoints", self._files.folder_for(EXPORTS), COCO_FILTER
         )
         if path:
+            self._files.remember_folder(EXPORTS, Path(path).parent)
             self.export_coco(Path(path))
 
     def export_coco(self, path: Path) -> Path | None:
@@ -353,5 +375,6 @@ class CollectionController(QObject):
     def _show_mode(self) -> None:
         active = self.collection is not None
         self._window.review_dock.setVisible(active)
+        self._window.collection_label.setVisible(active)
         if active:
             self._window.review_dock.raise_()

@@ -1,6 +1,8 @@
 """Opening pairs and sessions, saving, exporting, importing, autosave and recovery.
 
-Methods taking a path do the work (tests call them); ``ask_*`` methods first show a file dialog.
+Methods taking a path do the work (tests call them); ``ask_*`` methods first show a file dialog,
+which opens in the folder the last dialog for the same kind of file used (images, sessions,
+exports, keypoint schemas; see :meth:`FileController.folder_for`).
 Errors become a message for the user, never an exception out of a slot. Datasets and sessions
 (which may name a dataset) are read off the GUI thread by :attr:`FileController.loader`; the open
 session stays, and keeps working, until the new one has been read. A failing autosave is shown
@@ -36,6 +38,9 @@ from .save_dialogs import EXPORT_FORMATS, SESSION_FORMAT, ask_save_path, export_
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
 RESULTS_AUTOSAVE_DELAY_MS = 1000  # predictions are recomputable, so they are saved lazily
 AUTOSAVE_FAILED_HINT = "Your work is still in memory: save it elsewhere with File > Save session as…"
+# Kinds of file whose dialogs each open in the folder they last used (remembered between runs).
+IMAGES, SESSIONS, EXPORTS, SCHEMAS = "images", "sessions", "exports", "schemas"
+FOLDER_KINDS = (IMAGES, SESSIONS, EXPORTS, SCHEMAS)
 
 
 class AutosaveReports(QObject):
@@ -80,7 +85,8 @@ class FileController:
         self.loader = BackgroundLoader()
         self.recovery_path = new_recovery_path()
         self.recovery_dialog: RecoveryDialog | None = None
-        self.last_folder = ""
+        self.last_folder = ""  # the folder of the last file dialog, whatever its kind
+        self.folders: dict[str, str] = {}  # kind (FOLDER_KINDS) -> the folder its dialogs last used
         self._results_timer = QTimer()
         self._results_timer.setSingleShot(True)
         self._results_timer.timeout.connect(self.autosave)
@@ -93,15 +99,17 @@ class FileController:
         dataset: datasets.DatasetRef | None = None,
         message: str = "",
         fill: Callable[[Session], None] | None = None,
+        carries_over: bool = False,
     ) -> None:
         """Start a new untitled session on ``pairs`` with the current settings; ``message`` says so;
-        ``fill`` completes the session before it is installed (a new collection's points)."""
+        ``fill`` completes the session before it is installed (a new collection's points);
+        ``carries_over``: the new session holds all the work of the current one (nothing to recover)."""
         self.loader.abandon()  # the user opened something else meanwhile
         session = Session(self._model.session.settings)
         session.set_pairs(pairs, dataset=dataset)
         if fill is not None:
             fill(session)
-        kept = self._leave_current()
+        kept = self._leave_current(carries_over)
         self.recovery_path = new_recovery_path()
         self._model.set_session(session)
         self._say(message, kept)
@@ -291,31 +299,44 @@ class FileController:
 
     # ---- dialogs ----
 
+    def folder_for(self, kind: str) -> str:
+        """Where a file dialog for ``kind`` (one of :data:`FOLDER_KINDS`) starts: the folder its
+        dialogs last used, else the folder of the last dialog of any kind."""
+        return self.folders.get(kind) or self.last_folder
+
+    def remember_folder(self, kind: str, folder: Path) -> None:
+        """``folder`` was just used by a dialog for ``kind``: the next one of that kind starts there."""
+        self.folders[kind] = self.last_folder = str(folder)
+
     def ask_open_images(self) -> None:
-        source, _ = QFileDialog.getOpenFileName(self._parent, "Source image", self.last_folder, IMAGE_FILTER)
+        source, _ = QFileDialog.getOpenFileName(self._parent, "Source image", self.folder_for(IMAGES), IMAGE_FILTER)
         if not source:
             return
         target, _ = QFileDialog.getOpenFileName(self._parent, "Target image", str(Path(source).parent), IMAGE_FILTER)
         if target:
-            self.last_folder = str(Path(source).parent)
+            self.remember_folder(IMAGES, Path(source).parent)
             with self._errors_reported():
                 self.open_images(Path(source), Path(target))
 
     def ask_open_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self._parent, "Folder of images", self.last_folder)
+        folder = QFileDialog.getExistingDirectory(self._parent, "Folder of images", self.folder_for(IMAGES))
         if folder:
-            self.last_folder = folder
+            self.remember_folder(IMAGES, Path(folder))
             self.open_path(Path(folder))
 
     def ask_open_pair_list(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self._parent, "Pair list", self.last_folder, "Pair lists (*.txt *.csv)")
+        path, _ = QFileDialog.getOpenFileName(
+            self._parent, "Pair list", self.folder_for(IMAGES), "Pair lists (*.txt *.csv)"
+        )
         if path:
+            self.remember_folder(IMAGES, Path(path).parent)
             self.open_path(Path(path))
 
     def ask_open_dataset(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self._parent, "Dataset folder", self.last_folder)
+        folder = QFileDialog.getExistingDirectory(self._parent, "Dataset folder", self.folder_for(IMAGES))
         if not folder:
             return
+        self.remember_folder(IMAGES, Path(folder).parent)  # the next dataset is likely its sibling
         kind = datasets.dataset_kind(Path(folder))
         if kind is None:
             self._notices.report_error(f"'{folder}' is not an SPair-71k, PF-Pascal or PF-Willow folder")
@@ -326,33 +347,42 @@ class FileController:
             self.open_path(Path(folder), split)
 
     def ask_open_session(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self._parent, "Open session", self.last_folder, SESSION_FORMAT.filter)
+        path, _ = QFileDialog.getOpenFileName(
+            self._parent, "Open session", self.folder_for(SESSIONS), SESSION_FORMAT.filter
+        )
         if path:
+            self.remember_folder(SESSIONS, Path(path).parent)
             self.open_session(Path(path))
 
     def ask_save_session_as(self) -> bool:
-        answer = ask_save_path(self._parent, "Save session", self.last_folder, (SESSION_FORMAT,))
-        return answer is not None and self.save_session(answer[0])
+        answer = ask_save_path(self._parent, "Save session", self.folder_for(SESSIONS), (SESSION_FORMAT,))
+        if answer is None:
+            return False
+        self.remember_folder(SESSIONS, answer[0].parent)
+        return self.save_session(answer[0])
 
     def ask_export(self) -> None:
-        answer = ask_save_path(self._parent, "Export", self.last_folder, EXPORT_FORMATS)
+        answer = ask_save_path(self._parent, "Export", self.folder_for(EXPORTS), EXPORT_FORMATS)
         if answer is not None:
+            self.remember_folder(EXPORTS, answer[0].parent)
             self.export(answer[0], answer[1].name)
 
     def ask_import(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self._parent, "Import", self.last_folder, "JSON (*.json)")
+        path, _ = QFileDialog.getOpenFileName(self._parent, "Import", self.folder_for(EXPORTS), "JSON (*.json)")
         if path:
+            self.remember_folder(EXPORTS, Path(path).parent)
             self.import_json(Path(path))
 
     # ---- internals ----
 
-    def _leave_current(self) -> str:
+    def _leave_current(self, carried_over: bool = False) -> str:
         """Before switching sessions: an untitled session's recovery file is its only copy, so it
-        stays (File > Recover unsaved work lists it) unless the session holds no points. Returns a
-        sentence saying where that work went, or ""."""
+        stays (File > Recover unsaved work lists it) unless the session holds no points or the next
+        session holds all its work (``carried_over``). Returns a sentence saying where that work
+        went, or ""."""
         current = self._model.session
         annotated = current.annotated_pair_ids()
-        if current.path is None and not annotated:
+        if current.path is None and (not annotated or carried_over):
             self._delete_recovery()
             return ""
         self.writer.flush()

@@ -9,7 +9,6 @@ are saved with it, in pair mode they belong to the source image for this run of 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QWidget
@@ -22,6 +21,7 @@ from ..model.app_model import AppModel
 from ..model.labels import Labelling
 from ..model.session import Session
 from ..views.label_dock import LabelDock
+from .files import SCHEMAS, FileController
 from .notices import Notices
 
 JSON_FILTER = "JSON (*.json);;All files (*)"
@@ -35,17 +35,17 @@ class LabelController:
         dock: the Keypoints dock.
         model: the app model (points are placed through its edits).
         notices: the status bar and message banner.
-        last_folder: where the file dialogs start.
+        files: where the schema file dialogs start (the folder they last used), and remember it.
     """
 
     def __init__(
-        self, parent: QWidget, dock: LabelDock, model: AppModel, notices: Notices, last_folder: Callable[[], str]
+        self, parent: QWidget, dock: LabelDock, model: AppModel, notices: Notices, files: FileController
     ) -> None:
         self._parent = parent
         self._dock = dock
         self._model = model
         self._notices = notices
-        self._last_folder = last_folder
+        self._files = files
         self.labelling = Labelling()
         self._choice = "none"
         self._pair_schema: KeypointSchema | None = None  # the choice of pair mode, back after a collection
@@ -59,6 +59,11 @@ class LabelController:
         model.session_replaced.connect(self._on_session_replaced)
         model.edited.connect(self._on_edited)
         model.collection_changed.connect(self._on_collection_changed)
+
+    @property
+    def pair_choice(self) -> tuple[str, KeypointSchema | None]:
+        """The dock's choice for pair mode (kept while a collection fixes the names): its key and schema."""
+        return self._choice, self._pair_schema
 
     @property
     def _session(self) -> Session:
@@ -193,9 +198,10 @@ class LabelController:
             return numbered_schema(count)
         if key in ("coco-file", "schema-file"):
             title = "COCO keypoints file" if key == "coco-file" else "Keypoint schema"
-            path, _ = QFileDialog.getOpenFileName(self._parent, title, self._last_folder(), JSON_FILTER)
+            path, _ = QFileDialog.getOpenFileName(self._parent, title, self._files.folder_for(SCHEMAS), JSON_FILTER)
             if not path:
                 return False
+            self._files.remember_folder(SCHEMAS, Path(path).parent)
             return import_coco_schema(path) if key == "coco-file" else load_schema(path)
         if key == "custom":
             return self.labelling.schema

@@ -11,13 +11,13 @@ from __future__ import annotations
 import bisect
 import itertools
 import operator
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from typing import TypeVar
 
 from pyqtgraph import ViewBox
 
 from engine.errors import EngineError
-from engine.export.document import VISIBILITY_NAMES, Keypoint, Point
+from engine.export.document import VISIBILITY_NAMES, Keypoint, Point, Prediction
 from engine.render import point_colour
 from engine.variants import Variant
 
@@ -58,7 +58,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-FLAG_MARK = "?"  # ends the label of a target marker flagged for review (a collection's doubtful prediction)
+# Ends the label of a target marker flagged for review (a collection's doubtful prediction; in
+# comparison mode on the primary variant's view only, the variant the collection propagates with).
+FLAG_MARK = "?"
 
 
 def marker_text(point: Keypoint, flagged: bool = False) -> str:
@@ -68,9 +70,21 @@ def marker_text(point: Keypoint, flagged: bool = False) -> str:
     return f"{text} {FLAG_MARK}" if flagged else text
 
 
-def _confidence(point: Keypoint, run_id: str) -> float | None:
-    """The confidence of ``point``'s prediction by run ``run_id`` (None: no prediction, or none known)."""
-    record = point.prediction(run_id)
+def shown_record(point: Keypoint, run_id: str | None, answered: Collection[str] = ()) -> Prediction | None:
+    """The prediction whose confidence is shown for ``point``: run ``run_id``'s; with no such run
+    yet (a reopened session, before this sitting's first answer), the stored one its target came
+    from, unless that came from a run of ``answered`` (another variant's answer in this sitting)."""
+    if run_id is not None:
+        return point.prediction(run_id)
+    if point.trg_xy is None:
+        return None
+    return next((p for p in point.predictions if p.xy == point.trg_xy and p.run_id not in answered), None)
+
+
+def _confidence(point: Keypoint, runs: tuple[str | None, frozenset[str]]) -> float | None:
+    """The confidence :func:`shown_record` gives for ``runs`` (its run id and answered runs); None:
+    no prediction, or none known."""
+    record = shown_record(point, *runs)
     return None if record is None else record.confidence
 
 
@@ -187,18 +201,22 @@ class Presenter:
             label.setText(f"{count} point(s) · click the source to add one" if session.pair else "")
             return
         run_id = self._results.variant_runs.get(session.settings.active_variants()[0].name)
-        record = point.prediction(run_id) if run_id else None
+        record = shown_record(point, run_id, self._results.variant_runs.values())
         state = self._results.states.get(session.settings.active_variants()[0].name)
         waiting = state.text if state is not None and state.failed else "predicting…"  # failed: nothing comes
         if record is None:
             confidence = waiting
         else:
             confidence = "confidence unknown" if record.confidence is None else f"confidence {record.confidence:.2f}"
-        if record is not None and self._results.is_stale(session.settings.active_variants()[0].name):
+        if record is not None and run_id is None:
+            confidence += " (saved)"  # from the file, until this sitting's first answer
+        elif record is not None and self._results.is_stale(session.settings.active_variants()[0].name):
             confidence += " (stale: " + ("cancelled" if state is not None and state.failed else "recomputing…") + ")"
+        # One state: a point waiting for its first prediction is not yet "predicted".
+        status = "" if record is None and point.status == "predicted" else f" · {point.status}"
         name = f" “{point.label}”" if point.label else ""
         visibility = VISIBILITY_NAMES[point.visibility]
-        label.setText(f"point {point.number}{name} · {confidence} · {point.status} · {visibility}")
+        label.setText(f"point {point.number}{name} · {confidence}{status} · {visibility}")
 
     # ---- parts ----
 
@@ -244,7 +262,8 @@ class Presenter:
 
         def markers(selected: bool) -> Callable[[Keypoint], list[Marker]]:
             def make(point: Keypoint) -> list[Marker]:
-                flagged = collection is not None and collection.flagged(pair_id, point)
+                # The flag is about the collection's prediction: the primary variant's (view 0).
+                flagged = collection is not None and index == 0 and collection.flagged(pair_id, point)
                 inputs = (selected, truth.get(point.id), run_id, colour, flagged)
                 return self._memo.get(("target", index, point.id), point, inputs, self._target_markers)
 
@@ -308,15 +327,17 @@ class Presenter:
         runs = {primary.name: run_id} if run_id else {}
         size = self._target_size(session)
         confidences = {}
-        if run_id and size:
-            made = self._mapped("confidences", points, run_id, lambda p: _confidence(p, run_id))
+        if size:  # without an answer yet in this sitting, the stored confidences (shown_record)
+            shown = (run_id, frozenset(self._results.variant_runs.values()))
+            made = self._mapped("confidences", points, shown, lambda p: _confidence(p, shown))
             confidences = dict(zip(map(_point_id, points), made, strict=True))
         # Errors and PCK need the points with a reference only (a few, against every point).
         rows = comparison_rows([p for p in points if p.id in truth], runs, size, truth) if size else []
         found = errors(rows, primary.name)
         self._window.points_table.set_points(points, confidences, found, session.selected)
         label = self._window.pck_label
-        if session.settings.compare.active or not truth or not size:
+        # A collection has no ground truth: its status shows review counts instead (review_queue.py).
+        if session.settings.compare.active or session.collection is not None or not truth or not size:
             label.setText("")
             return
         threshold = pck_threshold(session.pair, size)

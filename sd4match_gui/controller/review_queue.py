@@ -2,7 +2,10 @@
 
 Rows are the collection's images in file order or least confident first (see
 :meth:`sd4match_gui.model.collection.Collection.review_order`), each with its state and counts.
-Shift+D opens the next image that needs review and Shift+N selects the next flagged prediction
+Shift+D opens the next image that needs review in the order the dock shows: the first row that
+needs review and has not been opened in this pass (a pass starts again when the order is changed
+or every such image was opened; rows move as points are reviewed, so "the row after the open
+one" would skip the image that just rose above it). Shift+N selects the next flagged prediction
 (saying why it is flagged); "accept passing" (this image or all) and "clear image" are one undo
 step each (:meth:`AppModel.edit_points`). The dock's rows follow the model's
 ``collection_changed`` and ``results.answered`` events, coalesced into one refresh per event-loop
@@ -15,16 +18,27 @@ from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QLabel
 
 from engine.collections.review import ReviewThresholds
 
 from ..model.app_model import AppModel
-from ..model.collection import NEEDS_REVIEW, PREDICTING, STOPPED, Collection, ImageSummary, accept_passing, clear_points
+from ..model.collection import (
+    NEEDS_REVIEW,
+    PREDICTING,
+    REVIEWED,
+    STOPPED,
+    Collection,
+    ImageSummary,
+    accept_passing,
+    clear_points,
+)
 from ..model.history import PointEdit
 from ..views.review_dock import ReviewDock, ReviewRow
 from .notices import Notices
 
 NOTHING_TO_ACCEPT = "No unflagged prediction left to accept{where} (Shift+N selects the flagged ones)."
+FLAG_NOTE = "Flagged: a prediction whose confidence or cycle error crosses the Review dock's thresholds."
 
 
 class ReviewQueue:
@@ -32,6 +46,7 @@ class ReviewQueue:
 
     Args:
         dock: the Review dock.
+        status: the status bar's collection text (image k of n, reviewed and flagged counts).
         actions: the window's actions (the jumps and bulk actions are connected here).
         model: the app model (the collection, the points; bulk actions are its edits).
         notices: the status bar and message banner.
@@ -45,6 +60,7 @@ class ReviewQueue:
     def __init__(
         self,
         dock: ReviewDock,
+        status: QLabel,
         actions: Mapping[str, QAction],
         model: AppModel,
         notices: Notices,
@@ -52,12 +68,15 @@ class ReviewQueue:
         propagate_again: Callable[[], None],
     ) -> None:
         self._dock = dock
+        self._status = status
         self._model = model
         self._notices = notices
         self._propagating = propagating
         self._propagate_again = propagate_again
         self.least_confident_first = False
         self._refresh_queued = False
+        self._opened: set[str] = set()  # images opened in this pass of Shift+D
+        self._pass_of: Collection | None = None  # the collection the pass walks
         dock = self._dock
         dock.image_chosen.connect(self.go_to_image)
         dock.order_changed.connect(self._set_order)
@@ -96,17 +115,20 @@ class ReviewQueue:
             self._model.go_to(index)
 
     def next_to_review(self) -> None:
-        """Open the next image (in queue order, after the open one) that needs review."""
+        """Open the first image in queue order that needs review and was not opened in this pass."""
         if self.collection is None:
             return
         summaries, order = self.summaries(), self.review_order()
-        current = self._model.session.pair
-        start = order.index(current.pair_id) + 1 if current is not None and current.pair_id in order else 0
-        for pair_id in order[start:] + order[:start]:
-            if summaries[pair_id].state == NEEDS_REVIEW and (current is None or pair_id != current.pair_id):
-                self.go_to_image(pair_id)
-                return
-        self._notices.notify("No other image needs review.")
+        current = self._model.session.pair.pair_id if self._model.session.pair is not None else None
+        waiting = [pair_id for pair_id in order if summaries[pair_id].state == NEEDS_REVIEW and pair_id != current]
+        if not waiting:
+            self._notices.notify("No other image needs review.")
+            return
+        unopened = [pair_id for pair_id in waiting if pair_id not in self._opened]
+        if not unopened:  # every one was opened in this pass: a new pass, from the top
+            self._new_pass()
+            unopened = waiting
+        self.go_to_image(unopened[0])
 
     def next_flagged(self) -> None:
         """Select the next flagged point of the open image, else of the next image (queue order) with one."""
@@ -184,6 +206,11 @@ class ReviewQueue:
             return
         summaries = self.summaries()
         current = self._model.session.pair
+        if collection is not self._pass_of:  # another collection: a new pass
+            self._pass_of = collection
+            self._new_pass()
+        if current is not None:
+            self._opened.add(current.pair_id)
         rows = []
         for pair_id in collection.review_order(summaries, self.least_confident_first):
             image, summary = collection.image(pair_id), summaries[pair_id]
@@ -205,6 +232,7 @@ class ReviewQueue:
                 )
             )
         self._dock.show_rows(rows)
+        self._show_status(summaries)
         self._dock.show_thresholds(collection.thresholds.max_cycle_error, collection.thresholds.min_confidence)
         left = sum(1 for image in collection.images if collection.missing(image))
         done = len(collection.images) - left
@@ -212,6 +240,18 @@ class ReviewQueue:
             self._dock.progress.show_stage(f"Predicting {done}/{len(collection.images)}", done / len(collection.images))
         else:
             self._dock.progress.hide()
+
+    def _show_status(self, summaries: dict[str, ImageSummary]) -> None:
+        """The status bar's collection text: which image is open, how far the review has come."""
+        session = self._model.session
+        current = session.pair.pair_id if session.pair is not None else None
+        ids = list(summaries)
+        where = f"image {ids.index(current) + 1} of {len(ids)}" if current in summaries else f"{len(ids)} images"
+        here = f" · {summaries[current].flagged} flagged here" if current in summaries else ""
+        reviewed = sum(s.state == REVIEWED for s in summaries.values())
+        flagged = sum(s.flagged for s in summaries.values())
+        self._status.setText(f"{where}{here} · {reviewed}/{len(ids)} reviewed · {flagged} flagged in all")
+        self._status.setToolTip(FLAG_NOTE)
 
     def _refresh_soon(self, *_changed: object) -> None:
         # Coalesced: a template edit changes every image at once, and each row needs its summary.
@@ -225,7 +265,13 @@ class ReviewQueue:
 
     def _set_order(self, least_confident_first: bool) -> None:
         self.least_confident_first = least_confident_first
+        self._new_pass()  # Shift+D starts at the top of the order now shown
         self.refresh_queue()
+
+    def _new_pass(self) -> None:
+        """Shift+D walks the queue again from its top (the open image counts as opened)."""
+        pair = self._model.session.pair
+        self._opened = {pair.pair_id} if pair is not None else set()
 
     def _set_thresholds(self, max_cycle_error: float, min_confidence: float) -> None:
         if self.collection is not None:

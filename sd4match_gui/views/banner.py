@@ -75,7 +75,7 @@ class Banner(QWidget):
         self.setStyleSheet(
             f"Banner {{ background: {background}; }} QLabel {{ color: {colour}; }} QLabel a {{ color: {colour}; }}"
         )
-        self.label.set_full_text(text)
+        self.label.setText(text)
         self._details = details
         self.action.setVisible(action is not None)
         self.action.setText(action or "")

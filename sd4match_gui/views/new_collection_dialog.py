@@ -27,10 +27,12 @@ IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp);;All files
 
 
 class NewCollectionDialog(QDialog):
-    """``template_path()`` is None when the open pair's source is the template."""
+    """``template_path()`` is None when the open pair's source is the template. Its file dialogs
+    start in ``folder``; :attr:`folder` is the last one they used."""
 
-    def __init__(self, source_points: int, source_name: str, parent: QWidget | None = None) -> None:
+    def __init__(self, source_points: int, source_name: str, folder: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.folder = folder
         self.setWindowTitle("New collection")
         self.use_source = QRadioButton(f"The open source image ({source_name}) with its {source_points} point(s)")
         self.use_file = QRadioButton("An image file:")
@@ -77,17 +79,22 @@ class NewCollectionDialog(QDialog):
         return [Path(line.strip()).expanduser() for line in self.targets.toPlainText().splitlines() if line.strip()]
 
     def _browse_template(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Template image", "", IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Template image", self.folder, IMAGE_FILTER)
         if path:
+            self.folder = str(Path(path).parent)
             self.template_file.setText(path)
             self.use_file.setChecked(True)
 
     def _add_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Images to annotate", "", IMAGE_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Images to annotate", self.folder, IMAGE_FILTER)
+        if paths:
+            self.folder = str(Path(paths[0]).parent)
         self._append(paths)
 
     def _add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder of images to annotate")
+        folder = QFileDialog.getExistingDirectory(self, "Folder of images to annotate", self.folder)
+        if folder:
+            self.folder = str(Path(folder).parent)  # the next folder is likely its sibling
         self._append([folder] if folder else [])
 
     def _append(self, paths: list[str]) -> None:

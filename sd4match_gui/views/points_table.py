@@ -2,7 +2,8 @@
 the current variant's prediction where the point has a reference, visibility and coordinates.
 
 The columns an annotator reads at every click come first and are narrow, so that they fit a
-normal dock without scrolling; the coordinates follow. The label column takes what the dock's
+normal dock without scrolling (the visibility column shows the COCO flag, its name in the cell's
+tooltip); the coordinates follow. The label column takes what the dock's
 width leaves after the other important columns, up to its longest label: in a narrow dock it
 elides labels so that the error column stays in sight, in a wide one it shows them whole (until
 the user sizes it by hand). Updates touch only the rows that changed (a click adds one row, an
@@ -22,19 +23,20 @@ from engine.export.document import VISIBILITY_NAMES, Keypoint
 
 COLUMNS = ("#", "label", "status", "confidence", "error px", "visibility", "source x, y", "target x, y")
 LABEL_COLUMN = COLUMNS.index("label")
+NUMBER_COLUMN = COLUMNS.index("#")
 ERROR_TIP = (
     "Distance in target pixels from the current variant's prediction to the reference: the dataset's "
     "ground truth, or the target you accepted or corrected."
 )
 # What each column's header shows (narrow), and the widest text it usually holds (for its width).
-HEADERS = {"confidence": "conf.", "error px": "error", "visibility": "vis."}
+HEADERS = {"confidence": "conf.", "error px": "error", "visibility": "v"}  # v: COCO's name for the flag
 TYPICAL = {
-    "#": "0000",
+    "#": "00",  # widened to the largest number shown
     "label": "label000",
     "status": "corrected",
     "confidence": "0.00",
     "error px": "000.0",
-    "visibility": "2 visible",
+    "visibility": "2",  # the flag; its name is the cell's tooltip
     "source x, y": "0000.0, 0000.0",
     "target x, y": "0000.0, 0000.0",
 }
@@ -43,7 +45,8 @@ HEADER_TIPS = {
     "error px": ERROR_TIP,
     "visibility": "COCO visibility: 0 not labelled, 1 occluded, 2 visible (keys 0, 1, 2).",
 }
-IMPORTANT = COLUMNS.index("error px") + 1  # the first columns, visible without scrolling
+IMPORTANT = COLUMNS.index("visibility") + 1  # the first columns, visible without scrolling
+VISIBILITY_COLUMN = COLUMNS.index("visibility")
 CELL_PADDING = 14  # pixels around a cell's text
 LABEL_MIN = 2  # characters the label column keeps in a narrow dock (labels elide; the others must fit)
 LEAST_PADDING = 8  # pixels around the text of the other important columns in a narrow dock
@@ -60,7 +63,7 @@ def _row(point: Keypoint, confidence: float | None, error: float | None) -> tupl
         point.status,
         "—" if confidence is None else f"{confidence:.2f}",
         "—" if error is None else f"{error:.1f}",
-        f"{point.visibility} {VISIBILITY_NAMES[point.visibility]}",
+        str(point.visibility),
         _format_xy(point.src_xy),
         _format_xy(point.trg_xy),
     )
@@ -89,9 +92,9 @@ class PointsTable(QTableWidget):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # fixed widths: no per-row measuring
         header.setStretchLastSection(True)
-        header.setMinimumSectionSize(24)
+        header.setMinimumSectionSize(16)  # the one-digit visibility column
         metrics = self.fontMetrics()
-        self._texts = []  # per column: pixels of its usual text (or its header)
+        self._texts = []  # per column: pixels of its usual text (or its header); "#": of the largest number
         for column, name in enumerate(COLUMNS):
             shown = max(metrics.horizontalAdvance(TYPICAL[name]), metrics.horizontalAdvance(HEADERS.get(name, name)))
             self._texts.append(shown)
@@ -236,7 +239,7 @@ class PointsTable(QTableWidget):
             old = old_rows[row if row < start else row + offset]
             for column, (text, before) in enumerate(zip(rows[row], old, strict=True)):
                 if text != before:
-                    self.item(row, column).setText(text)
+                    self._set_text(self.item(row, column), column, text)
                     relabelled |= column == LABEL_COLUMN
         self._ids, self._rows = ids, rows
         added = rows[start : len(ids) - end]
@@ -244,8 +247,19 @@ class PointsTable(QTableWidget):
             measured, widest = (rows, self._label_typical) if relabelled else (added, self._label_widest)
             self._label_widest = max([widest, *(self._label_width(row[LABEL_COLUMN]) for row in measured)])
             self._fit_label_column()
+        self._fit_number_column(rows)
         if len(self._formatted) > len(ids):
             self._formatted = {i: self._formatted[i] for i in ids if i in self._formatted}
+
+    def _fit_number_column(self, rows: list[tuple[str, ...]]) -> None:
+        """The "#" column as wide as its largest number (rows are sorted by number: the last), so a
+        pair of a few points leaves its room to the label."""
+        metrics = self.fontMetrics()
+        digits = len(rows[-1][NUMBER_COLUMN]) if rows else 1
+        width = max(metrics.horizontalAdvance("0" * max(2, digits)), metrics.horizontalAdvance(COLUMNS[NUMBER_COLUMN]))
+        if width != self._texts[NUMBER_COLUMN]:
+            self._texts[NUMBER_COLUMN] = width
+            self._fit_label_column()
 
     def _label_width(self, text: str) -> int:
         """Pixels a label's cell needs (measured once per text: datasets repeat their labels)."""
@@ -254,12 +268,20 @@ class PointsTable(QTableWidget):
             width = self._label_widths[text] = self.fontMetrics().horizontalAdvance(text) + CELL_PADDING
         return width
 
-    @staticmethod
-    def _item(column: int, text: str) -> QTableWidgetItem:
-        item = QTableWidgetItem(text)
+    @classmethod
+    def _item(cls, column: int, text: str) -> QTableWidgetItem:
+        item = QTableWidgetItem()
+        cls._set_text(item, column, text)
         if column != LABEL_COLUMN:
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
         return item
+
+    @staticmethod
+    def _set_text(item: QTableWidgetItem, column: int, text: str) -> None:
+        """A cell's text; a visibility flag also gets its name as the tooltip ("2": "visible")."""
+        item.setText(text)
+        if column == VISIBILITY_COLUMN:
+            item.setToolTip(f"{text} {VISIBILITY_NAMES[int(text)]}")
 
     def _on_selection(self) -> None:
         if self._updating:

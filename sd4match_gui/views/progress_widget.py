@@ -1,6 +1,6 @@
 """Status-bar progress: the step in words, a bar and a Cancel button; hidden while idle.
 
-Its size never follows the text: the label has a fixed width and cuts long text with "…" (the
+Its size never follows the text: the label has a fixed width (set from the window's) and cuts long text with "…" (the
 whole text is its tooltip), so the status bar's other texts and the images never shift while the
 steps of a long computation go by.
 """
@@ -14,6 +14,7 @@ from .widgets import ElidedLabel
 
 CANCEL_TIP = "Stop the computation (Esc); the engine stops at the next block of the network it is running."
 TEXT_WIDTH = 400  # px: "Preparing image 1 of 2 (Stable Diffusion, member 3/8) — about 40 s left" fits
+MIN_TEXT_WIDTH = 120
 BAR_WIDTH = 140
 
 
@@ -40,14 +41,19 @@ class ProgressWidget(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.hide()
 
+    def set_text_width(self, width: int) -> None:
+        """The step's width: at most :data:`TEXT_WIDTH`, less in a narrow window (never below
+        :data:`MIN_TEXT_WIDTH`)."""
+        self.stage.setFixedWidth(min(TEXT_WIDTH, max(MIN_TEXT_WIDTH, width)))
+
     def show_stage(self, text: str, fraction: float) -> None:
-        self.stage.set_full_text(text)
+        self.stage.setText(text)
         self.bar.setRange(0, 100)
         self.bar.setValue(round(100 * fraction))
         self.show()
 
     def show_busy(self, text: str) -> None:
         """Work of unknown length: a bar that keeps moving."""
-        self.stage.set_full_text(text)
+        self.stage.setText(text)
         self.bar.setRange(0, 0)
         self.show()

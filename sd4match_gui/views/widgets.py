@@ -43,6 +43,11 @@ class ElidedLabel(QLabel):
     """One line of plain text cut with "…" to the width the layout gives it (never widening the
     window); the whole text is the tooltip.
 
+    :meth:`setText` and :meth:`text` mean the whole text, as on a plain QLabel, so the label can stand
+    wherever a QLabel did; what is drawn is :attr:`shown_text`. Its size hint is the whole text's
+    width and its minimum none: in a row it takes what it needs when there is room and gives way
+    first when there is not.
+
     Signals:
         elision_changed(bool): whether the text is cut now.
     """
@@ -55,11 +60,29 @@ class ElidedLabel(QLabel):
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.full_text = ""
         self.elided = False
+        self._note = ""
 
-    def set_full_text(self, text: str) -> None:
-        self.full_text = " ".join(text.split())  # one line: newlines would make it taller
-        self.setToolTip(text)
+    def setText(self, text: str) -> None:
+        self.full_text = " ".join(text.splitlines())  # one line: newlines would make it taller
         self._elide()
+        self.updateGeometry()
+
+    def text(self) -> str:
+        return self.full_text
+
+    @property
+    def shown_text(self) -> str:
+        return super().text()
+
+    def setToolTip(self, note: str) -> None:
+        """``note`` follows the whole text in the tooltip (the whole text alone is no note)."""
+        self._note = "" if note == self.full_text else note
+        self._update_tip()
+
+    def sizeHint(self) -> QSize:
+        margins = self.contentsMargins()
+        width = self.fontMetrics().horizontalAdvance(self.full_text) + margins.left() + margins.right() + 2
+        return QSize(width, super().sizeHint().height())
 
     def minimumSizeHint(self) -> QSize:
         return QSize(0, super().minimumSizeHint().height())
@@ -69,10 +92,14 @@ class ElidedLabel(QLabel):
         self._elide()
 
     def _elide(self) -> None:
-        shown = self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideRight, self.width())
-        if shown != self.text():
-            self.setText(shown)
+        shown = self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideRight, self.contentsRect().width())
+        if shown != super().text():
+            super().setText(shown)
         elided = shown != self.full_text
+        self._update_tip()
         if elided != self.elided:
             self.elided = elided
             self.elision_changed.emit(elided)
+
+    def _update_tip(self) -> None:
+        super().setToolTip("\n".join(part for part in (self.full_text, self._note) if part))

@@ -243,3 +243,11 @@ def test_the_json_schema_matches_the_writer(document, tmp_path):
         properties = definitions[name]["properties"]
         assert set(data) <= set(properties), name
         assert set(definitions[name]["required"]) <= set(data), name
+
+
+def test_a_coco_box_from_keypoints_encloses_them_after_rounding():
+    """Rounding x and w apart can end the box 0.01 before the rounded rightmost keypoint."""
+    points = [(143.134, 60.0), (193.806, 80.0)]
+    x, y, w, h = converters.coco_box(ImageRef(Path("a.jpg"), 300, 200), points)
+    assert x <= round(points[0][0], 2) and x + w >= round(points[1][0], 2)
+    assert y <= 60.0 and y + h >= 80.0

@@ -69,7 +69,8 @@ def test_a_slow_dataset_read_leaves_the_window_working(make_app, qtbot, sift_mat
     pck = [np.mean([e <= alpha * theta for e in errors]) for alpha in (0.05, 0.1)]
     label = app.window.pck_label
     assert label.text() == f"PCK@0.05 / @0.1 over 10 reference point(s): current: {pck[0]:.2f} / {pck[1]:.2f}"
-    assert label.toolTip() == f"theta = {theta:.1f} px, the larger extent of the ground-truth target points"
+    rule = "the larger extent of the ground-truth target points"
+    assert label.toolTip() == f"{label.text()}\ntheta = {theta:.1f} px, {rule}"
 
 
 def test_an_abandoned_read_never_replaces_the_session(make_app, qtbot, sift_matcher, pfwillow_root, monkeypatch):

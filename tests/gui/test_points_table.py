@@ -16,7 +16,7 @@ from tests.conftest import DEMO_SOURCE, DEMO_TARGET
 from tests.gui.conftest import wait_idle
 from tests.gui.helpers import click
 
-IMPORTANT = ("#", "label", "status", "confidence", "error px")  # what an annotator reads at each click
+IMPORTANT = ("#", "label", "status", "confidence", "error px", "visibility")  # what an annotator reads at each click
 SPOTS = ((120.0, 150.0), (260.0, 210.0), (380.0, 330.0), (200.0, 420.0))
 
 

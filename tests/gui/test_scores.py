@@ -36,7 +36,7 @@ def test_errors_and_pck_against_the_users_corrections(make_app, qtbot, sift_matc
     # theta = 600, the longer side of the 512 x 600 target: 5 and 0 <= 30 < 45 <= 60.
     label = app.window.pck_label
     assert label.text() == "PCK@0.05 / @0.1 over 3 reference point(s): current: 0.67 / 1.00"
-    assert label.toolTip() == "theta = 600.0 px, the longer side of the target image"
+    assert label.toolTip() == f"{label.text()}\ntheta = 600.0 px, the longer side of the target image"
 
     app.settings.set_variants("sift,sift@size=384")  # what runs without SD weights
     app.settings.set_compare_mode(True)  # the comparison panel scores every variant instead

@@ -1,0 +1,95 @@
+"""The status bar says what matters in the open mode, and its texts fit or are cut with a tooltip."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel
+
+from sd4match_gui.collection_benchmark import make_images
+from sd4match_gui.views.widgets import ElidedLabel
+from tests.gui.test_collections import label_template, open_collection, wait_propagated
+
+SMALL, LARGE = (800, 500), (1600, 1000)
+
+
+def status_texts_fit(window) -> list[str]:
+    """The shown status texts that are cut without saying so (empty: all fit, or are cut with "…"
+    and the whole text in their tooltip), and the widgets that stick out of the status bar."""
+    bar = window.statusBar()
+    faults = []
+    for label in bar.findChildren(QLabel):
+        if not label.isVisible() or not label.text():
+            continue
+        if label.mapTo(bar, label.rect().bottomRight()).x() > bar.width():
+            faults.append(f"{label.text()!r} sticks out of the status bar")
+        if isinstance(label, ElidedLabel):
+            if label.elided and label.text() not in label.toolTip():
+                faults.append(f"{label.text()!r} is cut without a tooltip")
+        elif label.fontMetrics().horizontalAdvance(label.text()) > label.contentsRect().width():
+            faults.append(f"{label.text()!r} is cut")
+    return faults
+
+
+def test_collection_status_counts_images_and_flags_and_fits_a_small_window(make_app, qtbot, sift_matcher, tmp_path):
+    app = make_app(sift_matcher)
+    label_template(qtbot, app)
+    open_collection(qtbot, app, make_images(tmp_path / "set", 4))
+    wait_propagated(qtbot, app)
+    window = app.window
+    dock = window.review_panel
+    dock.max_cycle.setValue(1.0)
+    dock.min_confidence.setValue(1.0)  # every unreviewed prediction is flagged
+    window.canvas.setFocus()
+    QTest.keyClick(window, Qt.Key.Key_N)  # select the first point, and accept it: a reviewed target
+    QTest.keyClick(window, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: app.session.selected_point.status == "accepted")
+    status = window.collection_label
+    for size in (SMALL, LARGE):
+        window.resize(*size)
+        qtbot.wait(100)
+        window.statusBar().clearMessage()
+        assert status.isVisible()
+        assert status.text() == "image 1 of 4 · 3 flagged here · 0/4 reviewed · 15 flagged in all"
+        # A collection has no ground truth: no PCK (an accepted point is no reference to score it against).
+        assert not any("PCK" in label.text() for label in window.statusBar().findChildren(QLabel))
+        assert status_texts_fit(window) == []
+    QTest.keyClick(window, Qt.Key.Key_D, Qt.KeyboardModifier.ShiftModifier)  # the next image needing review
+    qtbot.waitUntil(lambda: status.text().startswith("image 2 of 4 · 4 flagged here"))
+    window.progress.show_stage("Preparing image 1 of 2 (Stable Diffusion, member 3/8) — about 40 s left", 0.3)
+    qtbot.wait(50)
+    assert status_texts_fit(window) == []
+
+
+def test_pair_status_texts_fit_a_small_window(make_app, qtbot, sift_matcher):
+    app = make_app(sift_matcher, demo=False)
+    app.window.resize(*SMALL)
+    app.open_demo()
+    window = app.window
+    window.pck_label.setText("PCK@0.05 / @0.1 over 2 reference point(s): current: 0.00 / 0.50")
+    window.selection_label.setText("point 12 “left eye” · confidence 0.93 · predicted · visible")
+    window.cursor_label.setText("source x 1234.5  y 999.5 px → target x 1234.5  y 999.5 · confidence 0.93")
+    window.progress.show_stage("Preparing image 1 of 2 (Stable Diffusion, member 3/8) — about 40 s left", 0.3)
+    qtbot.wait(100)
+    assert status_texts_fit(window) == []
+
+
+def test_a_long_message_is_cut_with_an_ellipsis_and_shown_whole_in_the_tooltip(make_app, qtbot, sift_matcher, tmp_path):
+    app = make_app(sift_matcher)
+    label_template(qtbot, app)
+    open_collection(qtbot, app, make_images(tmp_path / "set", 2))
+    wait_propagated(qtbot, app)
+    window = app.window
+    window.review_panel.min_confidence.setValue(1.0)  # every prediction is flagged
+    window.resize(*SMALL)
+    qtbot.wait(100)
+    QTest.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)  # says why the point is flagged
+    bar = window.statusBar()
+    message = bar.currentMessage()
+    assert message.startswith("Point 1 (nose): confidence")
+    window.repaint()
+    assert bar.toolTip() == message
+    assert bar.shown_message().endswith("…") and message.startswith(bar.shown_message()[:-1])
+    bar.clearMessage()
+    window.repaint()
+    assert bar.toolTip() == ""
