@@ -67,6 +67,8 @@ def to_markdown_waits(report: BenchReport) -> str:
 def _wait_note(row: dict[str, object]) -> str:
     if "vs_e1_cold" in row:
         return f"{row['vs_e1_cold']:.2f}x the E=1 cold time"
+    if "model_passes" in row:
+        return f"{row['model_passes']} VAE or UNet passes"
     if "p95_s" in row:
         return f"median of {row['clicks']} clicks; p95 {row['p95_s']:.3f} s, max {row['max_s']:.3f} s"
     return ""

@@ -30,6 +30,7 @@ def test_bench_reports_the_waits_on_a_new_pair():
     waits = {str(row["what"]).split(":")[0].split(" (")[0]: row for row in report.rows if "wait_s" in row}
     assert list(waits) == [
         "first match on a new pair, E=1, cold",
+        "the same pair again in a new process, E=1",
         "first match on a new pair, E=4, progressive",
         "first match on a new pair, E=4, final",
         "next pair after prefetch, E=1",
@@ -41,5 +42,6 @@ def test_bench_reports_the_waits_on_a_new_pair():
     # A cache hit: far below a cold pair.
     assert waits["next pair after prefetch, E=1"]["wait_s"] < waits["first match on a new pair, E=1, cold"]["wait_s"]
     assert "| first match on a new pair, E=4, progressive: first partial match |" in to_markdown(report)
+    assert waits["the same pair again in a new process, E=1"]["model_passes"] == 0  # all from the disk
     click = waits["click while prefetch runs"]  # matched beside a prefetch that was never stopped
     assert 1 <= click["clicks"] <= 20 and 0 < click["wait_s"] <= click["p95_s"] <= click["max_s"]
