@@ -131,8 +131,8 @@ class AppController(QObject):
         same_pair = not self._show_pair_if_changed()
         # Asked first, so that the engine computes while the window updates the rest.
         self.computation.request()
-        if point_edit and same_pair and self.computation.awaiting_points:
-            self.answer_wait.start()  # painted with the answer, which comes at once when cached
+        if point_edit and same_pair and self.computation.answer_coming:
+            self.answer_wait.start()  # painted with the answer, which the lane sends in milliseconds
         self.presenter.render(session)
         self.prefetch.refresh()  # the pairs ahead, computed when the engine is idle
         self.presenter.show_request_state(session)  # e.g. a recompute marks the drawn results stale

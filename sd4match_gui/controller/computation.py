@@ -73,6 +73,7 @@ class ComputationController(QObject):
         self.dropped = 0
         self.finished_id = 0
         self._asked = _Asked()
+        self._answer_at_once = False
         # Whether each point of the open pair holds current predictions, by point id: (the point,
         # the verdict), valid for the pair and runs in ``_verdicts_for`` (points are immutable
         # values, so an unchanged point keeps its verdict and a click checks only the new one).
@@ -122,7 +123,8 @@ class ComputationController(QObject):
             elif variant.name not in results.states or results.states[variant.name].failed:
                 states[variant.name] = VariantState("waiting")
         results.ask(contexts, states)
-        self._client.submit(request)  # even with no variant left: it ends the previous request's answers
+        # Even with no variant left: it ends the previous request's answers.
+        self._answer_at_once = self._client.submit(request) and bool(point_ids)
         return request.request_id
 
     def _points_to_ask(
@@ -162,9 +164,10 @@ class ComputationController(QObject):
         return asked, contexts, runs
 
     @property
-    def awaiting_points(self) -> bool:
-        """The newest request asks for points and has not finished."""
-        return bool(self._asked.point_ids) and not self.idle
+    def answer_coming(self) -> bool:
+        """The newest request asks for points, has not finished, and went to the query lane: its
+        answer comes in milliseconds (one that needs the engine thread may wait for an extraction)."""
+        return self._answer_at_once and not self.idle
 
     @property
     def idle(self) -> bool:

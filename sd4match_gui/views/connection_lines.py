@@ -69,6 +69,7 @@ class ConnectionLines(QGraphicsObject):
         self._links: list[Link] = []
         self._views: list[pg.ViewBox] = []  # the target views the links reach
         self.cache = RasterCache()
+        self._bounds: QRectF | None = None
         self.setZValue(Z_LINES)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.watch(source_view)
@@ -80,6 +81,7 @@ class ConnectionLines(QGraphicsObject):
     def _views_changed(self, *_: object) -> None:
         self.cache.invalidate()
         self.prepareGeometryChange()  # the views moved, so the area the lines may cover moved too
+        self._bounds = None
         self.update()
 
     def set_links(self, links: list[Link]) -> None:
@@ -89,6 +91,7 @@ class ConnectionLines(QGraphicsObject):
         self._links = list(links)
         self._views = list({id(link.target_view): link.target_view for link in links}.values())
         self.prepareGeometryChange()
+        self._bounds = None
         self.update()
 
     def _update_cache(self, links: list[Link]) -> None:
@@ -118,10 +121,14 @@ class ConnectionLines(QGraphicsObject):
         return list(self._links)
 
     def boundingRect(self) -> QRectF:
-        rect = self._source_view.sceneBoundingRect()
-        for view in self._views:
-            rect = rect.united(view.sceneBoundingRect())
-        return rect
+        # Asked dozens of times per mouse event (pyqtgraph looks for the items under the cursor):
+        # kept until a view moves or resizes, or the lines reach other views.
+        if self._bounds is None:
+            rect = self._source_view.sceneBoundingRect()
+            for view in self._views:
+                rect = rect.united(view.sceneBoundingRect())
+            self._bounds = rect
+        return QRectF(self._bounds)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         if self._links:

@@ -228,6 +228,9 @@ class MarkerLayer(pg.GraphicsObject):
         self._selected: list[Marker] = []
         self._xy = np.zeros((0, 2))  # view coordinates of ``markers``
         self._extent = QRectF()
+        # boundingRect is asked dozens of times per mouse event (pyqtgraph looks for the items under
+        # the cursor) and needs the pixel size: kept until the markers or the view's scale change.
+        self._bounds: QRectF | None = None
         view.addItem(self)
 
     def set_markers(self, markers: list[Marker]) -> None:
@@ -238,6 +241,7 @@ class MarkerLayer(pg.GraphicsObject):
         self.markers, self._unselected = list(markers), unselected
         self._selected = [m for m in markers if m.selected]
         self.prepareGeometryChange()
+        self._bounds = None
         if len(self._xy):
             (left, top), (right, bottom) = self._xy.min(axis=0), self._xy.max(axis=0)
             self._extent = QRectF(left, top, right - left, bottom - top)
@@ -300,6 +304,11 @@ class MarkerLayer(pg.GraphicsObject):
     # ---- QGraphicsItem ----
 
     def boundingRect(self) -> QRectF:
+        if self._bounds is None:
+            self._bounds = self._bounds_now()
+        return QRectF(self._bounds)
+
+    def _bounds_now(self) -> QRectF:
         if not self.markers:
             return QRectF()
         size = self.pixelSize()  # view units per screen pixel
@@ -310,6 +319,7 @@ class MarkerLayer(pg.GraphicsObject):
 
     def viewTransformChanged(self) -> None:
         self.prepareGeometryChange()  # the margin is in screen pixels, so the bounds follow the zoom
+        self._bounds = None
 
     def paint(self, painter: QPainter, *args) -> None:
         if not self.markers:

@@ -78,13 +78,15 @@ class EngineClient(QObject):
         self._last_id += 1
         return self._last_id
 
-    def submit(self, request: ComputeRequest) -> None:
+    def submit(self, request: ComputeRequest) -> bool:
         """Replace any unread request with ``request`` and wake the thread that answers it: the lane
-        if every variant is prepared, else the engine thread (a prefetch there gives way)."""
+        if every variant is prepared, else the engine thread (a prefetch there gives way). True when
+        the lane answers it: within milliseconds, whatever the engine thread is doing."""
         if self.routing.submit(request):
             self._to_engine()
-        else:
-            self._wake_lane.emit()
+            return False
+        self._wake_lane.emit()
+        return True
 
     def preview(self, request: PreviewRequest) -> None:
         """Replace any unread hover preview with ``request``; the lane answers it as ``worker.preview``

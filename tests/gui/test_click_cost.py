@@ -6,7 +6,7 @@ looks as a full redraw would."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, QRectF
 from PySide6.QtGui import QImage
 
 from engine.export.document import Keypoint
@@ -49,7 +49,9 @@ def test_a_click_among_a_thousand_points_matches_and_draws_one_point(make_app, q
     redraws = [cache.full_redraws for cache in caches(app)]
     asked = []
     submit = app.client.submit
-    monkeypatch.setattr(app.client, "submit", lambda request: (asked.append(len(request.points_xy)), submit(request)))
+    monkeypatch.setattr(
+        app.client, "submit", lambda request: (asked.append(len(request.points_xy)), submit(request))[1]
+    )
 
     click(app.window.canvas, SOURCE, (450.0, 300.0))
     wait_idle(qtbot, app)
@@ -228,7 +230,7 @@ def test_a_click_whose_answer_does_not_come_is_painted_after_the_wait(make_app, 
     app = make_app(sift_matcher)
     app.settings.set_display(hover_preview=False)
     _settled(qtbot, app)
-    monkeypatch.setattr(app.client, "submit", lambda _request: None)  # an engine busy elsewhere
+    monkeypatch.setattr(app.client, "submit", lambda _request: True)  # the lane takes it, and never answers
     paints = PaintCount(app.window.canvas.viewport())
 
     click(app.window.canvas, SOURCE, (450.0, 300.0))
@@ -236,3 +238,43 @@ def test_a_click_whose_answer_does_not_come_is_painted_after_the_wait(make_app, 
     qtbot.waitUntil(lambda: paints.count == 1, timeout=answer_wait.ANSWER_WAIT_MS + 1000)
     assert not app.window.canvas.holding
     assert app.session.points()[-1].trg_xy is None  # the new source marker is on screen alone
+
+
+def test_a_click_the_engine_thread_must_answer_is_painted_at_once(make_app, qtbot, sift_matcher, monkeypatch):
+    """Only the lane's answers (milliseconds) are waited for: the engine thread may be busy with an
+    extraction or a collection's propagation for seconds."""
+    app = make_app(sift_matcher)
+    app.settings.set_display(hover_preview=False)
+    _settled(qtbot, app)
+    monkeypatch.setattr(app.client, "submit", lambda _request: False)  # queued behind the engine's work
+    paints = PaintCount(app.window.canvas.viewport())
+
+    click(app.window.canvas, SOURCE, (450.0, 300.0))
+    assert not app.window.canvas.holding  # nothing waits for the engine thread
+    qtbot.waitUntil(lambda: paints.count >= 1)
+
+
+def test_kept_bounds_follow_zoom_resize_and_new_markers(make_app, qtbot, sift_matcher):
+    """Markers and lines keep their bounding rectangles between mouse events; each change of what
+    they depend on (the zoom, the window's size, the markers) must renew them."""
+    app = make_app(sift_matcher)
+    click(app.window.canvas, SOURCE, (200.0, 260.0))
+    wait_idle(qtbot, app)
+    source, lines = app.window.canvas.source, app.window.canvas.lines
+
+    def fresh_lines() -> QRectF:
+        rect = source.view.sceneBoundingRect()
+        for view in {id(link.target_view): link.target_view for link in lines.links}.values():
+            rect = rect.united(view.sceneBoundingRect())
+        return rect
+
+    before = source.view.markers.boundingRect()
+    source.zoom_to((200.0, 260.0), 20.0)
+    qtbot.waitUntil(lambda: source.view.markers.boundingRect() != before)
+    assert source.view.markers.boundingRect() == source.view.markers._bounds_now()
+    click(app.window.canvas, SOURCE, (205.0, 262.0))
+    wait_idle(qtbot, app)
+    assert source.view.markers.boundingRect() == source.view.markers._bounds_now()
+    app.window.resize(app.window.width() - 200, app.window.height() - 100)
+    qtbot.waitUntil(lambda: lines.boundingRect() == fresh_lines())
+    assert source.view.markers.boundingRect() == source.view.markers._bounds_now()
