@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
+from PySide6.QtCore import QByteArray, QSize, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QScreen
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -69,6 +69,19 @@ RIGHT_COLUMN_SHARE = 0.26  # of the window width, within RIGHT_COLUMN_WIDTH
 RIGHT_COLUMN_WIDTH = (248, 440)
 CURSOR_SHARE = 0.25  # of the window width at most, for the cursor's reading in the status bar
 PROGRESS_TEXT_SHARE = 0.25  # of the window width at most, for a progress bar's step in words
+
+
+DEFAULT_SIZE = QSize(1500, 860)
+SCREEN_SHARE = 0.9  # of the screen's free area a first window may take
+
+
+def default_size(screen: QScreen | None) -> QSize:
+    """The size of a first window (no saved geometry): :data:`DEFAULT_SIZE`, or less on a screen
+    that has no room for it, so that no part of the window starts off screen (a 1366 x 768 laptop)."""
+    if screen is None:
+        return DEFAULT_SIZE
+    room = screen.availableGeometry().size() * SCREEN_SHARE
+    return DEFAULT_SIZE.boundedTo(room)
 
 
 class MainWindow(QMainWindow):
@@ -148,7 +161,7 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.progress)
         status.addPermanentWidget(self.loading)
         status.addPermanentWidget(self.backend_label)
-        self.resize(1500, 860)
+        self.resize(default_size(self.screen()))
 
     def show_comparison(self, active: bool) -> None:
         """Show the Comparison dock (in front of its tab group) on entering comparison mode, hide it

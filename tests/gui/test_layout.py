@@ -6,6 +6,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QDockWidget, QToolButton
 
 from engine import FeatureSettings, Matcher, ModelSources
+from sd4match_gui.main_window import DEFAULT_SIZE, MainWindow, default_size
 from sd4match_gui.views.coords import to_view
 from tests.conftest import TEST_SIZE
 from tests.gui.conftest import wait_idle
@@ -112,3 +113,12 @@ def test_a_restored_layout_shows_the_comparison_dock_only_in_comparison_mode(mak
     second = make_app(sift_matcher, demo=False)  # a new session, not in comparison mode
     assert not second.session.settings.compare.active
     assert not _dock(second.window, "Comparison").isVisible()
+
+
+def test_a_first_window_fits_a_small_screen(qtbot):
+    """No saved geometry: the window takes its default size, or less where the screen has no room."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    room = window.screen().availableGeometry().size()
+    assert window.width() <= room.width() and window.height() <= room.height()
+    assert default_size(None) == DEFAULT_SIZE
