@@ -144,7 +144,11 @@ class MainWindow(QMainWindow):
         # the neighbours shift and overlap (the cursor's reading has a width set by the window's, the
         # selection takes what is left). Every text is cut with "…" where the window is too narrow
         # for it, the whole text in its tooltip.
-        self.cursor_label = ElidedLabel()
+        self.cursor_label = ElidedLabel(hide_when_empty=True)
+        # Its width is set (_fit_status_texts): a fixed policy makes the layout reserve it, where
+        # the elided label's default would let the selection text lie over it. Off the images it is
+        # empty and hidden, so a narrow window gives its room to the selection.
+        self.cursor_label.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
         self.selection_label = ElidedLabel()
         self.pck_label = self._summary_label()  # the current variant's PCK on this pair, outside comparison mode
         self.collection_label = self._summary_label()  # a collection's image k of n and counts, in collection mode
@@ -155,6 +159,7 @@ class MainWindow(QMainWindow):
         status = StatusBar()
         self.setStatusBar(status)
         status.addWidget(self.cursor_label)
+        self.cursor_label.setText("")  # hidden until the cursor is on an image
         status.addWidget(self.selection_label, 1)
         status.addPermanentWidget(self.pck_label)
         status.addPermanentWidget(self.collection_label)

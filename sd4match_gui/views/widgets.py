@@ -54,18 +54,21 @@ class ElidedLabel(QLabel):
 
     elision_changed = Signal(bool)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, hide_when_empty: bool = False) -> None:
         super().__init__(parent)
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.full_text = ""
         self.elided = False
         self._note = ""
+        self._hide_when_empty = hide_when_empty  # an empty text then gives its room to the neighbours
 
     def setText(self, text: str) -> None:
         self.full_text = " ".join(text.splitlines())  # one line: newlines would make it taller
         self._elide()
         self.updateGeometry()
+        if self._hide_when_empty and self.isHidden() == bool(self.full_text):
+            self.setVisible(bool(self.full_text))
 
     def text(self) -> str:
         return self.full_text

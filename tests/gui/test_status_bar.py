@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+import itertools
+
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel
 
@@ -29,6 +31,14 @@ def status_texts_fit(window) -> list[str]:
                 faults.append(f"{label.text()!r} is cut without a tooltip")
         elif label.fontMetrics().horizontalAdvance(label.text()) > label.contentsRect().width():
             faults.append(f"{label.text()!r} is cut")
+    shown = sorted(  # in the bar's coordinates: some texts sit inside a progress widget
+        (label.mapTo(bar, QPoint(0, 0)).x(), label.mapTo(bar, QPoint(label.width() - 1, 0)).x(), label.text())
+        for label in bar.findChildren(QLabel)
+        if label.isVisible() and label.text() and label.width() > 0
+    )
+    for (_, right, text), (left, _, neighbour) in itertools.pairwise(shown):
+        if left <= right:
+            faults.append(f"{text!r} and {neighbour!r} overlap")
     return faults
 
 
@@ -94,3 +104,15 @@ def test_a_long_message_is_cut_with_an_ellipsis_and_shown_whole_in_the_tooltip(m
     bar.clearMessage()
     window.repaint()
     assert bar.toolTip() == ""
+
+
+def test_the_cursor_reading_gives_its_room_to_the_selection_off_the_images(make_app, qtbot, sift_matcher):
+    app = make_app(sift_matcher)
+    window = app.window
+    window.resize(*SMALL)
+    window.cursor_label.setText("source x 12.0  y 34.0 px")
+    qtbot.waitUntil(lambda: window.cursor_label.isVisible())
+    with_reading = window.selection_label.width()
+    window.cursor_label.setText("")
+    qtbot.waitUntil(lambda: window.selection_label.width() > with_reading)
+    assert not window.cursor_label.isVisible() and status_texts_fit(window) == []

@@ -168,6 +168,7 @@ def test_status_texts_never_move_the_images_or_each_other(qtbot, make_app, sift_
     app = make_app(sift_matcher)
     window = app.window
     window.progress.show_stage("Preparing the prompt", 0.1)
+    window.cursor_label.setText("source x 1.0  y 2.0 px")  # on an image (off them the reading hides)
     qtbot.wait(50)
 
     def geometry():
