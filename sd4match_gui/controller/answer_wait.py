@@ -30,10 +30,6 @@ class AnswerWait(QObject):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.end)
 
-    @property
-    def waiting(self) -> bool:
-        return self._timer.isActive()
-
     def start(self) -> None:
         """Hold the canvas's pixels. A wait already running is not extended: an edit waits at most
         :data:`ANSWER_WAIT_MS` to be painted, however many follow it."""

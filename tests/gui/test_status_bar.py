@@ -42,15 +42,20 @@ def status_texts_fit(window) -> list[str]:
     return faults
 
 
-def test_collection_status_counts_images_and_flags_and_fits_a_small_window(make_app, qtbot, sift_matcher, tmp_path):
+def flagged_collection(make_app, qtbot, sift_matcher, folder, images: int):
+    """The app with a labelled template propagated onto ``images`` images, every prediction flagged."""
     app = make_app(sift_matcher)
     label_template(qtbot, app)
-    open_collection(qtbot, app, make_images(tmp_path / "set", 4))
+    open_collection(qtbot, app, make_images(folder / "set", images))
     wait_propagated(qtbot, app)
+    app.window.review_panel.min_confidence.setValue(1.0)  # every unreviewed prediction is flagged
+    return app
+
+
+def test_collection_status_counts_images_and_flags_and_fits_a_small_window(make_app, qtbot, sift_matcher, tmp_path):
+    app = flagged_collection(make_app, qtbot, sift_matcher, tmp_path, 4)
     window = app.window
-    dock = window.review_panel
-    dock.max_cycle.setValue(1.0)
-    dock.min_confidence.setValue(1.0)  # every unreviewed prediction is flagged
+    window.review_panel.max_cycle.setValue(1.0)
     window.canvas.setFocus()
     QTest.keyClick(window, Qt.Key.Key_N)  # select the first point, and accept it: a reviewed target
     QTest.keyClick(window, Qt.Key.Key_Return)
@@ -68,8 +73,7 @@ def test_collection_status_counts_images_and_flags_and_fits_a_small_window(make_
     QTest.keyClick(window, Qt.Key.Key_D, Qt.KeyboardModifier.ShiftModifier)  # the next image needing review
     qtbot.waitUntil(lambda: status.text().startswith("image 2 of 4 · 4 flagged here"))
     window.progress.show_stage("Preparing image 1 of 2 (Stable Diffusion, member 3/8) — about 40 s left", 0.3)
-    qtbot.wait(50)
-    assert status_texts_fit(window) == []
+    qtbot.waitUntil(lambda: status_texts_fit(window) == [])  # once the status bar's layout has settled
 
 
 def test_pair_status_texts_fit_a_small_window(make_app, qtbot, sift_matcher):
@@ -86,12 +90,8 @@ def test_pair_status_texts_fit_a_small_window(make_app, qtbot, sift_matcher):
 
 
 def test_a_long_message_is_cut_with_an_ellipsis_and_shown_whole_in_the_tooltip(make_app, qtbot, sift_matcher, tmp_path):
-    app = make_app(sift_matcher)
-    label_template(qtbot, app)
-    open_collection(qtbot, app, make_images(tmp_path / "set", 2))
-    wait_propagated(qtbot, app)
+    app = flagged_collection(make_app, qtbot, sift_matcher, tmp_path, 2)
     window = app.window
-    window.review_panel.min_confidence.setValue(1.0)  # every prediction is flagged
     window.resize(*SMALL)
     qtbot.wait(100)
     QTest.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)  # says why the point is flagged
