@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .benchmark import CLICK, PaintWatch, _isolate, _matcher_and_features, _mouse, _summary, _timed, _wait_until
+from .benchmark import CLICK, PaintWatch, _isolate, _matcher_and_features, _mouse, _summary, _timed, _wait_until, settle
 from .bundled_files import DEMO_PAIR
 
 TEMPLATE_POINTS = ((200.0, 103.0), (243.0, 103.0), (222.0, 124.0), (222.0, 143.0), (222.0, 166.0), (305.0, 355.0))
@@ -120,6 +120,7 @@ def _corrections(app, painted: PaintWatch, spots: np.ndarray, go_on) -> list[tup
             return any(m.xy == point.trg_xy for m in markers)
 
         timings.append(_timed(painted, drawn, lambda xy=xy: _correct(app, tuple(xy))))
+        settle(app)
     return timings
 
 

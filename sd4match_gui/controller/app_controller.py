@@ -76,7 +76,9 @@ class AppController(QObject):
         self.computation = ComputationController(client, model)
         self.hover = HoverPreviewController(client, model, self.computation)
         self.presenter = Presenter(window, model.results, self.hover)
-        self.answer_wait = AnswerWait(window.canvas)
+        self.answer_wait = AnswerWait(
+            window.canvas, lambda: self.presenter.render_canvas(self.model.session), self._after_edit_painted
+        )
         self.annotation = AnnotationController(model, self.notices)
         self.settings = SettingsActions(window, model, client, self.notices)
         self.heatmap_export = HeatmapExport(window, model, client, self.notices)
@@ -116,6 +118,12 @@ class AppController(QObject):
     def preferences(self) -> AppPreferences:
         return self.model.preferences
 
+    @property
+    def settled(self) -> bool:
+        """Whether every view shows the model and the session is saved: nothing waits for an
+        answer or for the next frame."""
+        return self.answer_wait.settled and not self.collection.review.refresh_pending
+
     # ---- public API ----
 
     def open_demo(self) -> None:
@@ -124,20 +132,25 @@ class AppController(QObject):
     def after_change(self, point_edit: bool = False) -> None:
         """Redraw, ask the engine, autosave: runs after every change of what is shown or computed.
 
-        ``point_edit``: only points of the open pair changed (a click, a move, a selection): the
-        canvas may keep its pixels until the engine's answer is drawn too (``answer_wait.py``).
+        ``point_edit``: only points of the open pair changed (a click, a move, a selection): when
+        the query lane takes the request, the views are updated, painted and saved once its answer
+        is drawn (``answer_wait.py``).
         """
         session = self.model.session
         same_pair = not self._show_pair_if_changed()
         # Asked first, so that the engine computes while the window updates the rest.
         self.computation.request()
         if point_edit and same_pair and self.computation.answer_coming:
-            self.answer_wait.start()  # painted with the answer, which the lane sends in milliseconds
-        self.presenter.render(session)
-        self.prefetch.refresh()  # the pairs ahead, computed when the engine is idle
-        self.presenter.show_request_state(session)  # e.g. a recompute marks the drawn results stale
-        self.hover.refresh()
-        self.files.autosave()
+            # The lane answers in milliseconds: the edit is drawn with its answer and saved after.
+            self.answer_wait.start()
+            self.prefetch.refresh()
+            self.hover.refresh()
+        else:
+            self.presenter.render(session)
+            self.prefetch.refresh()  # the pairs ahead, computed when the engine is idle
+            self.presenter.show_request_state(session)  # e.g. a recompute marks the drawn results stale
+            self.hover.refresh()
+            self.files.autosave()
         self._update_undo_texts()
 
     def offer_start(self) -> None:
@@ -158,6 +171,7 @@ class AppController(QObject):
         if self._shut_down:
             return True
         self._shut_down = True
+        self.answer_wait.flush()  # an edit whose answer had not come yet
         preferences = self.model.preferences  # saved by _on_preferences_changed
         self.model.set_preferences(
             preferences.replace(
@@ -260,10 +274,18 @@ class AppController(QObject):
             self.after_change()
 
     def _on_answered(self, _variant: str) -> None:
-        self.presenter.render(self.model.session)
-        self.answer_wait.end()
+        if self.answer_wait.owed:  # an edit waits for this answer: the images first, the rest after their frame
+            self.presenter.render_canvas(self.model.session)
+        else:
+            self.presenter.render(self.model.session)
+        self.answer_wait.end(drawn=True)
         self.hover.refresh()  # features that were missing may be ready now
         self.files.autosave_later()
+
+    def _after_edit_painted(self) -> None:
+        """What follows the frame that shows an edit and its answer (``answer_wait.py``)."""
+        self.presenter.render_panels(self.model.session)
+        self.files.autosave()
 
     def _on_collection_changed(self, pair_id: str | None) -> None:
         """Propagation answered for an image (saved lazily, like engine answers), or the whole

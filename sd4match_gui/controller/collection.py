@@ -132,7 +132,7 @@ class CollectionController(QObject):
         if self._model.mirror_template():
             self.running = True
         self._pump()
-        self.review.refresh_queue()
+        self.review.refresh_soon()
 
     def _on_settings_changed(self, old: SessionSettings, new: SessionSettings) -> None:
         """Predictions of another primary variant (or localisation) than now set are stale: the

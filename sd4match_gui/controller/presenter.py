@@ -22,7 +22,7 @@ from engine.render import point_colour
 from engine.variants import Variant
 
 from ..main_window import MainWindow
-from ..model.comparison import comparison_rows, errors, pck_by_alpha, pck_rule, pck_threshold, references
+from ..model.comparison import comparison_rows, errors, ground_truth, pck_by_alpha, pck_rule, pck_threshold, reference
 from ..model.list_memo import ListMemo
 from ..model.results import Results
 from ..model.session import Session
@@ -133,6 +133,7 @@ class Presenter:
         self._hover = hover
         self._memo = PointMemo()
         self._lists: dict[Hashable, ListMemo] = {}
+        self._truth: tuple[object, dict[Point, Point]] = (None, {})  # (pair and target size, its ground truth)
 
     def _mapped(
         self, kind: Hashable, points: list[Keypoint], shared: Hashable, make: Callable[[Keypoint], R]
@@ -145,15 +146,37 @@ class Presenter:
         return memo.map(points, shared, make)
 
     def render(self, session: Session) -> None:
+        """Draw the state into every view."""
+        self.render_canvas(session)
+        self.render_panels(session)
+
+    def render_canvas(self, session: Session) -> None:
+        """Draw the images' views: markers, heatmaps, titles and lines (what a click looks at)."""
         variants = session.settings.active_variants()
-        points = self._results.shown(self._pair_id(session), session.points())  # partial ensembles laid over
-        truth = references(session.pair, points, self._target_size(session)) if session.pair is not None else {}
+        points, truth = self._shown_points(session)
         self._draw_source(session, points)
         self._draw_targets(session, variants, points, truth)
         self._draw_lines(session, variants, points)
-        self._fill_points_table(session, variants[0], points, truth)
+
+    def render_panels(self, session: Session) -> None:
+        """Draw the views beside the images: the points table, the comparison and the status texts."""
+        points, truth = self._shown_points(session)
+        self._fill_points_table(session, session.settings.active_variants()[0], points, truth)
         self._fill_comparison(session, points, truth)
         self.show_selection(session)
+
+    def _shown_points(self, session: Session) -> tuple[list[Keypoint], dict[int, Point]]:
+        """The open pair's points as shown (partial ensembles laid over) and their references by id
+        (``model.comparison.references``, worked out again for changed points only)."""
+        points = self._results.shown(self._pair_id(session), session.points())
+        if session.pair is None:
+            return points, {}
+        inputs = (session.pair, self._target_size(session))
+        if self._truth[0] != inputs:
+            self._truth = (inputs, ground_truth(*inputs))
+        truth = self._truth[1]
+        found = self._mapped("references", points, inputs, lambda p: reference(p, truth))
+        return points, {p.id: xy for p, xy in zip(points, found, strict=True) if xy is not None}
 
     def show_heatmaps(self, session: Session) -> None:
         """Per target view: the hover preview's heatmap and point while the cursor is on the source,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel
 
@@ -35,6 +34,7 @@ from ..model.collection import (
 )
 from ..model.history import PointEdit
 from ..views.review_dock import ReviewDock, ReviewRow
+from .next_frame import NextFrame
 from .notices import Notices
 
 NOTHING_TO_ACCEPT = "No unflagged prediction left to accept{where} (Shift+N selects the flagged ones)."
@@ -74,7 +74,7 @@ class ReviewQueue:
         self._propagating = propagating
         self._propagate_again = propagate_again
         self.least_confident_first = False
-        self._refresh_queued = False
+        self._refresh = NextFrame(self.refresh_queue)  # coalesced, after the window's pending frame
         self._opened: set[str] = set()  # images opened in this pass of Shift+D
         self._pass_of: Collection | None = None  # the collection the pass walks
         dock = self._dock
@@ -92,8 +92,8 @@ class ReviewQueue:
             "clear_image": self.clear_here,
         }.items():
             actions[name].triggered.connect(slot)
-        model.collection_changed.connect(self._refresh_soon)
-        model.results.answered.connect(self._refresh_soon)
+        model.collection_changed.connect(self.refresh_soon)
+        model.results.answered.connect(self.refresh_soon)
 
     @property
     def collection(self) -> Collection | None:
@@ -253,15 +253,15 @@ class ReviewQueue:
         self._status.setText(f"{where}{here} · {reviewed}/{len(ids)} reviewed · {flagged} flagged in all")
         self._status.setToolTip(FLAG_NOTE)
 
-    def _refresh_soon(self, *_changed: object) -> None:
-        # Coalesced: a template edit changes every image at once, and each row needs its summary.
-        if not self._refresh_queued:
-            self._refresh_queued = True
-            QTimer.singleShot(0, self._refresh_now)
+    @property
+    def refresh_pending(self) -> bool:
+        return self._refresh.pending
 
-    def _refresh_now(self) -> None:
-        self._refresh_queued = False
-        self.refresh_queue()
+    def refresh_soon(self, *_changed: object) -> None:
+        """Refresh once the window has painted its pending frame (the image a click changed comes
+        first), and once for any number of changes until then (a template edit changes every
+        image at once, and each row needs its summary)."""
+        self._refresh.request()
 
     def _set_order(self, least_confident_first: bool) -> None:
         self.least_confident_first = least_confident_first

@@ -45,17 +45,28 @@ def references(pair: PairEntry, points: list[Keypoint], image_size: tuple[int, i
     evaluator does (``engine.evaluation.regularise_coordinates``), so the app's errors and PCK equal
     ``sd4match eval``'s in original pixels; theta is taken from the annotation as given.
     """
+    truth = ground_truth(pair, image_size)
+    found = ((point.id, reference(point, truth)) for point in points)
+    return {point_id: found_xy for point_id, found_xy in found if found_xy is not None}
+
+
+def ground_truth(pair: PairEntry, image_size: tuple[int, int] | None = None) -> dict[Point, Point]:
+    """The pair's ground-truth source -> target points, the targets moved into an image of
+    ``image_size`` (W, H) as :func:`references` says."""
     truth = {g.src_xy: g.trg_xy for g in pair.ground_truth}
     if truth and image_size is not None:
         clamped = regularise_coordinates(np.array(list(truth.values()), dtype=np.float64), *image_size)
         truth = {src: (float(x), float(y)) for src, (x, y) in zip(truth, clamped, strict=True)}
-    result = {}
-    for point in points:
-        if point.src_xy in truth:
-            result[point.id] = truth[point.src_xy]
-        elif point.approved and point.trg_xy is not None:
-            result[point.id] = point.trg_xy
-    return result
+    return truth
+
+
+def reference(point: Keypoint, truth: dict[Point, Point]) -> Point | None:
+    """The reference of one point (:func:`references`), given the pair's :func:`ground_truth`."""
+    if point.src_xy in truth:
+        return truth[point.src_xy]
+    if point.approved and point.trg_xy is not None:
+        return point.trg_xy
+    return None
 
 
 @dataclass(frozen=True)

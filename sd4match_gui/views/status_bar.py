@@ -3,7 +3,7 @@ permanent texts ends (Qt's own cuts it mid-letter), and the whole message is the
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QEvent, QRect, Qt
 from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import QStatusBar, QStyle, QStyleOption, QWidget
 
@@ -16,7 +16,20 @@ class StatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._permanent: list[QWidget] = []
+        self._drawn_around: list[QRect] = []  # the permanent widgets' frames, as last laid out
         self.messageChanged.connect(lambda _message: self.update())
+
+    def event(self, event: QEvent) -> bool:
+        """QStatusBar repaints itself whole after each relayout, and a text that changes (at every
+        click and hover) relays it out. Its own pixels (the message and the frames around the
+        permanent widgets) change only when those widgets move, come or go: only then is it
+        repainted. The widgets repaint themselves."""
+        if event.type() == QEvent.Type.LayoutRequest:
+            frames = [w.geometry() if w.isVisible() else QRect() for w in self._permanent]
+            if frames == self._drawn_around:
+                return True
+            self._drawn_around = frames
+        return super().event(event)
 
     def addPermanentWidget(self, widget: QWidget, stretch: int = 0) -> None:
         super().addPermanentWidget(widget, stretch)

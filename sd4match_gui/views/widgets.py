@@ -9,6 +9,9 @@ from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QComboBox, QLabel, QSizePolicy, QSpinBox, QWidget
 
+# Horizontal size policies under which a label's text has no say in its width.
+WIDTH_SET_BY_LAYOUT = (QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
 
 @contextlib.contextmanager
 def signals_blocked(widget: QObject) -> Iterator[None]:
@@ -64,9 +67,14 @@ class ElidedLabel(QLabel):
         self._hide_when_empty = hide_when_empty  # an empty text then gives its room to the neighbours
 
     def setText(self, text: str) -> None:
-        self.full_text = " ".join(text.splitlines())  # one line: newlines would make it taller
-        self._elide()
-        self.updateGeometry()
+        text = " ".join(text.splitlines())  # one line: newlines would make it taller
+        if text != self.full_text:
+            self.full_text = text
+            self._elide()
+            if self.sizePolicy().horizontalPolicy() not in WIDTH_SET_BY_LAYOUT:
+                # The width follows the text: the layout must ask again. Where it does not, asking
+                # would lay out and repaint the whole status bar at every click and hover.
+                self.updateGeometry()
         if self._hide_when_empty and self.isHidden() == bool(self.full_text):
             self.setVisible(bool(self.full_text))
 

@@ -85,8 +85,8 @@ def make_app(qtbot, store):
 
 
 def wait_idle(qtbot, controller, timeout: int = 20000) -> None:
-    """Until the newest request is answered."""
-    qtbot.waitUntil(lambda: controller.computation.idle, timeout=timeout)
+    """Until the newest request is answered and every view shows it."""
+    qtbot.waitUntil(lambda: controller.computation.idle and controller.settled, timeout=timeout)
 
 
 def wait_loaded(qtbot, controller, timeout: int = 20000) -> None:

@@ -211,6 +211,7 @@ def test_cancel_stops_propagation_and_resume_goes_on(make_app, qtbot, gated_matc
     open_collection(qtbot, controller, targets)
     qtbot.waitUntil(gated_matcher.held.is_set, timeout=20000)
     dock = controller.window.review_panel
+    qtbot.waitUntil(lambda: controller.settled)
     assert dock.progress.isVisible()
     QTest.mouseClick(dock.progress.cancel, Qt.MouseButton.LeftButton)
     assert not controller.collection.running
@@ -322,6 +323,7 @@ def test_bulk_accept_clear_and_next_image_needing_review(reviewed_collection, qt
     QTest.mouseClick(dock.accept_image_button, Qt.MouseButton.LeftButton)
     assert all(p.status == "accepted" for p in session.points(first))
     assert controller.collection.review.summaries()[first].state == REVIEWED
+    wait_idle(qtbot, controller)
     assert "reviewed" in dock.images.item(0).text()
     QTest.mouseClick(dock.accept_image_button, Qt.MouseButton.LeftButton)  # nothing unflagged left
     message = controller.window.statusBar().currentMessage()
@@ -381,6 +383,7 @@ def test_flagged_predictions_are_marked_on_the_canvas(reviewed_collection, qtbot
     controller.window.actions["accept"].trigger()  # reviewed: no longer flagged
     accepted = controller.session.selected_point
     assert accepted.status == "accepted"
+    wait_idle(qtbot, controller)
     assert f"{accepted.number} {accepted.label}" in panel.view.markers.label_texts()
     # The source shows the template's points, never a flag.
     assert not any(text.endswith(" ?") for text in controller.window.canvas.source.view.markers.label_texts())

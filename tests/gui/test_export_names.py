@@ -92,6 +92,7 @@ def test_exports_number_and_name_points_as_the_app_shows_them(make_app, qtbot, s
     wait_idle(qtbot, app)
     second = app.session.points()[1]
     app.annotation.set_label(second.id, "mouth")
+    wait_idle(qtbot, app)
     table = app.window.points_table
     shown = [
         (table.item(row, COLUMNS.index("#")).text(), table.item(row, COLUMNS.index("label")).text())
