@@ -8,9 +8,10 @@ it) is sent to the canvas, and the clock stops when the first repaint of the can
 answer was applied has finished (the target marker and the heatmap are on screen). The panels
 beside the images (points table, status texts) follow in the next frame: "every view drawn" is
 the time until that frame is painted too. The point is then undone, and the undo's repaints and
-autosave are let finish, so that every click sees the same points and a settled window. Then 200 hovers: a raw mouse move to a random
-source pixel, until the first repaint that shows its preview (the preview point and its heatmap on
-the target), each move after the previous preview's throttle cool-down. Beside each latency it
+autosave are let finish, so that every click sees the same points and a settled window. Then 200
+hovers: a raw mouse move to a random source pixel, until the first repaint that shows its preview
+(the preview point and its heatmap on the target), each move after the previous preview's
+throttle cool-down. Beside each latency it
 records the CPU time of the GUI thread and of the whole process (engine and autosave threads
 included) meanwhile: the work an event costs, which a busy machine does not inflate the way it
 inflates the latency. Runs offscreen; preferences and autosave go to a temporary folder.
