@@ -47,6 +47,7 @@ class AnswerWait(QObject):
         self._draw = draw
         self._after_paint = NextFrame(after_paint, self)
         self._owed = False  # an edit was left undrawn and unsaved for the answer
+        self._closed = False  # the window is closing: nothing is drawn any more
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.end)
@@ -74,6 +75,8 @@ class AnswerWait(QObject):
         """Paint the images' views, then run ``after_paint``: the answer was just drawn into them
         (``drawn``), the time is up or none will come (the edit is drawn first)."""
         self._timer.stop()
+        if self._closed:
+            return
         owed, self._owed = self._owed, False
         if owed and not drawn:
             self._draw()
@@ -82,7 +85,9 @@ class AnswerWait(QObject):
             self._after_paint.request()
 
     def flush(self) -> None:
-        """Run ``after_paint`` for an edit still waiting, now (the window closes: nothing will be painted)."""
+        """The window closes: run ``after_paint`` for an edit still waiting, now, and draw nothing
+        from here on (its views are being deleted)."""
+        self._closed = True
         self._timer.stop()
         if self._owed:
             self._owed = False

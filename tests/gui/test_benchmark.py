@@ -20,6 +20,7 @@ def test_benchmark_measures_clicks_and_hovers_at_each_point_count(tmp_path, caps
             assert events[event]["count"] == 3
             assert 0 < events[event]["median_ms"] <= events[event]["p95_ms"] <= events[event]["max_ms"]
             assert 0 < events[event]["gui_cpu_median_ms"] <= events[event]["process_cpu_median_ms"]
+        assert events["click"]["all_views_median_ms"] >= events["click"]["median_ms"]  # the panels come after
     assert result["feature_extractions"] == 2  # source and target once; every measured event used the cache
     printed = capsys.readouterr().out
     assert "| sift | 10 | click |" in printed and "| sift | 1000 | hover |" in printed

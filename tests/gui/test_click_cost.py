@@ -12,6 +12,7 @@ from PySide6.QtGui import QImage
 from engine.export.document import Keypoint
 from sd4match_gui.controller import answer_wait
 from sd4match_gui.model import session as session_module
+from sd4match_gui.model.session_file import load_session
 from sd4match_gui.views import markers
 from sd4match_gui.views.connection_lines import ConnectionLines
 from sd4match_gui.views.pair_canvas import SOURCE
@@ -278,3 +279,53 @@ def test_kept_bounds_follow_zoom_resize_and_new_markers(make_app, qtbot, sift_ma
     app.window.resize(app.window.width() - 200, app.window.height() - 100)
     qtbot.waitUntil(lambda: lines.boundingRect() == fresh_lines())
     assert source.view.markers.boundingRect() == source.view.markers._bounds_now()
+
+
+def test_the_panels_and_the_autosave_follow_the_frame_that_shows_a_click(make_app, qtbot, sift_matcher, monkeypatch):
+    """The images' frame is painted first; the points table, the status texts and the autosave come
+    after it (controller/next_frame.py), and then show and hold the click."""
+    app = make_app(sift_matcher)
+    app.settings.set_display(hover_preview=False)
+    _settled(qtbot, app)
+    order: list[str] = []
+    paints = PaintCount(app.window.canvas.viewport())
+    render_panels, submit = app.presenter.render_panels, app.files.writer.submit
+    monkeypatch.setattr(
+        app.presenter,
+        "render_panels",
+        lambda session: (order.append(f"panels after {paints.count} paint(s)"), render_panels(session)),
+    )
+    monkeypatch.setattr(
+        app.files.writer,
+        "submit",
+        lambda path, data: (order.append(f"save after {paints.count} paint(s)"), submit(path, data)),
+    )
+
+    click(app.window.canvas, SOURCE, (450.0, 300.0))
+    _settled(qtbot, app)
+
+    assert order == ["panels after 1 paint(s)", "save after 1 paint(s)"]
+    point = app.session.points()[-1]
+    table = app.window.points_table
+    assert table.rowCount() == 1 and table.item(0, 0).text() == str(point.number)
+    assert app.files.writer.flush(timeout=5)
+    saved = load_session(app.files.recovery_path).points()
+    assert [(p.id, p.trg_xy) for p in saved] == [(point.id, point.trg_xy)]
+
+
+def test_a_click_still_waiting_for_its_answer_is_saved_when_the_window_closes(
+    make_app, qtbot, sift_matcher, monkeypatch
+):
+    app = make_app(sift_matcher)
+    app.settings.set_display(hover_preview=False)
+    _settled(qtbot, app)
+    app.files.autosave()  # nothing else is left to save when the window closes
+    monkeypatch.setattr(app.client, "submit", lambda _request: True)  # the lane takes it, and never answers
+
+    click(app.window.canvas, SOURCE, (450.0, 300.0))
+    assert app.window.canvas.holding  # nothing drawn or saved yet
+    recovery = app.files.recovery_path
+    app.window.close()
+
+    saved = load_session(recovery).points()
+    assert [p.src_xy for p in saved] == [app.session.points()[-1].src_xy]
