@@ -5,8 +5,9 @@ asks the engine for fresh predictions and autosaves.
 Flow of a click: ``PairCanvas.clicked`` -> :class:`AnnotationController` edits the model ->
 ``AppModel.edited`` -> :meth:`AppController.after_change` -> :class:`ComputationController` submits a
 request, :class:`FileController` autosaves -> the worker answers -> the computation controller applies
-it to the model -> ``results.answered`` -> :class:`Presenter` redraws. The canvas paints the click and
-its answer in one frame when the answer comes within a few tens of milliseconds (``answer_wait.py``).
+it to the model -> ``results.answered`` -> :class:`Presenter` redraws. When the query lane answers (in
+milliseconds), the click is drawn only with its answer, in one frame of the images, and the panels
+beside them and the autosave follow that frame (``answer_wait.py``, ``next_frame.py``).
 """
 
 from __future__ import annotations
