@@ -16,16 +16,17 @@ class StatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._permanent: list[QWidget] = []
-        self._drawn_around: list[QRect] = []  # the permanent widgets' frames, as last laid out
+        self._drawn_around: list[QRect] = []  # its widgets' frames, as last laid out
         self.messageChanged.connect(lambda _message: self.update())
 
     def event(self, event: QEvent) -> bool:
         """QStatusBar repaints itself whole after each relayout, and a text that changes (at every
-        click and hover) relays it out. Its own pixels (the message and the frames around the
-        permanent widgets) change only when those widgets move, come or go: only then is it
-        repainted. The widgets repaint themselves."""
+        click and hover) relays it out. Its own pixels (the message and the frames around its
+        widgets) change only when those widgets move, come or go: only then is it repainted. The
+        widgets repaint themselves."""
         if event.type() == QEvent.Type.LayoutRequest:
-            frames = [w.geometry() if w.isVisible() else QRect() for w in self._permanent]
+            children = self.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+            frames = [w.geometry() if w.isVisible() else QRect() for w in children]
             if frames == self._drawn_around:
                 return True
             self._drawn_around = frames

@@ -72,9 +72,7 @@ class ElidedLabel(QLabel):
             self.full_text = text
             self._elide()
             if self.sizePolicy().horizontalPolicy() not in WIDTH_SET_BY_LAYOUT:
-                # The width follows the text: the layout must ask again. Where it does not, asking
-                # would lay out and repaint the whole status bar at every click and hover.
-                self.updateGeometry()
+                self.updateGeometry()  # the width follows the text: the layout must ask again
         if self._hide_when_empty and self.isHidden() == bool(self.full_text):
             self.setVisible(bool(self.full_text))
 
