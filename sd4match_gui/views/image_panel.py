@@ -134,6 +134,7 @@ class ImagePanel(pg.GraphicsLayout):
         self.preview = PassiveScatter(pxMode=True, symbol=open_crosshair(PREVIEW_SIZE), size=PREVIEW_SIZE, brush=None)
         self.preview.setZValue(Z_MARKERS + 2)
         self.preview.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.preview.setVisible(False)  # until there is a preview: an empty scatter still costs a repaint time
         self.view.addItem(self.preview)
         self.preview_xy: tuple[float, float] | None = None
         self._preview_colour: tuple[int, int, int] | None = None
@@ -188,6 +189,7 @@ class ImagePanel(pg.GraphicsLayout):
         if (xy, colour) == (self.preview_xy, self._preview_colour):
             return
         self.preview_xy, self._preview_colour = xy, colour
+        self.preview.setVisible(xy is not None)
         if xy is None:
             self.preview.setData([], [])
             return

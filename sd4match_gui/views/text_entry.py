@@ -33,6 +33,8 @@ TYPING_WIDGETS = (QLineEdit, QAbstractSpinBox, QComboBox, QTextEdit, QPlainTextE
 # Modifiers that do not make a key a command: Shift types capitals, Keypad marks the number pad.
 TYPING_MODIFIERS = Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier
 FUNCTION_KEYS = range(Qt.Key.Key_F1.value, Qt.Key.Key_F35.value + 1)
+# Looked up once: the filter sees every event of the application (some 100 a click).
+SHORTCUT_OVERRIDE = QEvent.Type.ShortcutOverride
 
 
 def in_item_editor(widget: QWidget) -> bool:
@@ -65,7 +67,7 @@ class TextEntryKeys(QObject):
     triggering a shortcut."""
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.ShortcutOverride and belongs_to_widget(watched, event):
+        if event.type() == SHORTCUT_OVERRIDE and belongs_to_widget(watched, event):
             event.accept()
             return True
         return False
