@@ -94,6 +94,7 @@ class AppController(QObject):
         # Collection mode: a model part (model.collection) with its docks, actions and propagation.
         self.collection = CollectionController(window, model, client, self.notices, self.files)
         self.annotation.source_click = self.collection.labels.source_click  # clicks place keypoint names
+        self.collection.review.waits_for_answer = lambda: self.answer_wait.owed
         # The last run's review order (the dock's box tells the queue) and keypoint names.
         window.review_panel.least_confident_first.setChecked(model.preferences.least_confident_first)
         self.collection.labels.use_schema(model.preferences.schema, model.preferences.schema_choice)
@@ -286,6 +287,7 @@ class AppController(QObject):
     def _after_edit_painted(self) -> None:
         """What follows the frame that shows an edit and its answer (``answer_wait.py``)."""
         self.presenter.render_panels(self.model.session)
+        self.collection.review.refresh_soon()
         self.files.autosave()
 
     def _on_collection_changed(self, pair_id: str | None) -> None:

@@ -74,7 +74,10 @@ class ReviewQueue:
         self._propagating = propagating
         self._propagate_again = propagate_again
         self.least_confident_first = False
-        self._refresh = NextFrame(self.refresh_queue)  # coalesced, after the window's pending frame
+        self._refresh = NextFrame(self._refresh_after_frame)  # coalesced, after the window's pending frame
+        # Whether an edit waits for the engine's answer to be drawn (set by the app controller):
+        # the queue is then refreshed after that frame, not in the gap before the answer.
+        self.waits_for_answer: Callable[[], bool] = lambda: False
         self._opened: set[str] = set()  # images opened in this pass of Shift+D
         self._pass_of: Collection | None = None  # the collection the pass walks
         dock = self._dock
@@ -256,6 +259,10 @@ class ReviewQueue:
     @property
     def refresh_pending(self) -> bool:
         return self._refresh.pending
+
+    def _refresh_after_frame(self) -> None:
+        if not self.waits_for_answer():  # else the frame with the answer comes first, then a refresh
+            self.refresh_queue()
 
     def refresh_soon(self, *_changed: object) -> None:
         """Refresh once the window has painted its pending frame (the image a click changed comes

@@ -646,3 +646,23 @@ def test_an_answer_that_cannot_be_stored_fails_the_image_instead_of_asking_again
     assert controller.collection.in_flight is None
     assert controller.collection.answered == answered + 1
     assert controller.collection.review.summaries()[broken.pair_id].state == FAILED
+
+
+def test_a_correction_is_drawn_before_the_review_queue_is_refreshed(reviewed_collection, qtbot, monkeypatch):
+    """The queue summarises every image: refreshed while the canvas waits for the correction's
+    answer, it would hold up that answer; it is refreshed once the frame showing it is painted."""
+    controller = reviewed_collection
+    controller.annotation.select(0)
+    wait_idle(qtbot, controller)
+    review, canvas = controller.collection.review, controller.window.canvas
+    holding = []
+    refresh = review.refresh_queue
+    monkeypatch.setattr(review, "refresh_queue", lambda: (holding.append(canvas.holding), refresh())[1])
+
+    click(canvas, 0, (250.0, 180.0))  # the selected keypoint corrected on the open image
+    qtbot.waitUntil(lambda: bool(holding))
+    wait_idle(qtbot, controller)
+
+    assert controller.session.point(0).status == "corrected"
+    assert holding and not any(holding)
+    assert "1/4 done" in controller.window.review_panel.images.currentItem().text()
