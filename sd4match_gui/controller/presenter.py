@@ -147,20 +147,25 @@ class Presenter:
 
     def render(self, session: Session) -> None:
         """Draw the state into every view."""
-        self.render_canvas(session)
-        self.render_panels(session)
+        points, truth = self._shown_points(session)
+        self._draw_canvas(session, points, truth)
+        self._fill_panels(session, points, truth)
 
     def render_canvas(self, session: Session) -> None:
         """Draw the images' views: markers, heatmaps, titles and lines (what a click looks at)."""
+        self._draw_canvas(session, *self._shown_points(session))
+
+    def render_panels(self, session: Session) -> None:
+        """Draw the views beside the images: the points table, the comparison and the status texts."""
+        self._fill_panels(session, *self._shown_points(session))
+
+    def _draw_canvas(self, session: Session, points: list[Keypoint], truth: dict[int, Point]) -> None:
         variants = session.settings.active_variants()
-        points, truth = self._shown_points(session)
         self._draw_source(session, points)
         self._draw_targets(session, variants, points, truth)
         self._draw_lines(session, variants, points)
 
-    def render_panels(self, session: Session) -> None:
-        """Draw the views beside the images: the points table, the comparison and the status texts."""
-        points, truth = self._shown_points(session)
+    def _fill_panels(self, session: Session, points: list[Keypoint], truth: dict[int, Point]) -> None:
         self._fill_points_table(session, session.settings.active_variants()[0], points, truth)
         self._fill_comparison(session, points, truth)
         self.show_selection(session)
