@@ -155,14 +155,25 @@ class PaintWatch:
 
 
 def _wait_until(condition) -> None:
-    from PySide6.QtCore import QEventLoop
+    """Run the event loop, asleep between events as the app's own loop is, until ``condition()`` holds.
+
+    A timer wakes it every 50 ms to look at the clock and at conditions that another thread turns.
+    (``processEvents`` with a time limit drops its wait flag and spins: on two cores that spin took
+    a core and the interpreter lock from the lane and the engine while they computed the answer.)
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError("the canvas did not repaint within the time limit")
-        QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+    wake = QTimer()
+    wake.start(50)
+    try:
+        while not condition():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the canvas did not repaint within the time limit")
+            QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+    finally:
+        wake.stop()
 
 
 def _mouse(canvas, xy: tuple[float, float], events: tuple[tuple[str, str, str], ...], panel: int | None = None) -> None:

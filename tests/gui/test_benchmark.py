@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from sd4match_gui import benchmark
 
@@ -40,3 +41,16 @@ def test_benchmark_measures_clicks_while_the_pairs_ahead_are_prefetched(tmp_path
     if not result["prefetch_done"]:
         assert events["click"]["count"] == events["hover"]["count"] == 2
     assert "while the pairs ahead are prefetched" in capsys.readouterr().out
+
+
+def test_the_benchmark_waits_asleep_as_the_app_does(qapp):
+    """Waiting for a frame, the benchmark's GUI thread sleeps between events: a spinning wait would
+    take a core and the interpreter lock from the threads computing the answer it times."""
+    from PySide6.QtCore import QTimer
+
+    turned = []
+    QTimer.singleShot(300, lambda: turned.append(True))
+    started, started_cpu = time.perf_counter(), time.thread_time()
+    benchmark._wait_until(lambda: bool(turned))
+    assert time.perf_counter() - started >= 0.29
+    assert time.thread_time() - started_cpu < 0.1  # a spin would take about the whole 0.3 s
