@@ -102,25 +102,25 @@ class EngineClient(QObject):
 
     def check_weights(self, config: EngineConfig) -> None:
         """Ask (off the GUI thread) whether the SD weights exist; the answer comes as ``worker.weights``."""
-        self.worker.foreground.set()
+        self.worker.foreground.posted()
         self._check_weights.emit(config)
 
     def train(self, request: TrainingRequest) -> None:
         """Tune a prompt on the engine thread; reports arrive as ``worker.training_*`` signals."""
         self.worker.stop_training.clear()  # here, not when the run starts: a cancel before it starts counts
-        self.worker.foreground.set()
+        self.worker.foreground.posted()
         self._train.emit(request)
 
     def heatmaps(self, request: HeatmapsRequest) -> None:
         """Predict and map an export's points on the engine thread; reports arrive as
         ``worker.heatmaps_stage`` and ``worker.heatmaps_done``."""
         self.worker.stop_heatmaps.clear()
-        self.worker.foreground.set()
+        self.worker.foreground.posted()
         self._heatmaps.emit(request)
 
     def propagate(self, request: PropagationRequest) -> None:
         """Predict a collection's keypoints on one image; the answer comes as ``worker.propagated``."""
-        self.worker.foreground.set()
+        self.worker.foreground.posted()
         self._propagate.emit(request)
 
     def stop_heatmaps(self) -> None:
@@ -140,7 +140,7 @@ class EngineClient(QObject):
         """Stop both threads; a forward pass in flight finishes first (it cannot be interrupted)."""
         self.cancel()
         self._prefetches.clear()
-        self.worker.foreground.set()  # a running prefetch stops at its next model block
+        self.worker.foreground.posted()  # no slot follows: a running prefetch stops, none starts
         self.stop_training()
         self.stop_heatmaps()
         for thread in (self._lane_thread, self._thread):
@@ -149,5 +149,5 @@ class EngineClient(QObject):
 
     def _to_engine(self) -> None:
         """Wake the engine thread for the request in its mailbox (from the GUI or the lane thread)."""
-        self.worker.foreground.set()
+        self.worker.foreground.posted()
         self._wake.emit()

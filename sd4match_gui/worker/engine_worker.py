@@ -12,8 +12,8 @@ answers it, and every hover preview, from the pairs this worker prepared (``prep
 beside whatever this thread computes. This thread runs at a lower CPU priority (``torch_threads.py``).
 With E > 1 a computation also sends partial answers from the running ensemble means (marked k/E).
 In idle time the worker computes the features of the pairs ahead (``worker/prefetch_job.py``);
-anything the user asks of this thread (the client sets :attr:`EngineWorker.foreground` first) stops
-that within one layer of the model, and the prefetch resumes once the user's work is done.
+anything the user asks of this thread (the client counts it in :attr:`EngineWorker.foreground` first)
+stops that within one layer of the model, and the prefetch resumes once all of the user's work is done.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from engine.progress import Progress
 from engine.variants import Variant, require_stable_diffusion
 
 from .answers import failure, variant_result
+from .foreground import Foreground
 from .job_progress import JobProgress, JobReport, StepTimes, sentence, variant_steps
 from .mailbox import LatestMailbox
 from .messages import (
@@ -92,8 +93,9 @@ class EngineWorker(QObject):
         step_times: running estimates of how long each extraction step takes here (progress).
         stop_training: set (from any thread) to stop the running :meth:`train` between steps.
         stop_heatmaps: set (from any thread) to stop the running :meth:`heatmaps` between stages.
-        foreground: set (by the client, before it posts) while a request of the user waits: a
-            running prefetch stops at once; each slot of the user's work clears it when it starts.
+        foreground: the user's slots posted here and not yet started (``foreground.py``), counted
+            by the client before it posts each one: while any waits, a running prefetch stops at
+            its next layer and none starts.
     """
 
     started = Signal(int)
@@ -126,7 +128,7 @@ class EngineWorker(QObject):
         self._prepared = self._routing.store  # what the newest computation shows; the lane queries it
         self._prefetches: LatestMailbox[PrefetchRequest] = prefetches or LatestMailbox()
         self._prefetch: PrefetchJob | None = None
-        self.foreground = threading.Event()
+        self.foreground = Foreground()
         # Queued even though sender and receiver share the thread: the resume runs after every
         # slot of the user's work already posted.
         self._resume_prefetch.connect(self.drain_prefetch, Qt.ConnectionType.QueuedConnection)
@@ -168,11 +170,11 @@ class EngineWorker(QObject):
         if plan is not None:
             self._prefetch = PrefetchJob(plan)
         job = self._prefetch
-        if job is None or job.done or self.foreground.is_set():
+        if job is None or job.done or self.foreground.waiting:
             return  # a slot of the user's work is queued: it resumes the prefetch when it ends
         if self._matcher is None or job.plan.engine != self._config:
             return  # for other models than those loaded: the user's next request decides which
-        job.run(self._matcher, self.foreground.is_set, self.prefetched.emit)
+        job.run(self._matcher, lambda: self.foreground.waiting, self.prefetched.emit)
 
     @Slot(object)
     def check_weights(self, config: EngineConfig) -> None:
@@ -225,7 +227,7 @@ class EngineWorker(QObject):
     def _foreground_work(self) -> Iterator[None]:
         """Around each slot of the user's work: it is no longer waiting once it runs, and the
         prefetch resumes after it (queued behind whatever else the user has asked meanwhile)."""
-        self.foreground.clear()
+        self.foreground.started()
         try:
             yield
         finally:

@@ -11,6 +11,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from sd4match_gui.controller.prefetch import pairs_ahead
+from sd4match_gui.worker.messages import PrefetchRequest
 from tests.conftest import random_rgb
 from tests.gui.conftest import TINY_SD, wait_idle
 from tests.gui.helpers import click, hover
@@ -112,6 +113,44 @@ def test_a_click_for_the_engine_preempts_prefetch_and_the_next_pair_comes_from_t
     assert app.model.results.states[name].text == "done"
 
 
+def test_the_request_of_an_opened_pair_goes_before_a_prefetch_woken_ahead_of_it(
+    make_app, qtbot, counted, pair_list, monkeypatch
+):
+    """A weights check running, another queued, a prefetch plan, then the request of the pair just
+    opened (a start-up on a cold disk posts them so): the request is computed first. When each slot
+    of the user's work cleared one flag as it began, the queued check cleared it with the request
+    still queued, and the prefetch woken before the request ran its whole plan first."""
+    matcher, _unet = counted
+    app = make_app(matcher, ENSEMBLE_SD, demo=False)
+    wait_idle(qtbot, app)
+    order: list[str] = []
+    app.client.worker.started.connect(lambda _id: order.append("request"), Qt.ConnectionType.DirectConnection)
+    app.client.worker.prefetched.connect(lambda _item: order.append("prefetch"), Qt.ConnectionType.DirectConnection)
+    inside, release = threading.Event(), threading.Event()
+    check = matcher.sd_unavailable_reason
+
+    def slow_check():
+        if not release.is_set():
+            inside.set()
+            release.wait(timeout=30)
+        return check()
+
+    monkeypatch.setattr(matcher, "sd_unavailable_reason", slow_check)
+    config = app.preferences.engine_config()
+    app.client.check_weights(config)
+    assert inside.wait(timeout=10)  # the engine thread is inside the first check
+    app.client.check_weights(config)  # queued behind it
+    images = sorted(pair_list.glob("*.png"))
+    variants = tuple(app.session.settings.active_variants())
+    app.client.prefetch(PrefetchRequest(((images[2], images[3]),), variants, config))
+    assert app.files.open_path(pair_list)
+    qtbot.waitUntil(lambda: not app.computation.idle)  # the first pair's request is posted
+    release.set()
+    qtbot.waitUntil(lambda: "request" in order, timeout=30000)
+    assert order[0] == "request"
+    wait_idle(qtbot, app, timeout=60000)
+
+
 @pytest.fixture
 def prefetch_held(make_app, qtbot, counted, pair_list):
     """The first pair open and answered, its prefetch held inside its first UNet call."""
@@ -130,7 +169,7 @@ def test_a_click_on_the_open_pair_is_answered_while_the_prefetch_runs_on(qtbot, 
     click(app.window.canvas, SOURCE, (30.0, 25.0))
     # Answered and drawn while the engine thread is still inside the prefetch's UNet call.
     qtbot.waitUntil(lambda: app.computation.idle and app.session.points()[0].trg_xy is not None, timeout=5000)
-    assert not unet.gate.is_set() and not app.client.worker.foreground.is_set()
+    assert not unet.gate.is_set() and not app.client.worker.foreground.waiting
     unet.gate.set()
     # Nothing was stopped or redone: the two new images ahead cost their 2 x 4 UNet calls once.
     qtbot.waitUntil(lambda: unet.calls == 2 * PAIR_CALLS, timeout=20000)
@@ -142,7 +181,7 @@ def test_a_hover_does_not_stop_the_prefetch(qtbot, prefetch_held):
     app, unet = prefetch_held
     hover(app.window.canvas, SOURCE, (40.0, 30.0))
     qtbot.waitUntil(lambda: "current" in app.hover.previews, timeout=5000)
-    assert not unet.gate.is_set() and not app.client.worker.foreground.is_set()
+    assert not unet.gate.is_set() and not app.client.worker.foreground.waiting
     unet.gate.set()
     qtbot.waitUntil(lambda: unet.calls == 2 * PAIR_CALLS, timeout=20000)
     qtbot.wait(200)
