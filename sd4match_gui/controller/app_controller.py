@@ -87,7 +87,7 @@ class AppController(QObject):
         self.files = FileController(window, model, self.notices, self.heatmap_export.start)
         self.files.last_folder = model.preferences.last_folder
         self.files.folders = dict(model.preferences.folders)
-        self.status_progress = StatusProgress(window, self.presenter, model, self.files.loader, self.computation.cancel)
+        self.status_progress = StatusProgress(window, self.presenter, model, self.files.loader, self.cancel)
         self.prefetch = PrefetchPlanner(client, model)
         self._subscribe()
         self._wire()
@@ -154,6 +154,11 @@ class AppController(QObject):
             self.hover.refresh()
             self.files.autosave()
         self._update_undo_texts()
+
+    def cancel(self) -> None:
+        """Stop the engine's work on the open pair, and the computing ahead until the next change."""
+        self.computation.cancel()
+        self.prefetch.pause()
 
     def offer_start(self) -> None:
         """With nothing opened: offer an earlier untitled session left behind, else the demo pair."""
@@ -347,7 +352,7 @@ class AppController(QObject):
             "zoom_current": self.zoom_to_current,
             "next_pair": lambda: self.go_to_pair(1),
             "previous_pair": lambda: self.go_to_pair(-1),
-            "cancel": self.computation.cancel,
+            "cancel": self.cancel,
             "tune_prompt": self.tuning.open_dialog,
         }
         for visibility in (0, 1, 2):

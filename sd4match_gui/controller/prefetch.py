@@ -62,9 +62,16 @@ class PrefetchPlanner:
         # A collection's propagation already extracts every image, in the order the review needs.
         ahead = pairs_ahead(session, self.ahead) if session.collection is None else []
         pairs = tuple((pair.source, pair.target) for pair in ahead)
-        request = PrefetchRequest(
-            pairs if variants else (), tuple(variants), self._model.preferences.engine_config(), comparing
-        )
+        engine = self._model.preferences.engine_config()
+        self._send(PrefetchRequest(pairs if variants else (), tuple(variants), engine, comparing))
+
+    def pause(self) -> None:
+        """The user pressed Cancel: compute nothing ahead until the next change plans again. (A
+        person who stops the work on screen expects the CPU to go quiet, not to move on to the
+        pairs after it.)"""
+        self._send(PrefetchRequest((), (), self._model.preferences.engine_config()))
+
+    def _send(self, request: PrefetchRequest) -> None:
         plan = (request.pairs, request.variants, request.engine, request.refuse_fallback)
         if plan == self._last:
             return

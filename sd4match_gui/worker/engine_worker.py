@@ -174,7 +174,12 @@ class EngineWorker(QObject):
             return  # a slot of the user's work is queued: it resumes the prefetch when it ends
         if self._matcher is None or job.plan.engine != self._config:
             return  # for other models than those loaded: the user's next request decides which
-        job.run(self._matcher, lambda: self.foreground.waiting, self.prefetched.emit)
+        job.run(self._matcher, self._prefetch_gives_way, self.prefetched.emit)
+
+    def _prefetch_gives_way(self) -> bool:
+        """The user's work waits, or a newer plan came (a Cancel's empty one, the plan of another
+        pair; its wake-up follows and takes it)."""
+        return self.foreground.waiting or self._prefetches.peek() is not None
 
     @Slot(object)
     def check_weights(self, config: EngineConfig) -> None:

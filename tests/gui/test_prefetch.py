@@ -151,6 +151,30 @@ def test_the_request_of_an_opened_pair_goes_before_a_prefetch_woken_ahead_of_it(
     wait_idle(qtbot, app, timeout=60000)
 
 
+def test_cancel_stops_the_computing_ahead_until_the_next_change(make_app, qtbot, counted, pair_list):
+    """Cancel during the open pair's extraction: the CPU goes quiet (before, the prefetch of the
+    pairs ahead started at once); the next change plans them again."""
+    matcher, unet = counted
+    app = make_app(matcher, ENSEMBLE_SD, demo=False)
+    prefetched: list[object] = []
+    app.client.worker.prefetched.connect(prefetched.append, Qt.ConnectionType.DirectConnection)
+    unet.free = 0
+    unet.gate.clear()  # the open pair's first UNet call is held
+    assert app.files.open_path(pair_list)
+    assert unet.entered.wait(timeout=30)
+    app.cancel()
+    unet.gate.set()
+    qtbot.waitUntil(lambda: app.computation.idle)
+    calls = unet.calls
+    qtbot.wait(1500)
+    assert unet.calls == calls and not prefetched  # nothing computed after the cancel
+
+    click(app.window.canvas, SOURCE, (30.0, 25.0))  # the next change: the pair, then the pairs ahead
+    qtbot.waitUntil(lambda: len(prefetched) == 2, timeout=30000)
+    wait_idle(qtbot, app)
+    assert app.session.points()[0].trg_xy is not None
+
+
 @pytest.fixture
 def prefetch_held(make_app, qtbot, counted, pair_list):
     """The first pair open and answered, its prefetch held inside its first UNet call."""
@@ -186,3 +210,13 @@ def test_a_hover_does_not_stop_the_prefetch(qtbot, prefetch_held):
     qtbot.waitUntil(lambda: unet.calls == 2 * PAIR_CALLS, timeout=20000)
     qtbot.wait(200)
     assert unet.calls == 2 * PAIR_CALLS
+
+
+def test_cancel_while_only_the_prefetch_runs_stops_it_within_a_layer(qtbot, prefetch_held):
+    app, unet = prefetch_held
+    prefetched: list[object] = []
+    app.client.worker.prefetched.connect(prefetched.append, Qt.ConnectionType.DirectConnection)
+    app.cancel()  # the empty plan stops the running one
+    unet.gate.set()
+    qtbot.wait(1500)
+    assert unet.calls == PAIR_CALLS + 1 and not prefetched
