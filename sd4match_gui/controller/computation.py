@@ -209,7 +209,7 @@ class ComputationController(QObject):
             matches.confidence,
             result.variant == asked.primary,
             heatmap,
-            result.partial,
+            result.ensemble,
         )
         self.applied += 1
         if asked.assumed_runs.get(result.variant, run_id) != run_id:

@@ -425,9 +425,12 @@ class Presenter:
             name = variant.name + (" (exploratory)" if variant.exploratory else "")
         else:
             name = f"target · {session.pair.target.name}" if session.pair else "target"
-        stale = " — stale results" if self._results.is_stale(variant.name) else ""
+        marks = " — stale results" if self._results.is_stale(variant.name) else ""
+        ensemble = self._results.partial_ensemble(variant.name)
+        if ensemble is not None:  # drawn from part of the ensemble: says so after a cancel too
+            marks += f" — ensemble {ensemble[0]}/{ensemble[1]}"
         if state is None or state.text == "done":
-            return name + stale
+            return name + marks
         if state.failed:
-            return f"{name}{stale} — {state.text}"
-        return f"{name}{stale} — {state.text} {round(100 * state.fraction)}%"
+            return f"{name}{marks} — {state.text}"
+        return f"{name}{marks} — {state.text} {round(100 * state.fraction)}%"

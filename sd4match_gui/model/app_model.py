@@ -188,13 +188,15 @@ class AppModel:
         confidence: np.ndarray,
         primary: bool,
         heatmap: Heatmap | None,
-        partial: bool = False,
+        ensemble: tuple[int, int] | None = None,
     ) -> str:
         """Store one variant's predictions of ``point_ids`` (rows of ``match_xy``, ``N x 2`` target
         pixels, and ``confidence``, ``N``) under its run, then emit ``results.answered``. A primary
-        prediction also moves the target of a point still "predicted". ``partial``: the running mean
-        of part of the ensemble, held in :attr:`results` (drawn over the points, never stored in
-        them, so a save never holds it) until the variant's next answer. Returns the run id."""
+        prediction also moves the target of a point still "predicted". ``ensemble``: ``(k, E)`` for
+        the running mean of k of the E members, held in :attr:`results` (drawn over the points,
+        never stored in them, so a save never holds it) until the variant's next answer; None for a
+        final answer. Returns the run id."""
+        partial = ensemble is not None
         session = self.session
         run_id = session.runs.register(run)
         records, sources = {}, {}
@@ -214,7 +216,7 @@ class AppModel:
                 updated = point.with_prediction(record, primary)
                 if updated != point:
                     session.replace_point(pair_id, point_id, updated)
-        held = PartialPredictions(pair_id, records, sources, primary) if partial else None
+        held = PartialPredictions(pair_id, records, sources, primary, ensemble) if ensemble is not None else None
         self.results.answer(variant, run_id, heatmap, held)
         return run_id
 

@@ -66,12 +66,14 @@ class EngineProgress:
 class PartialPredictions:
     """One variant's latest partial answer on pair ``pair_id``: point id -> running-mean prediction
     (target pixels) under the final run's id, and the source pixels it was asked for (a point moved
-    since is not drawn with it); ``primary``: it also moves targets still "predicted"."""
+    since is not drawn with it); ``primary``: it also moves targets still "predicted";
+    ``ensemble``: ``(k, E)``, the means of k of the E members."""
 
     pair_id: str
     records: dict[int, Prediction]
     sources: dict[int, Point]
     primary: bool
+    ensemble: tuple[int, int]
 
     def over(self, point: Keypoint) -> Prediction | None:
         """The partial prediction to draw over ``point``, if it was asked for that point as it is."""
@@ -150,6 +152,12 @@ class Results:
     def partial(self) -> set[str]:
         """Variants whose drawn predictions are running means of part of the ensemble."""
         return set(self._partials)
+
+    def partial_ensemble(self, variant: str) -> tuple[int, int] | None:
+        """``(k, E)`` when ``variant``'s drawn predictions are the means of k of its E members
+        (refining, or left so by a cancel); None when they are final."""
+        partial = self._partials.get(variant)
+        return None if partial is None else partial.ensemble
 
     def shown(self, pair_id: str, points: list[Keypoint]) -> list[Keypoint]:
         """``points`` of pair ``pair_id`` as drawn: with every refining variant's partial prediction

@@ -202,7 +202,7 @@ def test_partial_answers_are_drawn_over_the_points_never_stored_in_them(model: A
     pair_id, stored = model.session.pair.pair_id, model.session.points()
     events = Recorder(model)
     xy, confidence = np.array([[100.0, 200.0], [300.0, 400.0]]), np.array([0.25, 0.5])
-    run = model.apply_answer("current", {"backend": "sd"}, pair_id, (0, 1), xy, confidence, True, None, partial=True)
+    run = model.apply_answer("current", {"backend": "sd"}, pair_id, (0, 1), xy, confidence, True, None, ensemble=(2, 8))
     assert events.take() == [("answered", ("current",))]
     assert model.session.points() == stored and model.session.point(0).predictions == ()  # nothing stored
     assert model.results.partial == {"current"} and model.results.states.get("current") is None  # still working

@@ -16,6 +16,7 @@ from sd4match_gui.worker.engine_worker import single_threaded_torch
 from sd4match_gui.worker.messages import VariantResult
 from tests.gui.conftest import TINY_SD, wait_idle
 from tests.gui.helpers import click
+from tests.gui.test_prefetch import CountedUnet
 from tests.gui.test_waits import held_sd  # noqa: F401 (fixture)
 
 ENSEMBLE_SD = dataclasses.replace(TINY_SD, ensemble=4)
@@ -136,3 +137,28 @@ def test_a_session_autosaved_mid_refinement_reopens_without_the_partial_predicti
     assert reopened.prediction(run_id) == final.prediction(run_id)
     assert reopened.trg_xy == final.trg_xy != (7.0, 7.0)
     assert app.session.points()[0] is final  # the point itself never held the partial prediction
+
+
+def test_a_cancel_mid_refinement_leaves_the_drawn_prediction_marked_as_part_of_the_ensemble(
+    qtbot,
+    make_app,
+    fresh_matcher,
+):
+    """After Cancel the status bar's "ensemble k/E shown" goes with the progress bar; the target's
+    title keeps saying that the drawn prediction is the mean of k members, not the final one."""
+    backend = fresh_matcher.stable_diffusion()
+    backend.max_batch = 1
+    unet = CountedUnet(backend, free=2)  # member 1 of both images: the first partial answer is sent
+    app = make_app(fresh_matcher, ENSEMBLE_SD, demo=False)
+    unet.gate.clear()
+    app.open_demo()
+    click(app.window.canvas, SOURCE, (200.0, 170.0))
+    name = app.session.settings.active_variants()[0].name
+    qtbot.waitUntil(lambda: name in app.model.results.partial, timeout=20000)
+    assert "ensemble 1/4" in app.window.canvas.targets[0].title
+    app.cancel()
+    unet.gate.set()
+    wait_idle(qtbot, app)
+    title = app.window.canvas.targets[0].title
+    assert "ensemble 1/4" in title and title.endswith("cancelled"), title
+    assert not app.window.progress.isVisible()
