@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QGraphicsItem
 
 from engine.frames import GridFrame
@@ -21,6 +22,7 @@ from .markers import Z_MARKERS, Marker, MarkerLayer, PassiveScatter, open_crossh
 Z_HEATMAP = 10
 PREVIEW_SIZE = 22  # screen pixels: larger than a marker, open in the middle, so the point under it stays visible
 FIT_PADDING = 0.02
+TITLE_MARGIN = 8  # screen pixels kept free beside an elided title
 STALE_OPACITY = 0.35  # of markers and heatmap whose results belong to other settings (being recomputed)
 # Longer side of the resampled heatmap: an image this size costs about 8 ms a click to resample;
 # bigger photos share one display pixel among a few image pixels (48 cells stay smooth).
@@ -81,12 +83,38 @@ class PointViewBox(pg.ViewBox):
 
 class TitleLabel(pg.LabelItem):
     """A panel title that never widens its column: columns share the width by their stretch alone,
-    so the tiles of one comparison have one size and a long title cannot push a view out of sight
-    (the text is clipped instead)."""
+    so the tiles of one comparison have one size and a long title cannot push a view out of sight.
+    A title wider than its column is elided in the middle, so that its start (the image or variant)
+    and its end (what the engine is doing) both stay readable.
+
+    Attributes:
+        full_text: the whole title, whatever its column shows.
+    """
 
     def __init__(self, text: str) -> None:
+        self.full_text = text  # before the base class, whose set-up already resizes
+        self._font: QFont | None = None
         super().__init__(text, size="10pt")
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
+        self._font = QFont(self.item.font())
+        self._font.setPointSizeF(10)
+
+    def show_text(self, text: str) -> None:
+        self.full_text = text
+        self._fit()
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        if ev is not None:  # a new width (setText's own call passes None: no refit from within it)
+            self._fit()
+
+    def _fit(self) -> None:
+        width = self.width() - TITLE_MARGIN
+        text = self.full_text
+        if width > 0 and self._font is not None:
+            text = QFontMetricsF(self._font).elidedText(text, Qt.TextElideMode.ElideMiddle, width)
+        if text != self.text:
+            self.setText(text)
 
     def updateMin(self) -> None:
         super().updateMin()
@@ -142,12 +170,13 @@ class ImagePanel(pg.GraphicsLayout):
     # ---- setters ----
 
     def set_title(self, text: str) -> None:
-        if text != self._title.text:  # setText re-lays out the panel: skip when nothing changed
-            self._title.setText(text)
+        if text != self._title.full_text:  # setText re-lays out the panel: skip when nothing changed
+            self._title.show_text(text)
 
     @property
     def title(self) -> str:
-        return self._title.text
+        """The whole title (the panel may show it elided)."""
+        return self._title.full_text
 
     def set_image(self, rgb: np.ndarray) -> None:
         """``H x W x 3`` uint8; fits the view."""

@@ -122,3 +122,17 @@ def test_a_first_window_fits_a_small_screen(qtbot):
     room = window.screen().availableGeometry().size()
     assert window.width() <= room.width() and window.height() <= room.height()
     assert default_size(None) == DEFAULT_SIZE
+
+
+def test_a_title_wider_than_its_panel_is_elided_in_the_middle(make_app, qtbot, sift_matcher):
+    app = make_app(sift_matcher)
+    panel = app.window.canvas.targets[0]
+    app.window.resize(800, 500)
+    long = "target · a_photo_with_a_rather_long_file_name_from_a_camera.jpg — ensemble 3/8 — computing 42%"
+    panel.set_title(long)
+    # Both ends stay readable once the window has its size.
+    qtbot.waitUntil(lambda: panel._title.text.startswith("target · a_photo") and "…" in panel._title.text)
+    assert panel._title.text.endswith(" — computing 42%")
+    assert panel.title == long  # the whole title stays readable to code and tooltips
+    app.window.resize(1900, 900)  # wide enough again: shown whole
+    qtbot.waitUntil(lambda: panel._title.text == long)
