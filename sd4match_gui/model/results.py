@@ -155,9 +155,9 @@ class Results:
 
     def partial_ensemble(self, variant: str) -> tuple[int, int] | None:
         """``(k, E)`` when ``variant``'s drawn predictions are the means of k of its E members
-        (refining, or left so by a cancel); None when they are final."""
+        (refining, or left so by a cancel); None when they are final, or no point has one."""
         partial = self._partials.get(variant)
-        return None if partial is None else partial.ensemble
+        return None if partial is None or not partial.records else partial.ensemble
 
     def shown(self, pair_id: str, points: list[Keypoint]) -> list[Keypoint]:
         """``points`` of pair ``pair_id`` as drawn: with every refining variant's partial prediction
