@@ -7,7 +7,7 @@ steps of a long computation go by.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QSizePolicy, QToolButton, QWidget
 
 from .widgets import ElidedLabel
@@ -27,7 +27,7 @@ class ProgressWidget(QWidget):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.stage = ElidedLabel()
+        self.stage = ElidedLabel(elide=Qt.TextElideMode.ElideMiddle)  # the step, and the time left at its end
         self.stage.setFixedWidth(TEXT_WIDTH)
         self.bar = QProgressBar()
         self.bar.setRange(0, 100)

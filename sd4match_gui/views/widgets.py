@@ -44,7 +44,7 @@ def spin(low: int, high: int, tip: str, step: int = 1) -> QSpinBox:
 
 class ElidedLabel(QLabel):
     """One line of plain text cut with "…" to the width the layout gives it (never widening the
-    window); the whole text is the tooltip.
+    window), at its end unless told otherwise (``elide``); the whole text is the tooltip.
 
     :meth:`setText` and :meth:`text` mean the whole text, as on a plain QLabel, so the label can stand
     wherever a QLabel did; what is drawn is :attr:`shown_text`. Its size hint is the whole text's
@@ -57,8 +57,14 @@ class ElidedLabel(QLabel):
 
     elision_changed = Signal(bool)
 
-    def __init__(self, parent: QWidget | None = None, hide_when_empty: bool = False) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        hide_when_empty: bool = False,
+        elide: Qt.TextElideMode = Qt.TextElideMode.ElideRight,
+    ) -> None:
         super().__init__(parent)
+        self._elide_mode = elide
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.full_text = ""
@@ -101,7 +107,7 @@ class ElidedLabel(QLabel):
         self._elide()
 
     def _elide(self) -> None:
-        shown = self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideRight, self.contentsRect().width())
+        shown = self.fontMetrics().elidedText(self.full_text, self._elide_mode, self.contentsRect().width())
         if shown != super().text():
             super().setText(shown)
         elided = shown != self.full_text

@@ -185,6 +185,16 @@ def test_status_texts_never_move_the_images_or_each_other(qtbot, make_app, sift_
     assert window.progress.stage.toolTip() == long
 
 
+def test_a_cut_progress_text_keeps_the_time_left(qtbot, make_app, sift_matcher):
+    app = make_app(sift_matcher)
+    app.window.resize(800, 500)
+    text = "ensemble 5/8 shown · Preparing image 1 of 2 (Stable Diffusion, member 6/8) — about 1 min 40 s left"
+    app.window.progress.show_stage(text, 0.5)
+    stage = app.window.progress.stage
+    qtbot.waitUntil(lambda: stage.elided)
+    assert stage.shown_text.startswith("ensemble 5/8") and stage.shown_text.endswith("40 s left")
+
+
 def test_cancel_stops_inside_the_running_unet_call(qtbot, make_app, held_sd):
     matcher, held = held_sd
     app = make_app(matcher, ENSEMBLE_SD, demo=False)
