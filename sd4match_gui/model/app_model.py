@@ -216,7 +216,7 @@ class AppModel:
                 updated = point.with_prediction(record, primary)
                 if updated != point:
                     session.replace_point(pair_id, point_id, updated)
-        held = PartialPredictions(pair_id, records, sources, primary, ensemble) if ensemble is not None else None
+        held = None if ensemble is None else PartialPredictions(pair_id, records, sources, primary, ensemble)
         self.results.answer(variant, run_id, heatmap, held)
         return run_id
 

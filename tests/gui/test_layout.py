@@ -133,6 +133,6 @@ def test_a_title_wider_than_its_panel_is_elided_in_the_middle(make_app, qtbot, s
     # Both ends stay readable once the window has its size.
     qtbot.waitUntil(lambda: panel._title.text.startswith("target · a_photo") and "…" in panel._title.text)
     assert panel._title.text.endswith(" — computing 42%")
-    assert panel.title == long  # the whole title stays readable to code and tooltips
+    assert panel.title == long  # the model-side title is the whole one
     app.window.resize(1900, 900)  # wide enough again: shown whole
     qtbot.waitUntil(lambda: panel._title.text == long)
